@@ -1,0 +1,119 @@
+"""ELI5's entry points: `explain_prediction` and the low-level `gradcam_backend`."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from .explainer import Explainer
+from .explanation import Explanation, TargetExplanation
+from .validation import check_image, check_images
+
+DESCRIPTION = (
+    "{method} visualization for image classification; output is an explanation "
+    "object that contains the input image and a heatmap for each target."
+)
+
+
+def explain_prediction(
+    model: keras.Model,
+    doc: np.ndarray,
+    image=None,
+    targets=None,
+    layer=None,
+    method: str = "gradcam",
+) -> Explanation:
+    """Explain a Keras image classifier's prediction for one image.
+
+    Args:
+        model: a built Keras 3 model (Functional, Sequential, subclassed, or one
+            with a base model nested inside).
+        doc: (1, H, W, C) numpy array, channels last, as the model takes it.
+        image: the PIL image to show the heatmap over; derived from `doc` when
+            `None` (shifted so that its minimum is not below 0, scaled to 0..255,
+            L / RGB / RGBA by channel count).
+        targets: `None` for the top prediction, or a list of class ids (one
+            `TargetExplanation` each, in order). Beyond ELI5: a single id, or
+            callables mapping the model output to one score per image.
+        layer: a layer of the model, its name, an index into `model.layers`, or
+            `None` for the last layer with a 4-D output (nested models searched).
+        method: the method's name; `"gradcam"`.
+
+    Returns:
+        `Explanation` with `image` and `targets`; each target has `target`,
+        `score` (the model output for it) and `heatmap` (h, w) in [0, 1].
+
+    Example:
+        >>> expl = camlens.explain_prediction(model, x[None], targets=[281])
+        >>> expl.targets[0].heatmap.shape   # the layer's spatial size
+    """
+    explainer = Explainer(model, layer=layer, method=method)
+    doc = check_images(doc, model, name="doc", single=True)
+    image = check_image(image)
+    maps = explainer._explain(doc, targets)
+    return Explanation(
+        estimator=model.name,
+        description=DESCRIPTION.format(method=explainer.method.title),
+        error="",
+        method=explainer.method.title,
+        image=image if image is not None else image_from_doc(doc),
+        targets=[
+            TargetExplanation(
+                target=_target_of(targets, slot, int(maps.targets[0, slot])),
+                score=float(maps.scores[0, slot]),
+                heatmap=maps.heatmaps[0, slot],
+            )
+            for slot in range(maps.heatmaps.shape[1])
+        ],
+        layer=explainer.layer.name,
+    )
+
+
+def gradcam_backend(model: keras.Model, doc: np.ndarray, targets, activation_layer):
+    """ELI5's low-level Grad-CAM terms for one image and one target.
+
+    Args:
+        model: a built Keras 3 model.
+        doc: (1, H, W, C) input.
+        targets: `None` for the top prediction, or a list of one class id.
+        activation_layer: the layer to differentiate with respect to (an
+            instance, name or index, as `layer` in `explain_prediction`).
+
+    Returns:
+        `(weights, activations, gradients, predicted_idx, predicted_val)`:
+        weights (C,) the mean gradient per channel, activations (h, w, C),
+        gradients (h, w, C), the class id (int) and its score (float).
+    """
+    if isinstance(targets, list) and len(targets) != 1:
+        raise ValueError(
+            "gradcam_backend explains one target; pass a list of one class id or "
+            f"None. Received: targets={targets!r}"
+        )
+    if targets is not None and not isinstance(targets, list):
+        raise TypeError(
+            f"targets must be a list of one class id or None. Received: targets={targets!r}"
+        )
+    explainer = Explainer(model, layer=activation_layer)
+    doc = check_images(doc, model, name="doc", single=True)
+    result = explainer._probe_result(doc, targets)
+    gradients = result.gradients[0, 0]
+    return (
+        gradients.mean(axis=(0, 1)),
+        result.activations[0],
+        gradients,
+        int(result.targets[0, 0]),
+        float(result.scores[0, 0]),
+    )
+
+
+def image_from_doc(doc: np.ndarray):
+    """The PIL image of a (1, H, W, C) doc, as ELI5 derived it with Keras."""
+    return keras.utils.array_to_img(doc[0], data_format="channels_last", scale=True)
+
+
+def _target_of(targets, slot: int, class_id: int):
+    if callable(targets):
+        return targets
+    if isinstance(targets, list) and callable(targets[slot]):
+        return targets[slot]
+    return class_id

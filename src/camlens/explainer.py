@@ -1,0 +1,115 @@
+"""The reusable explainer: resolves the layer once, reuses compiled probes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from . import methods
+from .layers import graph_input_shape, resolve_layer
+from .probe import probe_for
+from .validation import check_images, check_model, check_targets
+
+
+@dataclass
+class Maps:
+    """Class activation maps for a batch of N images and K targets.
+
+    Attributes:
+        heatmaps: (N, K, h, w) float64, values in [0, 1].
+        targets: (N, K) the class id explained, -1 for callable targets.
+        scores: (N, K) the explained score (the model output for the class).
+        outputs: (N, ...) the model's outputs.
+    """
+
+    heatmaps: np.ndarray
+    targets: np.ndarray
+    scores: np.ndarray
+    outputs: np.ndarray
+
+
+class Explainer:
+    """Explains a model's predictions with one method at one layer.
+
+    Creating one is cheap; the compiled computation behind it is cached per model
+    and layer (for as long as the model lives) and traced once per input shape,
+    so many calls, or many explainers of the same model, cost about one forward
+    and backward pass each.
+
+    Args:
+        model: a built Keras 3 model taking one image batch, channels last.
+        layer: a layer of `model` (nested models included), its name, an index
+            into `model.layers`, or `None` for the last layer with a 4-D output.
+        method: the method's name; `"gradcam"`.
+
+    Example:
+        >>> explainer = camlens.Explainer(model, layer="last_conv")
+        >>> maps = explainer(images, targets=[3, 5])   # images (N, H, W, C)
+        >>> maps.heatmaps.shape                        # (N, 2, h, w)
+    """
+
+    def __init__(self, model: keras.Model, layer=None, method: str = "gradcam"):
+        self.model = check_model(model)
+        self.method = methods.get_method(method)
+        self._layer_argument = layer
+        self._layer = None
+        self._num_classes: dict[tuple, int | None] = {}
+        input_shape = graph_input_shape(model)
+        if input_shape is not None:
+            self._layer = resolve_layer(model, layer, input_shape)
+
+    @property
+    def layer(self) -> keras.layers.Layer | None:
+        """The layer explained; for subclassed models, known after the first call."""
+        return self._layer
+
+    def __call__(self, images: np.ndarray, targets=None) -> Maps:
+        """Maps for a batch of images.
+
+        Args:
+            images: (N, H, W, C) array fitting the model's input.
+            targets: `None` for each image's top prediction, a class id, a
+                callable mapping the model output to one score per image, or a
+                list of those (one map per entry, in order).
+
+        Returns:
+            `Maps` with heatmaps (N, K, h, w).
+        """
+        images = check_images(images, self.model, name="images")
+        return self._explain(images, targets)
+
+    def _explain(self, images: np.ndarray, targets) -> Maps:
+        result = self._probe_result(images, targets)
+        return Maps(
+            heatmaps=methods.compute(self.method, result),
+            targets=result.targets,
+            scores=result.scores,
+            outputs=result.outputs,
+        )
+
+    def _probe_result(self, images: np.ndarray, targets):
+        """Activations, gradients and outputs for checked images."""
+        layer = self._layer_for(images.shape)
+        shape = images.shape[1:]
+        if shape not in self._num_classes:
+            self._num_classes[shape] = _num_classes(self.model, images.shape)
+        layout, ids = check_targets(targets, self._num_classes[shape])
+        return probe_for(self.model, layer).run(images, layout, ids)
+
+    def _layer_for(self, input_shape: tuple) -> keras.layers.Layer:
+        if self._layer is None:
+            self._layer = resolve_layer(self.model, self._layer_argument, input_shape)
+        return self._layer
+
+
+def _num_classes(model: keras.Model, input_shape: tuple) -> int | None:
+    """The size of the class axis of a (batch, classes) output, else `None`."""
+    if graph_input_shape(model) is not None:
+        outputs = model.outputs
+    else:
+        outputs = [model.compute_output_spec(keras.KerasTensor((1,) + input_shape[1:]))]
+    if len(outputs) != 1 or not hasattr(outputs[0], "shape") or len(outputs[0].shape) != 2:
+        return None
+    return outputs[0].shape[-1]

@@ -1,0 +1,52 @@
+"""The result objects, with the field names of ELI5's ``eli5.base`` classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class TargetExplanation:
+    """The explanation of one target (class) for one image.
+
+    Attributes:
+        target: the class id explained (the top prediction when none was asked),
+            or the callable that computed the score.
+        score: the model's output for the target (post-softmax when the model
+            ends in softmax, as in ELI5).
+        heatmap: 2-D float array at the chosen layer's spatial size, values in
+            [0, 1] (in [-1, 1] for methods asked to keep negative evidence).
+        proba: kept for ELI5 compatibility; ELI5 left it `None` for Keras and
+            reported the model output in `score`, and so does camlens.
+    """
+
+    target: Any
+    score: float | None = None
+    heatmap: np.ndarray | None = None
+    proba: float | None = None
+
+
+@dataclass
+class Explanation:
+    """What `explain_prediction` returns: the input image and one entry per target.
+
+    Attributes:
+        estimator: the model's name.
+        description: a short text saying what the explanation shows.
+        error: an error message, `""` when the explanation succeeded.
+        method: the method's display name, e.g. `"Grad-CAM"`.
+        image: the input as a `PIL.Image.Image`.
+        targets: one `TargetExplanation` per requested target, in order.
+        layer: the name of the layer whose activations were used.
+    """
+
+    estimator: str
+    description: str | None = None
+    error: str | None = None
+    method: str | None = None
+    image: Any = None
+    targets: list[TargetExplanation] = field(default_factory=list)
+    layer: str | None = None

@@ -1,0 +1,22 @@
+"""The normalisation shared by the methods: ELI5's ReLU and divide-by-maximum."""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPSILON = 1e-7
+"""Added to the maximum, as ELI5 did (Keras's epsilon): an all-zero map stays zero."""
+
+
+def relu_normalize(maps: np.ndarray) -> np.ndarray:
+    """ReLU, then divide each map by its maximum plus `EPSILON`.
+
+    Args:
+        maps: (..., h, w) raw maps.
+
+    Returns:
+        Maps of the same shape, float64, values in [0, 1).
+    """
+    maps = np.maximum(np.asarray(maps, dtype=np.float64), 0.0)
+    peaks = maps.max(axis=(-2, -1), keepdims=True)
+    return maps / (peaks + EPSILON)

@@ -1,0 +1,150 @@
+"""Checks of the arguments every entry point shares, one function per kind.
+
+Each raises `TypeError` or `ValueError` naming the argument, what was received
+and what was expected, before any backend work starts.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import keras
+import numpy as np
+
+from .layers import graph_input_shape
+from .probe import ID, TOP
+
+
+def check_model(model) -> keras.Model:
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "model must be a Keras 3 model (keras.Model, keras.Sequential or a "
+            f"subclass). Received: model of type {type(model).__name__}"
+        )
+    if not model.built:
+        raise ValueError(
+            f"model '{model.name}' is not built: it has no weights yet. Call it once "
+            "on a batch, or give it a keras.Input, before explaining it."
+        )
+    return model
+
+
+def check_images(images, model: keras.Model, name: str = "doc", single: bool = False):
+    """A float32 (N, H, W, C) batch that fits `model`'s input.
+
+    Args:
+        images: the array the user passed.
+        model: the model it is for.
+        name: the argument's name, for messages.
+        single: require a batch of exactly one image (ELI5's `doc` contract).
+    """
+    if not isinstance(images, np.ndarray):
+        raise TypeError(
+            f"{name} must be a numpy.ndarray of shape (1, height, width, channels). "
+            f"Received: {name} of type {type(images).__name__}"
+        )
+    if images.dtype == bool or not np.issubdtype(images.dtype, np.number) or np.iscomplexobj(images):
+        raise TypeError(
+            f"{name} must hold real numbers (float or integer). "
+            f"Received: {name}.dtype={images.dtype}"
+        )
+    expected = graph_input_shape(model)
+    if images.ndim != 4:
+        raise ValueError(
+            f"{name} must be a 4-D array (batch, height, width, channels), channels "
+            f"last{_expected_text(expected)}. Received: {name}.shape={images.shape}"
+        )
+    if single and images.shape[0] != 1:
+        raise ValueError(
+            f"{name} must hold a batch of exactly one image{_expected_text(expected)}. "
+            f"Received: {name}.shape={images.shape}"
+        )
+    if images.shape[0] == 0:
+        raise ValueError(f"{name} holds no image. Received: {name}.shape={images.shape}")
+    if expected is not None and not _fits(images.shape, expected):
+        raise ValueError(
+            f"{name} does not fit the model's input{_expected_text(expected)}. "
+            f"Received: {name}.shape={images.shape}"
+        )
+    images = images.astype(np.float32, copy=False)
+    if not np.isfinite(images).all():
+        raise ValueError(f"{name} contains NaN or infinite values; expected finite numbers.")
+    return images
+
+
+def check_targets(targets, num_classes: int | None) -> tuple[tuple, np.ndarray]:
+    """The target slots and class ids for a probe.
+
+    Args:
+        targets: `None` (the top prediction), a class id, a callable mapping the
+            model output to one score per image, or a list of ids and callables.
+        num_classes: the size of the model's class axis, `None` if the output is
+            not (batch, classes).
+
+    Returns:
+        `(layout, ids)`: one slot per target (`TOP`, `ID` or the callable) and
+        the (K,) int32 class ids read by the `ID` slots.
+    """
+    if targets is None:
+        return (TOP,), np.zeros(1, np.int32)
+    items = targets if isinstance(targets, list) else [targets]
+    if not (isinstance(targets, list) or _is_class_id(targets) or callable(targets)):
+        raise TypeError(
+            "targets must be None, a class id (int), a callable, or a list of them. "
+            f"Received: targets={targets!r} of type {type(targets).__name__}"
+        )
+    if not items:
+        raise ValueError("targets must not be an empty list. Received: targets=[]")
+    layout, ids = [], []
+    for item in items:
+        if callable(item):
+            layout.append(item)
+            ids.append(0)
+            continue
+        if not _is_class_id(item):
+            raise TypeError(
+                "each target must be a class id (int) or a callable. "
+                f"Received: {item!r} of type {type(item).__name__} in targets={targets!r}"
+            )
+        if num_classes is None:
+            raise ValueError(
+                "class ids as targets need a model whose output is (batch, classes); "
+                "pass a callable target instead. Received: targets="
+                f"{targets!r}"
+            )
+        if not 0 <= item < num_classes:
+            raise ValueError(
+                f"target {item} is out of range: the model has {num_classes} classes, "
+                f"valid ids are 0 to {num_classes - 1}. Received: targets={targets!r}"
+            )
+        layout.append(ID)
+        ids.append(int(item))
+    return tuple(layout), np.asarray(ids, np.int32)
+
+
+def check_image(image):
+    """`None` or a PIL image."""
+    from PIL import Image
+
+    if image is not None and not isinstance(image, Image.Image):
+        raise TypeError(
+            "image must be a PIL.Image.Image or None. "
+            f"Received: image of type {type(image).__name__}"
+        )
+    return image
+
+
+def _is_class_id(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _fits(shape: tuple, expected: tuple) -> bool:
+    return len(shape) == len(expected) and all(
+        want is None or want == got for got, want in zip(shape[1:], expected[1:])
+    )
+
+
+def _expected_text(expected: tuple | None) -> str:
+    if expected is None:
+        return ""
+    return f"; the model expects (batch, {', '.join(str(d) for d in expected[1:])})"
