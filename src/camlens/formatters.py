@@ -1,8 +1,11 @@
 """Draw explanations as pictures: heatmaps laid over the input image.
 
-`format_as_image` and its helpers follow ELI5 0.16's `eli5.formatters.image`
-(same names, signatures, defaults and validation). `format_targets_as_image`
-and `explanation_to_html` go beyond ELI5: one captioned panel per target.
+`format_as_image` and its helpers follow ELI5's `eli5.formatters.image`
+(same names, signatures and defaults), with two differences: `expand_heatmap`
+returns an array rather than a PIL image, and the alpha cap is applied again
+after resizing so that filters that overshoot cannot exceed it.
+`format_targets_as_image` and `explanation_to_html` go beyond ELI5: one
+captioned panel per target.
 
 This module is backend-free: it needs only numpy, Pillow and matplotlib's
 colormaps (never `matplotlib.pyplot`, so no display is needed).
@@ -70,6 +73,9 @@ def format_as_image(
     colored = _colorize(heatmap, colormap)
     _update_alpha(colored, starting_array=heatmap, alpha_limit=alpha_limit)
     overlay = _resize_heatmap_image(colored, image, resampling_filter)
+    # Filters such as LANCZOS overshoot near sharp edges; cap again so that
+    # alpha_limit holds on the output too (ELI5 caps only before resizing).
+    overlay = _cap_image_alpha(overlay, alpha_limit)
     return _overlay_heatmap(overlay, image)
 
 
@@ -277,6 +283,15 @@ def _resize_heatmap_image(heatmap, image, resampling_filter):
             f"Received: image={image!r} of type {type(image).__name__}"
         )
     return heatmap_to_image(heatmap).resize(image.size, resample=resampling_filter)
+
+
+def _cap_image_alpha(image, alpha_limit):
+    """Return an RGBA PIL image with its alpha capped at `alpha_limit * 255`."""
+    if alpha_limit is None:
+        return image
+    array = np.array(image)
+    np.minimum(array[..., 3], int(alpha_limit * 255), out=array[..., 3])
+    return Image.fromarray(array)
 
 
 def _image_as_rgba(image):

@@ -1,0 +1,78 @@
+"""An independent Grad-CAM reference: a small residual CNN in plain numpy.
+
+The network, with 'same' 3x3 convolutions:
+
+    x -> conv0 -> ReLU = B -> conv1 -> ReLU = A  (the explained layer)
+      -> conv2 -> (+ B, the skip connection across A) -> ReLU = C
+      -> global average pooling -> dense -> softmax
+
+The forward pass and the backward pass from a class probability to A are
+written out by hand in float64, without any Keras or backend code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def conv_same(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Cross-correlation with zero padding, as Keras Conv2D(padding="same").
+
+    x (H, W, Cin), kernel (3, 3, Cin, Cout), bias (Cout,) -> (H, W, Cout).
+    """
+    height, width, _ = x.shape
+    padded = np.pad(x, ((1, 1), (1, 1), (0, 0)))
+    out = np.zeros((height, width, kernel.shape[-1]))
+    for di in range(3):
+        for dj in range(3):
+            out += np.einsum("hwc,co->hwo", padded[di : di + height, dj : dj + width], kernel[di, dj])
+    return out + bias
+
+
+def conv_same_backward(grad_out: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Gradient of `conv_same` with respect to its input."""
+    height, width, _ = grad_out.shape
+    grad_padded = np.zeros((height + 2, width + 2, kernel.shape[2]))
+    for di in range(3):
+        for dj in range(3):
+            grad_padded[di : di + height, dj : dj + width] += np.einsum(
+                "hwo,co->hwc", grad_out, kernel[di, dj]
+            )
+    return grad_padded[1:-1, 1:-1]
+
+
+def residual_gradcam(weights: list[np.ndarray], image: np.ndarray, target: int | None):
+    """Grad-CAM at A for one image.
+
+    Args:
+        weights: [k0, b0, k1, b1, k2, b2, dense_kernel, dense_bias].
+        image: (H, W, C).
+        target: class id, or None for the top class.
+
+    Returns:
+        (heatmap (H, W), probabilities (classes,), activations A, gradients dA).
+    """
+    k0, b0, k1, b1, k2, b2, dense_kernel, dense_bias = (np.asarray(w, np.float64) for w in weights)
+    relu = lambda z: np.maximum(z, 0)  # noqa: E731
+    skip = relu(conv_same(image.astype(np.float64), k0, b0))
+    activations = relu(conv_same(skip, k1, b1))
+    pre_merge = conv_same(activations, k2, b2) + skip
+    merged = relu(pre_merge)
+    pooled = merged.mean(axis=(0, 1))
+    logits = pooled @ dense_kernel + dense_bias
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    target = int(np.argmax(probs)) if target is None else target
+
+    # d p_t / d logits = p_t (onehot_t - p)
+    grad_logits = probs[target] * (np.eye(len(probs))[target] - probs)
+    grad_pooled = dense_kernel @ grad_logits
+    height, width = merged.shape[:2]
+    grad_merged = np.broadcast_to(grad_pooled / (height * width), merged.shape)
+    grad_pre_merge = grad_merged * (pre_merge > 0)
+    gradients = conv_same_backward(grad_pre_merge, k2)
+
+    cam = np.einsum("hwc,c->hw", activations, gradients.mean(axis=(0, 1)))
+    cam = np.maximum(cam, 0)
+    heatmap = cam / (cam.max() + 1e-7)
+    return heatmap, probs, activations, gradients
