@@ -2,7 +2,6 @@
 
 import base64
 import io
-import os
 import re
 import subprocess
 import sys
@@ -92,8 +91,9 @@ def test_hot_quadrant_changes_only_that_quadrant_with_the_hand_computed_blend():
     np.testing.assert_array_equal(out[outside], original[outside])
 
     # Inside, every pixel is the alpha blend of viridis(1) over the image.
-    color = np.asarray(VIRIDIS(1.0)[:3]) * 255
-    alpha = alpha_limit  # the heatmap value 1 is capped at alpha_limit
+    # As in ELI5, [0, 1] floats become bytes by truncation (x * 255 -> int).
+    color = (np.asarray(VIRIDIS(1.0)[:3]) * 255).astype(int)
+    alpha = int(alpha_limit * 255) / 255  # the heatmap value 1 is capped at alpha_limit
     expected = alpha * color + (1 - alpha) * original[:6, :8, :3]
     np.testing.assert_allclose(out[:6, :8, :3], expected, atol=1)
     assert (out[..., 3] == 255).all()
@@ -141,7 +141,8 @@ def test_colormap_by_name_and_callable():
     red = rgba(format_as_image(
         expl, colormap=lambda h: np.stack([np.ones_like(h), 0 * h, 0 * h, h], -1), alpha_limit=1.0
     ))
-    np.testing.assert_allclose(by_name[0, 0, :3], np.asarray(matplotlib.colormaps["jet"](1.0)[:3]) * 255, atol=1)
+    jet_top = np.asarray(matplotlib.colormaps["jet"](1.0)[:3]) * 255
+    np.testing.assert_allclose(by_name[0, 0, :3], jet_top, atol=1)
     np.testing.assert_array_equal(red[0, 0], [255, 0, 0, 255])
 
 
@@ -177,7 +178,8 @@ def test_alpha_limit_validation(alpha_limit, error, message):
 def test_expl_validation():
     with pytest.raises(TypeError, match="expl must be a camlens Explanation"):
         format_as_image({"image": make_image()})
-    with pytest.raises(TypeError, match="expl.image must be a PIL.Image.Image. Received: expl.image=None"):
+    missing_image = "expl.image must be a PIL.Image.Image. Received: expl.image=None"
+    with pytest.raises(TypeError, match=missing_image):
         format_as_image(make_expl(None, np.ones((2, 2))))
     with pytest.raises(TypeError, match="heatmap must be a numpy.ndarray"):
         format_as_image(make_expl(make_image(), None))
@@ -222,7 +224,11 @@ def test_heatmap_to_image_scales_by_255_and_truncates():
         (np.ones((2, 2, 2, 2)), ValueError, "must have rank 2 or 3"),
         (np.ones((2, 2, 2)), ValueError, "3 \\(RGB\\) or 4 \\(RGBA\\) channels"),
         (np.ones((0, 3)), ValueError, "must not be empty"),
-        (np.array([[0.5, 1.01]]), ValueError, r"values in \[0, 1\]. Received: heatmap with min=0.5 and max=1.01"),
+        (
+            np.array([[0.5, 1.01]]),
+            ValueError,
+            r"values in \[0, 1\]. Received: heatmap with min=0.5 and max=1.01",
+        ),
         (np.array([[-0.01, 0.5]]), ValueError, r"values in \[0, 1\]"),
         (np.array([[np.nan, 0.5]]), ValueError, r"values in \[0, 1\]"),
     ],
@@ -258,6 +264,23 @@ def test_expand_heatmap_validation():
         expand_heatmap([[1.0]], make_image())
     with pytest.raises(ValueError, match=r"values in \[0, 1\]"):
         expand_heatmap(np.full((2, 2), 3.0), make_image())
+
+
+def test_private_alpha_helpers_follow_eli5():
+    from camlens.formatters import _cap_alpha, _update_alpha
+
+    alpha = np.array([[0.2, 0.9], [1.0, 0.0]])
+    np.testing.assert_array_equal(_cap_alpha(alpha, 0.5), [[0.2, 0.5], [0.5, 0.0]])
+    assert _cap_alpha(alpha, None) is alpha
+    with pytest.raises(ValueError, match="alpha_limit must be in"):
+        _cap_alpha(alpha, 2)
+
+    colored = np.zeros((2, 2, 4))
+    colored[..., 3] = 0.8
+    _update_alpha(colored, starting_array=alpha, alpha_limit=0.5)  # in place, from the values
+    np.testing.assert_array_equal(colored[..., 3], [[0.2, 0.5], [0.5, 0.0]])
+    _update_alpha(colored, alpha_limit=0.3)  # no starting array: cap the existing alpha
+    np.testing.assert_array_equal(colored[..., 3], [[0.2, 0.3], [0.3, 0.0]])
 
 
 # --- format_targets_as_image and explanation_to_html -------------------------
@@ -383,9 +406,13 @@ out_of_range = st.one_of(
     alpha_limit=st.floats(0, 1),
     resampling_filter=st.sampled_from([Image.NEAREST, Image.BILINEAR, Image.LANCZOS]),
 )
-def test_property_any_unit_heatmap_gives_rgba_of_image_size(heatmap, size, alpha_limit, resampling_filter):
+def test_property_any_unit_heatmap_gives_rgba_of_image_size(
+    heatmap, size, alpha_limit, resampling_filter
+):
     image = Image.new("RGB", size, (10, 200, 30))
-    out = format_as_image(make_expl(image, heatmap), resampling_filter=resampling_filter, alpha_limit=alpha_limit)
+    out = format_as_image(
+        make_expl(image, heatmap), resampling_filter=resampling_filter, alpha_limit=alpha_limit
+    )
     assert out.mode == "RGBA"
     assert out.size == size
     assert (np.asarray(out)[..., 3] == 255).all()
@@ -410,7 +437,11 @@ def test_property_values_outside_unit_interval_raise(heatmap, bad, data):
 
 
 @settings(max_examples=30, deadline=None)
-@given(alpha_limit=st.one_of(st.floats(max_value=0, exclude_max=True), st.floats(min_value=1, exclude_min=True)))
+@given(
+    alpha_limit=st.one_of(
+        st.floats(max_value=0, exclude_max=True), st.floats(min_value=1, exclude_min=True)
+    )
+)
 def test_property_alpha_limit_outside_unit_interval_raises(alpha_limit):
     with pytest.raises(ValueError, match="alpha_limit must be in"):
         format_as_image(make_expl(make_image(4, 4), np.ones((2, 2))), alpha_limit=alpha_limit)
@@ -420,16 +451,22 @@ def test_property_alpha_limit_outside_unit_interval_raises(alpha_limit):
 
 
 def test_import_pulls_in_no_backend_or_pyplot():
-    code = (
-        "import sys, camlens.formatters; "
-        "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib.pyplot') if m in sys.modules]; "
-        "print(bad)"
-    )
+    # Load camlens.formatters without running camlens/__init__.py (which
+    # imports the Keras side of the package): the module itself must be
+    # importable with numpy, Pillow and matplotlib's colormaps only.
     import camlens.formatters
 
-    src = str(Path(camlens.formatters.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    package_dir = str(Path(camlens.formatters.__file__).resolve().parent)
+    code = (
+        "import sys, types; "
+        f"pkg = types.ModuleType('camlens'); pkg.__path__ = [{package_dir!r}]; "
+        "sys.modules['camlens'] = pkg; "
+        "import camlens.formatters; "
+        "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib.pyplot') "
+        "if m in sys.modules]; "
+        "print(bad)"
+    )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
