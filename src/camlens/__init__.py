@@ -1,8 +1,9 @@
 """camlens: class activation maps (Grad-CAM and its family) for Keras 3 models."""
 
-from .explain import explain_prediction, gradcam_backend
+from .explain import explain_prediction, gradcam_backend, show_prediction
 from .explainer import Explainer, Maps
 from .explanation import Explanation, TargetExplanation
+from .formatters import expand_heatmap, format_as_image, format_targets_as_image, heatmap_to_image
 from .methods.gradcam import gradcam
 
 __all__ = [
@@ -10,8 +11,13 @@ __all__ = [
     "Explanation",
     "Maps",
     "TargetExplanation",
+    "expand_heatmap",
     "explain_prediction",
+    "format_as_image",
+    "format_targets_as_image",
     "gradcam",
     "gradcam_backend",
+    "heatmap_to_image",
+    "show_prediction",
 ]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""ELI5's entry points: `explain_prediction` and the low-level `gradcam_backend`."""
+"""ELI5's entry points: `explain_prediction`, `show_prediction`, `gradcam_backend`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import numpy as np
 from .explainer import Explainer
 from .explanation import Explanation, TargetExplanation
 from .validation import check_image, check_images
+
+FORMAT_ARGUMENTS = ("resampling_filter", "colormap", "alpha_limit")
 
 DESCRIPTION = (
     "{method} visualization for image classification; output is an explanation "
@@ -22,6 +24,7 @@ def explain_prediction(
     targets=None,
     layer=None,
     method: str = "gradcam",
+    target_names=None,
 ) -> Explanation:
     """Explain a Keras image classifier's prediction for one image.
 
@@ -38,6 +41,8 @@ def explain_prediction(
         layer: a layer of the model, its name, an index into `model.layers`, or
             `None` for the last layer with a 4-D output (nested models searched).
         method: the method's name; `"gradcam"`.
+        target_names: class names (a sequence indexed by class id, or a
+            mapping) kept on the explanation for display.
 
     Returns:
         `Explanation` with `image` and `targets`; each target has `target`,
@@ -66,7 +71,28 @@ def explain_prediction(
             for slot in range(maps.heatmaps.shape[1])
         ],
         layer=explainer.layer.name,
+        target_names=target_names,
     )
+
+
+def show_prediction(model: keras.Model, doc: np.ndarray, **kwargs):
+    """Explain a prediction and draw it: ELI5's `show_prediction`.
+
+    Keyword arguments of `format_as_image` (`resampling_filter`, `colormap`,
+    `alpha_limit`) go to the formatter, the others to `explain_prediction`. One
+    target without `target_names` gives ELI5's overlay; several targets, or class
+    names, give one captioned panel per target.
+
+    Returns:
+        A PIL image, which a notebook displays.
+    """
+    from .formatters import format_as_image, format_targets_as_image
+
+    format_kwargs = {key: kwargs.pop(key) for key in FORMAT_ARGUMENTS if key in kwargs}
+    expl = explain_prediction(model, doc, **kwargs)
+    if len(expl.targets) == 1 and expl.target_names is None:
+        return format_as_image(expl, **format_kwargs)
+    return format_targets_as_image(expl, target_names=expl.target_names, **format_kwargs)
 
 
 def gradcam_backend(model: keras.Model, doc: np.ndarray, targets, activation_layer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,10 @@ class Explanation:
         image: the input as a `PIL.Image.Image`.
         targets: one `TargetExplanation` per requested target, in order.
         layer: the name of the layer whose activations were used.
+        target_names: class names used wherever a class is shown (a sequence
+            indexed by class id or a mapping), or `None` to show ids.
+
+    In a notebook an explanation displays itself: one captioned overlay per target.
     """
 
     estimator: str
@@ -50,3 +55,18 @@ class Explanation:
     image: Any = None
     targets: list[TargetExplanation] = field(default_factory=list)
     layer: str | None = None
+    target_names: Any = None
+
+    def _repr_png_(self) -> bytes | None:
+        if self.image is None:
+            return None
+        from .formatters import format_targets_as_image
+
+        buffer = io.BytesIO()
+        format_targets_as_image(self, target_names=self.target_names).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def _repr_html_(self) -> str:
+        from .formatters import explanation_to_html
+
+        return explanation_to_html(self, target_names=self.target_names)

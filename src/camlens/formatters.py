@@ -137,7 +137,7 @@ def format_targets_as_image(expl, target_names=None, **format_kwargs):
     captions = [_caption_lines(t, target_names) for t in expl.targets]
     if not captions:
         return pictures[0]
-    return _compose_panels(pictures, captions)
+    return compose_panels(pictures, captions)
 
 
 def explanation_to_html(expl, target_names=None):
@@ -419,15 +419,16 @@ def _target_pictures(expl, format_kwargs):
     return pictures
 
 
-def _compose_panels(pictures, captions):
-    """Paste pictures side by side with their caption lines below each.
+def compose_panels(pictures, captions, columns=None):
+    """Lay pictures out in a grid with their caption lines below each.
 
     Args:
         pictures: K RGB PIL images of the same size `(w, h)`.
         captions: K lists of caption lines.
+        columns: panels per row; all in one row when `None`.
 
     Returns:
-        An RGB PIL image of width `K * max(w, 64) + (K - 1) * 4`.
+        An RGB PIL image; one row is `K * max(w, 64) + (K - 1) * 4` pixels wide.
     """
     font = ImageFont.load_default()
     line_height = font.getbbox("Ag0")[3]
@@ -435,19 +436,26 @@ def _compose_panels(pictures, captions):
     caption_height = 2 * _CAPTION_PAD + n_lines * line_height + (n_lines - 1) * _LINE_SPACING
     width, height = pictures[0].size
     panel_width = max(width, _MIN_PANEL_WIDTH)
+    panel_height = height + caption_height
+    columns = len(pictures) if columns is None else min(columns, len(pictures))
+    rows = -(-len(pictures) // columns)
     canvas = Image.new(
         "RGB",
-        (len(pictures) * panel_width + (len(pictures) - 1) * _PANEL_GAP, height + caption_height),
+        (
+            columns * panel_width + (columns - 1) * _PANEL_GAP,
+            rows * panel_height + (rows - 1) * _PANEL_GAP,
+        ),
         _BACKGROUND,
     )
     draw = ImageDraw.Draw(canvas)
     for k, (picture, lines) in enumerate(zip(pictures, captions)):
-        left = k * (panel_width + _PANEL_GAP)
-        canvas.paste(picture, (left + (panel_width - width) // 2, 0))
+        left = (k % columns) * (panel_width + _PANEL_GAP)
+        top = (k // columns) * (panel_height + _PANEL_GAP)
+        canvas.paste(picture, (left + (panel_width - width) // 2, top))
         for i, line in enumerate(lines):
             text = _fit_text(line, font, panel_width - 2 * _CAPTION_PAD)
-            top = height + _CAPTION_PAD + i * (line_height + _LINE_SPACING)
-            draw.text((left + _CAPTION_PAD, top), text, fill=_TEXT_COLOR, font=font)
+            line_top = top + height + _CAPTION_PAD + i * (line_height + _LINE_SPACING)
+            draw.text((left + _CAPTION_PAD, line_top), text, fill=_TEXT_COLOR, font=font)
     return canvas
 
 

@@ -1,0 +1,126 @@
+"""The command line: `camlens demo` and `camlens explain MODEL IMAGE`.
+
+A mistake in the arguments or a bad file exits with status 2 and one line on
+stderr naming the problem; output files are written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for, reported as one line, exit 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (UsageError, ValueError, TypeError, OSError) as error:
+        print(f"camlens {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="camlens", description="Class activation maps for Keras image classifiers."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser(
+        "demo", help="explain generated images with the embedded demo model"
+    )
+    demo.add_argument("--out", type=Path, default=Path("camlens-demo.png"), help="PNG to write")
+    demo.add_argument("--count", type=_positive_int, default=6, help="number of images")
+    demo.add_argument("--seed", type=int, default=2024, help="seed of the generated images")
+    demo.set_defaults(run=_run_demo)
+
+    explain = commands.add_parser("explain", help="explain one image with a saved model")
+    explain.add_argument("model", type=Path, help="a .keras (or legacy .h5) model file")
+    explain.add_argument("image", type=Path, help="an image file Pillow can read")
+    explain.add_argument("--target", type=int, default=None, help="class id (default: top)")
+    explain.add_argument("--layer", default=None, help="layer name (default: automatic)")
+    explain.add_argument("--out", type=Path, default=None, help="PNG to write")
+    explain.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="load models with Lambda layers (runs code stored in the file: "
+        "only for files you trust)",
+    )
+    explain.set_defaults(run=_run_explain)
+    return parser
+
+
+def _run_demo(args) -> int:
+    from .demo_picture import demo_picture
+
+    picture = demo_picture(count=args.count, seed=args.seed)
+    write_png(picture, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _run_explain(args) -> int:
+    from .files import load_image, load_model
+
+    model = load_model(args.model, unsafe=args.unsafe)
+    original = load_image(args.image)
+    out = args.out or args.image.with_name(f"{args.image.stem}-camlens.png")
+
+    from .explain import explain_prediction
+    from .files import image_to_doc
+    from .formatters import format_as_image
+
+    doc = image_to_doc(original, model)
+    targets = None if args.target is None else [args.target]
+    layer = args.layer
+    if layer is not None and layer.lstrip("-").isdigit():
+        layer = int(layer)
+    expl = explain_prediction(model, doc, image=original.convert("RGB"), targets=targets, layer=layer)
+    write_png(format_as_image(expl), out)
+    target = expl.targets[0]
+    print(f"class {target.target} score {target.score:.4f} layer {expl.layer}")
+    print(f"wrote {out}")
+    return 0
+
+
+def write_png(picture, path: Path) -> None:
+    """Write `picture` as a PNG atomically: a temp file beside it, then a rename."""
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise UsageError(f"--out is a directory, expected a file path. Received: {path}")
+    if not path.parent.exists():
+        raise UsageError(f"--out's folder does not exist. Received: {path}")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            picture.save(stream, format="PNG")
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, received {value}")
+    return value
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Reading the files the command line is given: models and images from anywhere.
+
+Models load in Keras safe mode (no code stored in the file runs unless the user
+says `--unsafe`); images load with Pillow's decompression-bomb limit in force and
+are decoded in full, so truncated or corrupt files fail here, with their name.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+class FileProblem(ValueError):
+    """A file that cannot be used, with a message naming it."""
+
+
+def load_model(path: Path, unsafe: bool = False):
+    """A Keras model from a `.keras` or legacy `.h5` file, in safe mode unless `unsafe`."""
+    import keras
+
+    path = Path(path)
+    _check_readable(path, "MODEL")
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise FileProblem(
+            f"MODEL must be a .keras or .h5 file. Received: {path} (suffix '{path.suffix}')"
+        )
+    try:
+        model = keras.saving.load_model(path, safe_mode=not unsafe, compile=False)
+    except Exception as error:  # Keras raises many kinds for a bad file
+        if "safe_mode" in str(error) or "Lambda" in str(error):
+            raise FileProblem(
+                f"{path} contains code (e.g. a Lambda layer) that safe mode will not "
+                "run. If you trust this file, pass --unsafe to load it anyway."
+            ) from error
+        raise FileProblem(f"{path} is not a Keras model file Keras can load: {error}") from error
+    if not isinstance(model, keras.Model):
+        raise FileProblem(f"{path} holds a {type(model).__name__}, not a Keras model.")
+    return model
+
+
+def load_image(path: Path) -> Image.Image:
+    """A fully decoded PIL image; refuses decompression bombs, truncated or corrupt files."""
+    path = Path(path)
+    _check_readable(path, "IMAGE")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                return image.copy()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise FileProblem(f"{path} is too large to decode safely: {error}") from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise FileProblem(f"{path} is not an image Pillow can read: {error}") from error
+
+
+def image_to_doc(image: Image.Image, model) -> np.ndarray:
+    """The (1, H, W, C) float32 input for `model`: the image resized, pixel values 0..255.
+
+    The model is expected to hold its own preprocessing (e.g. a Rescaling layer).
+    """
+    from .layers import graph_input_shape
+
+    shape = graph_input_shape(model)
+    if shape is None or None in shape[1:] or len(shape) != 4:
+        raise FileProblem(
+            "the model has no fixed (height, width, channels) input shape to resize "
+            f"the image to. Received: input shape {shape}"
+        )
+    height, width, channels = shape[1:]
+    if channels not in IMAGE_MODES:
+        raise FileProblem(
+            f"the model takes {channels} channels; images have 1, 3 or 4. "
+            f"Received: input shape {shape}"
+        )
+    resized = image.convert(IMAGE_MODES[channels]).resize((width, height), Image.BILINEAR)
+    pixels = np.asarray(resized, dtype=np.float32).reshape(height, width, channels)
+    return pixels[None]
+
+
+def _check_readable(path: Path, role: str) -> None:
+    if not path.exists():
+        raise FileProblem(f"{role} file not found: {path}")
+    if not path.is_file():
+        raise FileProblem(f"{role} is not a file: {path}")

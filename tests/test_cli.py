@@ -1,0 +1,135 @@
+"""The command line: success paths, and bad input answered with exit 2 and one line."""
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from camlens.cli import main
+from conftest import CLASSES, SIZE, functional_resnet, images
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "model.keras"
+    functional_resnet().save(path)
+    return path
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    path = tmp_path / "photo.png"
+    pixels = (images(1, seed=3)[0] * 255).astype(np.uint8)
+    Image.fromarray(pixels).resize((48, 36)).save(path)
+    return path
+
+
+def run(capsys, *argv):
+    status = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_explain_writes_the_overlay_at_the_original_size(capsys, tmp_path, model_file, image_file):
+    out = tmp_path / "overlay.png"
+    status, stdout, stderr = run(capsys, "explain", model_file, image_file, "--target", 3, "--out", out)
+
+    assert status == 0, stderr
+    assert "class 3" in stdout and "score" in stdout and str(out) in stdout
+    with Image.open(out) as written:
+        assert written.size == (48, 36) and written.mode == "RGBA"
+        assert np.asarray(written).std() > 0
+
+
+def test_explain_default_target_and_layer(capsys, tmp_path, model_file, image_file):
+    status, stdout, _ = run(capsys, "explain", model_file, image_file, "--layer", "conv1")
+    assert status == 0
+    assert "layer conv1" in stdout
+    assert (tmp_path / "photo-camlens.png").exists()
+
+
+def test_python_dash_m_works(tmp_path, model_file, image_file):
+    out = tmp_path / "m.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "camlens", "explain", str(model_file), str(image_file), "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.exists()
+
+
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("missing_model", "MODEL file not found"),
+        ("missing_image", "IMAGE file not found"),
+        ("model_not_a_model", "not a Keras model file"),
+        ("model_wrong_suffix", "must be a .keras or .h5"),
+        ("image_not_an_image", "not an image"),
+        ("image_truncated", "not an image"),
+        ("unknown_layer", "No layer named"),
+        ("target_out_of_range", "out of range"),
+        ("out_folder_missing", "folder does not exist"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path, model_file, image_file, case, words):
+    model, image, extra = model_file, image_file, []
+    out = tmp_path / "out.png"
+    if case == "missing_model":
+        model = tmp_path / "nope.keras"
+    elif case == "missing_image":
+        image = tmp_path / "nope.png"
+    elif case == "model_not_a_model":
+        model = tmp_path / "fake.keras"
+        model.write_bytes(b"not a zip file")
+    elif case == "model_wrong_suffix":
+        model = tmp_path / "model.txt"
+        model.write_text("hello")
+    elif case == "image_not_an_image":
+        image = tmp_path / "fake.png"
+        image.write_text("not an image")
+    elif case == "image_truncated":
+        image = tmp_path / "cut.png"
+        image.write_bytes(image_file.read_bytes()[:200])
+    elif case == "unknown_layer":
+        extra = ["--layer", "nope"]
+    elif case == "target_out_of_range":
+        extra = ["--target", CLASSES]
+    elif case == "out_folder_missing":
+        out = tmp_path / "missing" / "out.png"
+
+    status, stdout, stderr = run(capsys, "explain", model, image, "--out", out, *extra)
+
+    assert status == 2
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert words in stderr
+    assert "Traceback" not in stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*.tmp"))  # no partial file left behind
+
+
+def test_lambda_model_is_refused_unless_unsafe(capsys, tmp_path, image_file):
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Lambda(lambda t: t * 2.0, name="double")(inputs)
+    x = keras.layers.Conv2D(2, 3, name="conv")(x)
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x))
+    path = tmp_path / "lambda.keras"
+    keras.Model(inputs, outputs).save(path)
+
+    status, _, stderr = run(capsys, "explain", path, image_file, "--out", tmp_path / "a.png")
+    assert status == 2 and "--unsafe" in stderr
+
+    status, _, stderr = run(capsys, "explain", path, image_file, "--unsafe", "--out", tmp_path / "b.png")
+    assert status == 0, stderr
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["explain"])
+    assert raised.value.code == 2
+    with pytest.raises(SystemExit) as raised:
+        main(["demo", "--count", "0"])
+    assert raised.value.code == 2
