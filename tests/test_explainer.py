@@ -39,7 +39,7 @@ def test_compiled_probe_is_reused_across_calls_and_explainers(resnet):
     first(images(seed=4), targets=[3])
     camlens.explain_prediction(resnet, images(seed=5), targets=[2], layer="conv1")
     cached = probe.probe_for(resnet, resnet.get_layer("conv1"))
-    assert list(cached._compiled) == [(probe.ID,)]  # one computation for all three calls
+    assert list(cached._compiled) == [("explain", probe.OUTPUT, (probe.ID,))]  # one for all three
 
 
 def test_cache_is_released_with_the_model():

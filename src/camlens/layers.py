@@ -14,7 +14,7 @@ import difflib
 
 import keras
 
-from .probe.capture import capture
+from .capture import capture, on_output
 
 
 def resolve_layer(model: keras.Model, layer, input_shape: tuple) -> keras.layers.Layer:
@@ -82,6 +82,39 @@ def graph_input_shape(model: keras.Model) -> tuple | None:
     return tuple(inputs[0].shape)
 
 
+def final_activation(model: keras.Model, input_shape: tuple) -> tuple | None:
+    """Where the model's last activation is applied, to read the score before it.
+
+    Returns:
+        `(object, attribute)` whose call receives the pre-activation scores as its
+        first argument (a Softmax layer's `call`, or the `activation` of the last
+        Dense, Conv or Activation layer), or `None` when the last layer is linear
+        and its output already is the pre-activation score.
+    """
+    last = _output_layer(model, input_shape)
+    if isinstance(last, keras.layers.Softmax):
+        return last, "call"
+    activation = getattr(last, "activation", None)
+    if activation is None or getattr(activation, "__name__", "") == "linear":
+        return None
+    return last, "activation"
+
+
+def _output_layer(model, input_shape):
+    if not _has_graph(model):
+        by_id = {id(layer): layer for layer in all_layers(model)}
+        for layer_id in reversed(list(_LayerOutputs(model, input_shape).recorded())):
+            if not isinstance(by_id[layer_id], keras.Model):
+                return by_id[layer_id]
+        return None
+    if len(model.outputs) != 1:
+        return None
+    layer = model.outputs[0]._keras_history.operation
+    if isinstance(layer, keras.Model):
+        return _output_layer(layer, input_shape)
+    return layer
+
+
 def _has_graph(model) -> bool:
     return graph_input_shape(model) is not None
 
@@ -125,7 +158,7 @@ def _record_output_shapes(model, input_shape) -> dict[int, tuple]:
 
         return hook
 
-    hooks = {layer: recorder(layer) for layer in all_layers(model)}
+    hooks = {(layer, "call"): on_output(recorder(layer)) for layer in all_layers(model)}
     with capture(hooks):
         model.compute_output_spec(keras.KerasTensor((1,) + tuple(input_shape[1:])))
     return shapes

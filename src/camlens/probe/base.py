@@ -18,13 +18,22 @@ from typing import Any
 import keras
 import numpy as np
 
-from .capture import capture
+from ..layers import final_activation
+from ..capture import capture, on_input, on_output
 
 TOP = "top"
 """A target slot meaning "the model's top prediction, per image"."""
 
 ID = "id"
 """A target slot holding a class id, given at call time."""
+
+OUTPUT = "output"
+"""Explain the model's output (post-softmax for a model ending in softmax)."""
+
+LOGIT = "logit"
+"""Explain the score before the model's last activation, e.g. the softmax's input."""
+
+_UNKNOWN = object()
 
 
 @dataclass
@@ -49,8 +58,8 @@ class ProbeResult:
 class Probe:
     """Runs a model to one layer's activations and the target scores' gradients.
 
-    Subclasses implement `_compile(layout)`, returning a function of
-    `(batch, ids)` that gives the five arrays of `ProbeResult`.
+    Subclasses implement `_compile` (activations, gradients, outputs) and
+    `_compile_scores` (a forward pass only), each per score kind and layout.
     """
 
     def __init__(self, model: keras.Model, layer: keras.layers.Layer):
@@ -58,6 +67,7 @@ class Probe:
         self.layer = layer
         self._compiled: dict[tuple, Callable] = {}
         self._lock = threading.Lock()
+        self._logit_site = _UNKNOWN
 
     @property
     def model(self) -> keras.Model:
@@ -66,34 +76,75 @@ class Probe:
             raise RuntimeError("The model of this probe has been garbage-collected.")
         return model
 
-    def run(self, batch: np.ndarray, layout: Sequence, ids: np.ndarray) -> ProbeResult:
-        """Explain `batch` for the target slots in `layout`.
+    def run(self, batch: np.ndarray, layout: Sequence, ids: np.ndarray, score: str = OUTPUT):
+        """Activations, gradients and outputs for `batch` and the target slots in `layout`.
 
         Args:
             batch: (N, H, W, C) float32 input.
             layout: one entry per target slot: `ID`, `TOP` or a callable mapping
                 the model output to one score per image, shape (N,).
             ids: (K,) int32 class ids, read for the `ID` slots only.
+            score: `OUTPUT` to explain the model's output, `LOGIT` to explain the
+                score before the model's last activation (e.g. softmax).
         """
-        key = tuple(layout)
-        with self._lock:
-            compiled = self._compiled.get(key)
-            if compiled is None:
-                compiled = self._compiled[key] = self._compile(key)
-        arrays = compiled(batch, ids)
+        arrays = self._compiled_for("explain", score, layout, batch)(batch, ids)
         return ProbeResult(*(keras.tree.map_structure(_to_numpy, a) for a in arrays))
 
-    def _compile(self, layout: tuple) -> Callable:
+    def scores(self, batch: np.ndarray, layout: Sequence, ids: np.ndarray, score: str = OUTPUT):
+        """Scores (N, K) of a forward pass only, for the slots in `layout` (no `TOP`)."""
+        return _to_numpy(self._compiled_for("scores", score, layout, batch)(batch, ids))
+
+    def _compiled_for(self, kind: str, score: str, layout: Sequence, batch: np.ndarray):
+        key = (kind, score, tuple(layout))
+        with self._lock:
+            if score == LOGIT and self._logit_site is _UNKNOWN:
+                self._logit_site = final_activation(self.model, batch.shape)
+            compiled = self._compiled.get(key)
+            if compiled is None:
+                build = self._compile if kind == "explain" else self._compile_scores
+                compiled = self._compiled[key] = build(score, tuple(layout))
+        return compiled
+
+    def _compile(self, score: str, layout: tuple) -> Callable:
+        """A function of (batch, ids) returning the five arrays of `ProbeResult`."""
         raise NotImplementedError
 
-    def _capture_hook(self, on_output: Callable[[Any], Any]) -> tuple[dict, list]:
-        """A capture mapping for this probe's layer and the list it records into.
+    def _compile_scores(self, score: str, layout: tuple) -> Callable:
+        """A function of (batch, ids) returning the (N, K) scores."""
+        raise NotImplementedError
 
-        `on_output` receives the layer's output and returns what the rest of the
-        model sees. The layer must run exactly once per forward pass and give a
-        4-D output.
+    def _forward(self, call: Callable[[], Any], on_activations, score: str = OUTPUT):
+        """Run the model with its layers intercepted.
+
+        Args:
+            call: runs the model's forward pass, returns its output.
+            on_activations: `None` to leave the explained layer alone, or a
+                function given its output that returns what the model should see.
+            score: `LOGIT` also records the input of the last activation.
+
+        Returns:
+            `(classes, outputs, activations)`: what the target scores are read
+            from (the output, or the pre-activation scores), the model's output,
+            and the layer's activations (`None` when not intercepted).
         """
-        captured: list = []
+        activations, logits, interceptors = [], [], {}
+        if on_activations is not None:
+            interceptors[(self.layer, "call")] = on_output(
+                self._checked_hook(on_activations, activations)
+            )
+        if score == LOGIT and self._logit_site is not None:
+            interceptors[self._logit_site] = on_input(logits.append)
+        with capture(interceptors):
+            outputs = call()
+        if on_activations is not None and not activations:
+            raise ValueError(
+                f"Layer '{self.layer.name}' did not run in the forward pass of model "
+                f"'{self.model.name}'. Received: layer='{self.layer.name}'"
+            )
+        classes = logits[-1] if logits else outputs
+        return classes, outputs, activations[0] if activations else None
+
+    def _checked_hook(self, on_activations, captured: list):
         layer = self.layer
 
         def hook(output):
@@ -110,23 +161,11 @@ class Probe:
                     "activation map needs a layer with a 4-D (batch, height, width, "
                     f"channels) output. Received: layer='{layer.name}'"
                 )
-            output = on_output(output)
+            output = on_activations(output)
             captured.append(output)
             return output
 
-        return {layer: hook}, captured
-
-    def _forward(self, call: Callable[[], Any], on_output: Callable[[Any], Any]):
-        """Run `call` with this probe's layer captured; return (output, activations)."""
-        hooks, captured = self._capture_hook(on_output)
-        with capture(hooks):
-            outputs = call()
-        if not captured:
-            raise ValueError(
-                f"Layer '{self.layer.name}' did not run in the forward pass of model "
-                f"'{self.model.name}'. Received: layer='{self.layer.name}'"
-            )
-        return outputs, captured[0]
+        return hook
 
 
 def _to_numpy(tensor) -> np.ndarray:
@@ -135,10 +174,12 @@ def _to_numpy(tensor) -> np.ndarray:
     return keras.ops.convert_to_numpy(tensor)
 
 
-def target_scores(outputs, ids, layout: tuple):
+def target_scores(classes, outputs, ids, layout: tuple):
     """Scores (N, K) and explained class ids (N, K) for each target slot.
 
-    Written with `keras.ops`, so it runs inside every backend's trace.
+    Class ids index `classes` (the output, or the scores before the last
+    activation); callables receive the model's `outputs`. Written with
+    `keras.ops`, so it runs inside every backend's trace.
     """
     ops = keras.ops
     columns, explained = [], []
@@ -147,12 +188,12 @@ def target_scores(outputs, ids, layout: tuple):
             column = ops.reshape(kind(outputs), (-1,))
             index = ops.full_like(column, -1, dtype="int32")
         else:
-            classes = _class_scores(outputs)
+            table = _class_scores(classes)
             if kind == TOP:
-                index = ops.cast(ops.argmax(classes, axis=-1), "int32")
+                index = ops.cast(ops.argmax(_class_scores(outputs), axis=-1), "int32")
             else:
-                index = ops.full((ops.shape(classes)[0],), ids[slot], dtype="int32")
-            column = ops.take_along_axis(classes, index[:, None], axis=1)[:, 0]
+                index = ops.full((ops.shape(table)[0],), ids[slot], dtype="int32")
+            column = ops.take_along_axis(table, index[:, None], axis=1)[:, 0]
         columns.append(column)
         explained.append(index)
     return ops.stack(columns, axis=1), ops.stack(explained, axis=1)

@@ -17,20 +17,19 @@ from .base import Probe, target_scores
 
 
 class JaxProbe(Probe):
-    def _compile(self, layout: tuple):
-        def forward(values, batch, on_output):
-            mapping = list(zip(self.model.variables, values))
-            with keras.StatelessScope(state_mapping=mapping):
-                return self._forward(lambda: self.model(batch, training=False), on_output)
-
+    def _compile(self, score: str, layout: tuple):
         def scores_at(delta, values, batch, ids):
-            outputs, activations = forward(values, batch, lambda a: a + delta)
-            scores, targets = target_scores(outputs, ids, layout)
+            classes, outputs, activations = self._stateless_forward(
+                values, batch, lambda a: a + delta, score
+            )
+            scores, targets = target_scores(classes, outputs, ids, layout)
             return scores, (activations, outputs, targets)
 
         @jax.jit
         def explain(values, batch, ids):
-            spec = jax.eval_shape(lambda: forward(values, batch, lambda a: a)[1])
+            spec = jax.eval_shape(
+                lambda: self._stateless_forward(values, batch, lambda a: a, score)[2]
+            )
             delta = jnp.zeros(spec.shape, spec.dtype)
             scores, pullback, (activations, outputs, targets) = jax.vjp(
                 lambda d: scores_at(d, values, batch, ids), delta, has_aux=True
@@ -42,7 +41,23 @@ class JaxProbe(Probe):
             (gradients,) = jax.vmap(pullback)(cotangents)
             return activations, jnp.moveaxis(gradients, 0, 1), outputs, targets, scores
 
+        return self._with_variables(explain)
+
+    def _compile_scores(self, score: str, layout: tuple):
+        @jax.jit
+        def forward(values, batch, ids):
+            classes, outputs, _ = self._stateless_forward(values, batch, None, score)
+            return target_scores(classes, outputs, ids, layout)[0]
+
+        return self._with_variables(forward)
+
+    def _stateless_forward(self, values, batch, on_activations, score):
+        mapping = list(zip(self.model.variables, values))
+        with keras.StatelessScope(state_mapping=mapping):
+            return self._forward(lambda: self.model(batch, training=False), on_activations, score)
+
+    def _with_variables(self, compiled):
         def run(batch, ids):
-            return explain([v.value for v in self.model.variables], batch, ids)
+            return compiled([v.value for v in self.model.variables], batch, ids)
 
         return run

@@ -1,4 +1,8 @@
-"""The TensorFlow probe: one `tf.function` per target layout, traced per input shape."""
+"""The TensorFlow probe: one `tf.function` per score kind and target layout.
+
+Each is traced once per input shape; targets are a tensor argument, so explaining
+other classes or other images of the same shape does not retrace.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,7 @@ from .base import Probe, target_scores
 
 
 class TensorFlowProbe(Probe):
-    def _compile(self, layout: tuple):
-        slots = range(len(layout))
-
+    def _compile(self, score: str, layout: tuple):
         @tf.function(autograph=False, reduce_retracing=True)
         def explain(batch, ids):
             with tf.GradientTape(persistent=len(layout) > 1) as tape:
@@ -19,11 +21,11 @@ class TensorFlowProbe(Probe):
                     tape.watch(activations)
                     return activations
 
-                outputs, activations = self._forward(
-                    lambda: self.model(batch, training=False), watch
+                classes, outputs, activations = self._forward(
+                    lambda: self.model(batch, training=False), watch, score
                 )
-                scores, targets = target_scores(outputs, ids, layout)
-                totals = [tf.reduce_sum(scores[:, k]) for k in slots]
+                scores, targets = target_scores(classes, outputs, ids, layout)
+                totals = [tf.reduce_sum(scores[:, k]) for k in range(len(layout))]
             gradients = [
                 tape.gradient(
                     total, activations, unconnected_gradients=tf.UnconnectedGradients.ZERO
@@ -33,3 +35,13 @@ class TensorFlowProbe(Probe):
             return activations, tf.stack(gradients, axis=1), outputs, targets, scores
 
         return explain
+
+    def _compile_scores(self, score: str, layout: tuple):
+        @tf.function(autograph=False, reduce_retracing=True)
+        def forward(batch, ids):
+            classes, outputs, _ = self._forward(
+                lambda: self.model(batch, training=False), None, score
+            )
+            return target_scores(classes, outputs, ids, layout)[0]
+
+        return forward

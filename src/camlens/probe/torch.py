@@ -14,10 +14,9 @@ from .base import Probe, target_scores
 
 
 class TorchProbe(Probe):
-    def _compile(self, layout: tuple):
+    def _compile(self, score: str, layout: tuple):
         def explain(batch, ids):
-            batch = keras.ops.convert_to_tensor(batch)
-            ids = keras.ops.convert_to_tensor(ids)
+            batch, ids = keras.ops.convert_to_tensor(batch), keras.ops.convert_to_tensor(ids)
 
             def track_from_here(activations):
                 activations = activations.detach().requires_grad_(True)
@@ -25,23 +24,34 @@ class TorchProbe(Probe):
                 return activations
 
             with torch.no_grad():
-                outputs, activations = self._forward(
-                    lambda: self.model(batch, training=False), track_from_here
+                classes, outputs, activations = self._forward(
+                    lambda: self.model(batch, training=False), track_from_here, score
                 )
-                scores, targets = target_scores(outputs, ids, layout)
-                gradients = []
-                for k in range(len(layout)):
-                    gradient = None
-                    if scores.requires_grad:
-                        (gradient,) = torch.autograd.grad(
-                            scores[:, k].sum(),
-                            activations,
-                            retain_graph=k < len(layout) - 1,
-                            allow_unused=True,
-                        )
-                    gradients.append(
-                        torch.zeros_like(activations) if gradient is None else gradient
-                    )
+                scores, targets = target_scores(classes, outputs, ids, layout)
+                gradients = [
+                    self._gradient(scores[:, k].sum(), activations, k < len(layout) - 1)
+                    for k in range(len(layout))
+                ]
             return activations, torch.stack(gradients, dim=1), outputs, targets, scores
 
         return explain
+
+    def _compile_scores(self, score: str, layout: tuple):
+        def forward(batch, ids):
+            batch, ids = keras.ops.convert_to_tensor(batch), keras.ops.convert_to_tensor(ids)
+            with torch.no_grad():
+                classes, outputs, _ = self._forward(
+                    lambda: self.model(batch, training=False), None, score
+                )
+                return target_scores(classes, outputs, ids, layout)[0]
+
+        return forward
+
+    @staticmethod
+    def _gradient(total, activations, keep_graph: bool):
+        if not total.requires_grad:  # the score does not depend on the layer
+            return torch.zeros_like(activations)
+        (gradient,) = torch.autograd.grad(
+            total, activations, retain_graph=keep_graph, allow_unused=True
+        )
+        return torch.zeros_like(activations) if gradient is None else gradient
