@@ -41,31 +41,45 @@ def conv_same_backward(grad_out: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return grad_padded[1:-1, 1:-1]
 
 
-def residual_gradcam(weights: list[np.ndarray], image: np.ndarray, target: int | None):
-    """Grad-CAM at A for one image.
-
-    Args:
-        weights: [k0, b0, k1, b1, k2, b2, dense_kernel, dense_bias].
-        image: (H, W, C).
-        target: class id, or None for the top class.
-
-    Returns:
-        (heatmap (H, W), probabilities (classes,), activations A, gradients dA).
-    """
+def residual_forward(weights: list[np.ndarray], image: np.ndarray) -> dict:
+    """The forward pass of one image: every intermediate, float64."""
     k0, b0, k1, b1, k2, b2, dense_kernel, dense_bias = (np.asarray(w, np.float64) for w in weights)
     relu = lambda z: np.maximum(z, 0)  # noqa: E731
     skip = relu(conv_same(image.astype(np.float64), k0, b0))
     activations = relu(conv_same(skip, k1, b1))
     pre_merge = conv_same(activations, k2, b2) + skip
     merged = relu(pre_merge)
-    pooled = merged.mean(axis=(0, 1))
-    logits = pooled @ dense_kernel + dense_bias
+    logits = merged.mean(axis=(0, 1)) @ dense_kernel + dense_bias
     probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
+    return dict(
+        activations=activations, pre_merge=pre_merge, merged=merged,
+        logits=logits, probs=probs / probs.sum(), k2=k2, dense_kernel=dense_kernel,
+    )
+
+
+def residual_gradcam(
+    weights: list[np.ndarray], image: np.ndarray, target: int | None, score: str = "output"
+):
+    """Grad-CAM at A for one image.
+
+    Args:
+        weights: [k0, b0, k1, b1, k2, b2, dense_kernel, dense_bias].
+        image: (H, W, C).
+        target: class id, or None for the top class.
+        score: "output" differentiates the softmax probability, "logit" the
+            score before it.
+
+    Returns:
+        (heatmap (H, W), probabilities (classes,), activations A, gradients dA).
+    """
+    f = residual_forward(weights, image)
+    activations, pre_merge, merged = f["activations"], f["pre_merge"], f["merged"]
+    probs, k2, dense_kernel = f["probs"], f["k2"], f["dense_kernel"]
     target = int(np.argmax(probs)) if target is None else target
 
-    # d p_t / d logits = p_t (onehot_t - p)
-    grad_logits = probs[target] * (np.eye(len(probs))[target] - probs)
+    onehot = np.eye(len(probs))[target]
+    # d p_t / d logits = p_t (onehot_t - p); d logit_t / d logits = onehot_t
+    grad_logits = onehot if score == "logit" else probs[target] * (onehot - probs)
     grad_pooled = dense_kernel @ grad_logits
     height, width = merged.shape[:2]
     grad_merged = np.broadcast_to(grad_pooled / (height * width), merged.shape)

@@ -25,6 +25,7 @@ def explain_prediction(
     layer=None,
     method: str = "gradcam",
     target_names=None,
+    **options,
 ) -> Explanation:
     """Explain a Keras image classifier's prediction for one image.
 
@@ -40,9 +41,12 @@ def explain_prediction(
             callables mapping the model output to one score per image.
         layer: a layer of the model, its name, an index into `model.layers`, or
             `None` for the last layer with a 4-D output (nested models searched).
-        method: the method's name; `"gradcam"`.
+        method: `"gradcam"` (default), `"gradcam++"`, `"scorecam"`,
+            `"layercam"`, `"xgradcam"`, `"hirescam"` or `"eigencam"`.
         target_names: class names (a sequence indexed by class id, or a
             mapping) kept on the explanation for display.
+        **options: `relu`, `counterfactual`, `score`, `mask_batch_size`, as in
+            `Explainer`.
 
     Returns:
         `Explanation` with `image` and `targets`; each target has `target`,
@@ -52,10 +56,10 @@ def explain_prediction(
         >>> expl = camlens.explain_prediction(model, x[None], targets=[281])
         >>> expl.targets[0].heatmap.shape   # the layer's spatial size
     """
-    explainer = Explainer(model, layer=layer, method=method)
+    explainer = Explainer(model, layer=layer, method=method, **options)
     doc = check_images(doc, model, name="doc", single=True)
     image = check_image(image)
-    maps = explainer._explain(doc, targets)
+    maps = explainer.explain_checked(doc, targets)
     return Explanation(
         estimator=model.name,
         description=DESCRIPTION.format(method=explainer.method.title),
@@ -121,7 +125,7 @@ def gradcam_backend(model: keras.Model, doc: np.ndarray, targets, activation_lay
         )
     explainer = Explainer(model, layer=activation_layer)
     doc = check_images(doc, model, name="doc", single=True)
-    result = explainer._probe_result(doc, targets)
+    _, result = explainer.probe_result(doc, targets)
     gradients = result.gradients[0, 0]
     return (
         gradients.mean(axis=(0, 1)),

@@ -9,8 +9,8 @@ import numpy as np
 
 from . import methods
 from .layers import graph_input_shape, resolve_layer
-from .probe import probe_for
-from .validation import check_images, check_model, check_targets
+from .probe import ID, probe_for
+from .validation import check_images, check_model, check_options, check_targets
 
 
 @dataclass
@@ -18,9 +18,11 @@ class Maps:
     """Class activation maps for a batch of N images and K targets.
 
     Attributes:
-        heatmaps: (N, K, h, w) float64, values in [0, 1].
+        heatmaps: (N, K, h, w) float64, values in [0, 1] (in [-1, 1] with
+            `relu=False`).
         targets: (N, K) the class id explained, -1 for callable targets.
-        scores: (N, K) the explained score (the model output for the class).
+        scores: (N, K) the explained score (the model output for the class,
+            or the pre-activation score with `score="logit"`).
         outputs: (N, ...) the model's outputs.
     """
 
@@ -42,7 +44,19 @@ class Explainer:
         model: a built Keras 3 model taking one image batch, channels last.
         layer: a layer of `model` (nested models included), its name, an index
             into `model.layers`, or `None` for the last layer with a 4-D output.
-        method: the method's name; `"gradcam"`.
+        method: `"gradcam"` (default), `"gradcam++"`, `"scorecam"`,
+            `"layercam"`, `"xgradcam"`, `"hirescam"` or `"eigencam"`.
+        relu: `False` keeps negative evidence: maps are then divided by their
+            largest magnitude, values in [-1, 1], negative where a region lowers
+            the score.
+        counterfactual: explain what speaks against each target (the negated
+            score, Selvaraju et al.'s counterfactual explanation).
+        score: `"output"` explains the model's output (post-softmax for a model
+            ending in softmax), `"logit"` the score before its last activation,
+            read during the forward pass without changing the model; `None`
+            uses the method's own choice ("logit" for Grad-CAM++ and Score-CAM,
+            whose papers need it, else "output").
+        mask_batch_size: masked images per forward pass (Score-CAM only).
 
     Example:
         >>> explainer = camlens.Explainer(model, layer="last_conv")
@@ -50,9 +64,21 @@ class Explainer:
         >>> maps.heatmaps.shape                        # (N, 2, h, w)
     """
 
-    def __init__(self, model: keras.Model, layer=None, method: str = "gradcam"):
+    def __init__(
+        self,
+        model: keras.Model,
+        layer=None,
+        method: str = "gradcam",
+        relu: bool = True,
+        counterfactual: bool = False,
+        score: str | None = None,
+        mask_batch_size: int = 64,
+    ):
         self.model = check_model(model)
         self.method = methods.get_method(method)
+        self.relu, self.counterfactual, self.score, self.mask_batch_size = check_options(
+            self.method, relu, counterfactual, score, mask_batch_size
+        )
         self._layer_argument = layer
         self._layer = None
         self._num_classes: dict[tuple, int | None] = {}
@@ -78,25 +104,42 @@ class Explainer:
             `Maps` with heatmaps (N, K, h, w).
         """
         images = check_images(images, self.model, name="images")
-        return self._explain(images, targets)
+        return self.explain_checked(images, targets)
 
-    def _explain(self, images: np.ndarray, targets) -> Maps:
-        result = self._probe_result(images, targets)
+    def explain_checked(self, images: np.ndarray, targets) -> Maps:
+        """`__call__` for images already checked by `check_images`."""
+        layout, result = self.probe_result(images, targets)
+        probe = probe_for(self.model, self._layer)
+        sign = -1.0 if self.counterfactual else 1.0
+
+        def masked_scores(n: int, batch: np.ndarray) -> np.ndarray:
+            slots = tuple(kind if callable(kind) else ID for kind in layout)
+            ids = result.targets[n].astype(np.int32)
+            return probe.scores(batch, slots, ids, self.score)
+
+        inputs = methods.MethodInputs(
+            activations=result.activations,
+            gradients=sign * result.gradients,
+            images=images,
+            sign=sign,
+            masked_scores=masked_scores,
+            mask_batch_size=self.mask_batch_size,
+        )
         return Maps(
-            heatmaps=methods.compute(self.method, result),
+            heatmaps=methods.compute(self.method, inputs, relu=self.relu),
             targets=result.targets,
             scores=result.scores,
             outputs=result.outputs,
         )
 
-    def _probe_result(self, images: np.ndarray, targets):
-        """Activations, gradients and outputs for checked images."""
+    def probe_result(self, images: np.ndarray, targets):
+        """The target layout and the probe's arrays for checked images."""
         layer = self._layer_for(images.shape)
         shape = images.shape[1:]
         if shape not in self._num_classes:
             self._num_classes[shape] = _num_classes(self.model, images.shape)
         layout, ids = check_targets(targets, self._num_classes[shape])
-        return probe_for(self.model, layer).run(images, layout, ids)
+        return layout, probe_for(self.model, layer).run(images, layout, ids, self.score)
 
     def _layer_for(self, input_shape: tuple) -> keras.layers.Layer:
         if self._layer is None:

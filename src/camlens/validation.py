@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from .layers import graph_input_shape
-from .probe import ID, TOP
+from .probe import ID, LOGIT, OUTPUT, TOP
 
 
 def check_model(model) -> keras.Model:
@@ -148,3 +148,27 @@ def _expected_text(expected: tuple | None) -> str:
     if expected is None:
         return ""
     return f"; the model expects (batch, {', '.join(str(d) for d in expected[1:])})"
+
+
+def check_options(method, relu, counterfactual, score, mask_batch_size) -> tuple:
+    """`(relu, counterfactual, score, mask_batch_size)` checked for `method`."""
+    for name, value in (("relu", relu), ("counterfactual", counterfactual)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False. Received: {name}={value!r}")
+    if counterfactual and not method.class_specific:
+        raise ValueError(
+            f"{method.title} does not depend on the target, so it has no "
+            f"counterfactual. Received: method={method.name!r}, counterfactual=True"
+        )
+    if score is None:
+        score = method.score
+    if score not in (OUTPUT, LOGIT):
+        raise ValueError(
+            f"score must be {OUTPUT!r}, {LOGIT!r} or None. Received: score={score!r}"
+        )
+    if not _is_class_id(mask_batch_size) or mask_batch_size < 1:
+        raise ValueError(
+            f"mask_batch_size must be a positive integer. "
+            f"Received: mask_batch_size={mask_batch_size!r}"
+        )
+    return bool(relu), bool(counterfactual), score, int(mask_batch_size)

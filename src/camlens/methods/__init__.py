@@ -1,8 +1,7 @@
 """Class activation map methods: numpy functions of what a probe returns.
 
-Each method maps a `ProbeResult` (activations (N, h, w, C), gradients
-(N, K, h, w, C), outputs) to maps (N, K, h, w) before normalisation;
-`compute` applies the method and the shared normalisation.
+Each method module has `raw_maps(inputs: MethodInputs) -> (N, K, h, w)`, the map
+before the shared normalisation; `compute` applies the method and normalises.
 """
 
 from __future__ import annotations
@@ -12,26 +11,49 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import gradcam
-from .normalize import relu_normalize
+from . import eigencam, gradcam, gradcampp, hirescam, layercam, scorecam, xgradcam
+from .inputs import MethodInputs
+from .normalize import relu_normalize, signed_normalize
+
+__all__ = ["METHODS", "Method", "MethodInputs", "compute", "get_method"]
 
 
 @dataclass(frozen=True)
 class Method:
-    """A registered method: its display name and its raw-map function."""
+    """A registered method.
+
+    Attributes:
+        name: the name users pass as `method=`.
+        title: the display name (`Explanation.method`).
+        raw_maps: `raw_maps(inputs) -> (N, K, h, w)` before normalisation.
+        score: the score it explains by default: `"output"`, or `"logit"` (the
+            score before the model's last activation) where the paper needs it.
+        class_specific: False for methods whose map ignores the target.
+    """
 
     name: str
     title: str
-    raw_maps: Callable[..., np.ndarray]
+    raw_maps: Callable[[MethodInputs], np.ndarray]
+    score: str = "output"
+    class_specific: bool = True
 
 
 METHODS = {
-    "gradcam": Method("gradcam", "Grad-CAM", gradcam.raw_maps),
+    method.name: method
+    for method in (
+        Method("gradcam", "Grad-CAM", gradcam.raw_maps),
+        Method("gradcam++", "Grad-CAM++", gradcampp.raw_maps, score="logit"),
+        Method("scorecam", "Score-CAM", scorecam.raw_maps, score="logit"),
+        Method("layercam", "Layer-CAM", layercam.raw_maps),
+        Method("xgradcam", "XGrad-CAM", xgradcam.raw_maps),
+        Method("hirescam", "HiResCAM", hirescam.raw_maps),
+        Method("eigencam", "Eigen-CAM", eigencam.raw_maps, class_specific=False),
+    )
 }
 
 
 def get_method(name) -> Method:
-    """The method registered as `name`; ValueError naming the choices otherwise."""
+    """The method registered as `name`; a TypeError or ValueError naming the choices."""
     if not isinstance(name, str):
         raise TypeError(
             f"method must be a string, one of {sorted(METHODS)}. "
@@ -42,6 +64,7 @@ def get_method(name) -> Method:
     return METHODS[name.lower()]
 
 
-def compute(method: Method, result) -> np.ndarray:
-    """Heatmaps (N, K, h, w) in [0, 1] for a probe result."""
-    return relu_normalize(method.raw_maps(result))
+def compute(method: Method, inputs: MethodInputs, relu: bool = True) -> np.ndarray:
+    """Heatmaps (N, K, h, w): in [0, 1], or in [-1, 1] when `relu` is False."""
+    raw = method.raw_maps(inputs)
+    return relu_normalize(raw) if relu else signed_normalize(raw)

@@ -1,7 +1,7 @@
 """Grad-CAM (Selvaraju et al. 2017).
 
 The weight of channel k for target c is the spatial mean of d y^c / d A^k; the
-map is the ReLU of the weighted sum of the channels.
+map is the weighted sum of the channels (the ReLU comes with the normalisation).
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import numpy as np
 from .normalize import relu_normalize
 
 
-def raw_maps(result) -> np.ndarray:
-    """Weighted channel sums (N, K, h, w) before ReLU, for a probe result."""
-    weights = result.gradients.mean(axis=(2, 3))  # (N, K, C)
-    return weighted_sum(result.activations, weights)
+def raw_maps(inputs) -> np.ndarray:
+    """Weighted channel sums (N, K, h, w) before ReLU."""
+    return weighted_sum(inputs.activations, inputs.gradients.mean(axis=(2, 3)))
 
 
 def weighted_sum(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -18,5 +18,14 @@ def relu_normalize(maps: np.ndarray) -> np.ndarray:
         Maps of the same shape, float64, values in [0, 1).
     """
     maps = np.maximum(np.asarray(maps, dtype=np.float64), 0.0)
-    peaks = maps.max(axis=(-2, -1), keepdims=True)
-    return maps / (peaks + EPSILON)
+    return maps / (maps.max(axis=(-2, -1), keepdims=True) + EPSILON)
+
+
+def signed_normalize(maps: np.ndarray) -> np.ndarray:
+    """Divide each map by its largest magnitude plus `EPSILON`: values in (-1, 1).
+
+    Keeps negative evidence (`relu=False`): negative values mark regions that
+    lower the target score.
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    return maps / (np.abs(maps).max(axis=(-2, -1), keepdims=True) + EPSILON)

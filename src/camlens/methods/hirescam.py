@@ -1,0 +1,20 @@
+"""HiResCAM (Draelos & Carin 2020).
+
+The element-wise product of gradients and activations, summed over channels:
+map = sum_k g^k * A^k. Unlike Grad-CAM's channel means, it reflects exactly the
+locations the score depends on (for a model ending in GAP and a dense layer it
+equals CAM).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def raw_maps(inputs) -> np.ndarray:
+    """Gradient-times-activation channel sums (N, K, h, w) before ReLU."""
+    return np.einsum(
+        "nkhwc,nhwc->nkhw",
+        inputs.gradients.astype(np.float64),
+        inputs.activations.astype(np.float64),
+    )

@@ -1,0 +1,32 @@
+"""What a method receives: the probe's arrays and, for Score-CAM, a forward pass."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class MethodInputs:
+    """The arrays a method combines into maps, for N images and K targets.
+
+    Attributes:
+        activations: (N, h, w, C) the layer's output.
+        gradients: (N, K, h, w, C) d score / d activations; negated for a
+            counterfactual explanation.
+        images: (N, H, W, c) the input batch.
+        sign: +1, or -1 for a counterfactual explanation (what speaks against
+            the target): methods that do not use gradients apply it themselves.
+        masked_scores: `masked_scores(n, batch)` runs the model on a batch of
+            variants of image n and returns their (M, K) target scores.
+        mask_batch_size: how many masked images one forward pass may take.
+    """
+
+    activations: np.ndarray
+    gradients: np.ndarray
+    images: np.ndarray
+    sign: float
+    masked_scores: Callable[[int, np.ndarray], np.ndarray]
+    mask_batch_size: int

@@ -1,0 +1,63 @@
+"""Score-CAM (Wang et al. 2020), following the paper's Algorithm 1.
+
+Each channel A^k, upsampled to the input size (bilinear) and min-max normalised
+to [0, 1], masks the input; the masked images go through the model in batches.
+The channel weights are the softmax, over the channels, of the increase in the
+target score, C(A^k) = f^c(X * H^k) - f^c(X_b); softmax ignores the constant
+baseline term f^c(X_b), so it is not computed. Because the softmax runs over
+channels, f^c is the class score before the model's softmax by default
+(`score="logit"`), as the algorithm's scores are; the authors' code instead uses
+the masked image's class probability itself as the weight.
+
+A channel that is constant over the image gives an all-zero mask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def raw_maps(inputs) -> np.ndarray:
+    """Score-weighted channel sums (N, K, h, w) before ReLU."""
+    activations = inputs.activations.astype(np.float64)
+    count, height, width, channels = activations.shape
+    image_height, image_width = inputs.images.shape[1:3]
+    rows = interpolation_matrix(image_height, height)
+    cols = interpolation_matrix(image_width, width)
+    maps = []
+    for n in range(count):
+        scores = []
+        for start in range(0, channels, inputs.mask_batch_size):
+            chunk = activations[n, :, :, start : start + inputs.mask_batch_size]
+            masks = _normalized(np.einsum("Hh,hwc,Ww->cHW", rows, chunk, cols))
+            masked = inputs.images[n][None] * masks[..., None].astype(np.float32)
+            scores.append(inputs.masked_scores(n, masked))
+        increase = inputs.sign * np.concatenate(scores).astype(np.float64)  # (C, K)
+        weights = _softmax(increase, axis=0)
+        maps.append(np.einsum("hwc,ck->khw", activations[n], weights))
+    return np.stack(maps)
+
+
+def interpolation_matrix(size_out: int, size_in: int) -> np.ndarray:
+    """(size_out, size_in) bilinear resampling with half-pixel centres, edges clamped."""
+    source = (np.arange(size_out) + 0.5) * size_in / size_out - 0.5
+    source = np.clip(source, 0, size_in - 1)
+    low = np.floor(source).astype(int)
+    high = np.minimum(low + 1, size_in - 1)
+    fraction = source - low
+    matrix = np.zeros((size_out, size_in))
+    matrix[np.arange(size_out), low] += 1 - fraction
+    matrix[np.arange(size_out), high] += fraction
+    return matrix
+
+
+def _normalized(upsampled: np.ndarray) -> np.ndarray:
+    """Min-max normalise each (H, W) mask to [0, 1]; constant masks become 0."""
+    low = upsampled.min(axis=(1, 2), keepdims=True)
+    span = upsampled.max(axis=(1, 2), keepdims=True) - low
+    return np.where(span > 0, (upsampled - low) / np.where(span > 0, span, 1.0), 0.0)
+
+
+def _softmax(values: np.ndarray, axis: int) -> np.ndarray:
+    shifted = np.exp(values - values.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)

@@ -1,0 +1,21 @@
+"""XGrad-CAM (Fu et al. 2020), the axiom-based Grad-CAM.
+
+Channel weights are the gradients averaged with the channel's own activations as
+weights: w_k = sum_ij (A_ij^k / sum_ab A_ab^k) g_ij^k. A channel whose
+activations sum to 0 gets weight 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .gradcam import weighted_sum
+
+
+def raw_maps(inputs) -> np.ndarray:
+    """XGrad-CAM weighted channel sums (N, K, h, w) before ReLU."""
+    activations = inputs.activations.astype(np.float64)
+    totals = activations.sum(axis=(1, 2))  # (N, C)
+    share = activations / np.where(totals != 0, totals, 1.0)[:, None, None, :]
+    weights = np.einsum("nhwc,nkhwc->nkc", share, inputs.gradients.astype(np.float64))
+    return weighted_sum(activations, weights)
