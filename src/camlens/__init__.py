@@ -1,5 +1,6 @@
 """camlens: class activation maps (Grad-CAM and its family) for Keras 3 models."""
 
+from .batch import explain_batch
 from .explain import explain_prediction, gradcam_backend, show_prediction
 from .explainer import Explainer, Maps
 from .explanation import Explanation, TargetExplanation
@@ -12,6 +13,7 @@ __all__ = [
     "Maps",
     "TargetExplanation",
     "expand_heatmap",
+    "explain_batch",
     "explain_prediction",
     "format_as_image",
     "format_targets_as_image",

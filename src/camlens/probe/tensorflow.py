@@ -1,7 +1,9 @@
 """The TensorFlow probe: one `tf.function` per score kind and target layout.
 
-Each is traced once per input shape; targets are a tensor argument, so explaining
-other classes or other images of the same shape does not retrace.
+The first call runs eagerly: tracing costs several forward passes, which a
+one-off explanation would not win back. From the second call on, the
+`tf.function` runs, traced once per input shape; targets are a tensor argument,
+so explaining other classes or images of the same shape does not retrace.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from .base import Probe, target_scores
 
 class TensorFlowProbe(Probe):
     def _compile(self, score: str, layout: tuple):
-        @tf.function(autograph=False, reduce_retracing=True)
         def explain(batch, ids):
             with tf.GradientTape(persistent=len(layout) > 1) as tape:
 
@@ -34,14 +35,28 @@ class TensorFlowProbe(Probe):
             ]
             return activations, tf.stack(gradients, axis=1), outputs, targets, scores
 
-        return explain
+        return _compiled_on_reuse(explain)
 
     def _compile_scores(self, score: str, layout: tuple):
-        @tf.function(autograph=False, reduce_retracing=True)
         def forward(batch, ids):
             classes, outputs, _ = self._forward(
                 lambda: self.model(batch, training=False), None, score
             )
             return target_scores(classes, outputs, ids, layout)[0]
 
-        return forward
+        return _compiled_on_reuse(forward)
+
+
+def _compiled_on_reuse(function):
+    """Run `function` eagerly on the first call and as a `tf.function` afterwards."""
+    compiled = tf.function(function, autograph=False, reduce_retracing=True)
+    called = False
+
+    def run(batch, ids):
+        nonlocal called
+        if not called:
+            called = True
+            return function(tf.convert_to_tensor(batch), tf.convert_to_tensor(ids))
+        return compiled(batch, ids)
+
+    return run
