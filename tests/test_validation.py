@@ -13,7 +13,8 @@ from conftest import CLASSES, SIZE, functional_resnet, images
     [
         ([[1.0]], TypeError, "doc must be a numpy.ndarray"),
         ("picture.png", TypeError, "doc must be a numpy.ndarray"),
-        (np.zeros((SIZE, SIZE, 3), np.float32), ValueError, "4-D"),
+        (np.zeros((SIZE, SIZE), np.float32), ValueError, "4-D"),
+        (np.zeros((SIZE + 1, SIZE, 3), np.float32), ValueError, "4-D"),
         (np.zeros((2, SIZE, SIZE, 3), np.float32), ValueError, "exactly one image"),
         (np.zeros((1, SIZE + 1, SIZE, 3), np.float32), ValueError, "does not fit"),
         (np.zeros((1, SIZE, SIZE, 1), np.float32), ValueError, "does not fit"),
@@ -26,6 +27,12 @@ def test_bad_doc(resnet, doc, error, words):
     with pytest.raises(error, match=words) as raised:
         camlens.explain_prediction(resnet, doc)
     assert "doc" in str(raised.value)
+
+
+def test_doc_without_batch_axis_is_accepted(resnet):
+    with_axis = camlens.explain_prediction(resnet, images())
+    without = camlens.explain_prediction(resnet, images()[0])
+    np.testing.assert_array_equal(without.targets[0].heatmap, with_axis.targets[0].heatmap)
 
 
 def test_integer_doc_is_accepted(resnet):

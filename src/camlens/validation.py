@@ -32,6 +32,9 @@ def check_model(model) -> keras.Model:
 def check_images(images, model: keras.Model, name: str = "doc", single: bool = False):
     """A float32 (N, H, W, C) batch that fits `model`'s input.
 
+    One image without the batch axis, (H, W, C), is accepted and given one;
+    integer images (e.g. uint8) are accepted and converted to float32.
+
     Args:
         images: the array the user passed.
         model: the model it is for.
@@ -49,6 +52,11 @@ def check_images(images, model: keras.Model, name: str = "doc", single: bool = F
             f"Received: {name}.dtype={images.dtype}"
         )
     expected = graph_input_shape(model)
+    if images.ndim == 3 and (
+        (expected is not None and _fits((1,) + images.shape, expected))
+        or (expected is None and single)
+    ):
+        images = images[None]  # one image without its batch axis
     if images.ndim != 4:
         raise ValueError(
             f"{name} must be a 4-D array (batch, height, width, channels), channels "
