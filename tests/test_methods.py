@@ -10,7 +10,7 @@ import pytest
 
 import camlens
 from camlens.methods import METHODS
-from camlens.methods.scorecam import interpolation_matrix
+from camlens.resize import interpolation_matrix
 from conftest import CLASSES, SIZE, images, residual_weights
 from reference import residual_forward, residual_gradcam
 

@@ -16,39 +16,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..resize import upsample
+
 
 def raw_maps(inputs) -> np.ndarray:
     """Score-weighted channel sums (N, K, h, w) before ReLU."""
     activations = inputs.activations.astype(np.float64)
     count, height, width, channels = activations.shape
-    image_height, image_width = inputs.images.shape[1:3]
-    rows = interpolation_matrix(image_height, height)
-    cols = interpolation_matrix(image_width, width)
+    size = inputs.images.shape[1:3]
     maps = []
     for n in range(count):
         scores = []
         for start in range(0, channels, inputs.mask_batch_size):
             chunk = activations[n, :, :, start : start + inputs.mask_batch_size]
-            masks = _normalized(np.einsum("Hh,hwc,Ww->cHW", rows, chunk, cols))
+            masks = _normalized(upsample(np.moveaxis(chunk, -1, 0), size))
             masked = inputs.images[n][None] * masks[..., None].astype(np.float32)
             scores.append(inputs.masked_scores(n, masked))
         increase = inputs.sign * np.concatenate(scores).astype(np.float64)  # (C, K)
         weights = _softmax(increase, axis=0)
         maps.append(np.einsum("hwc,ck->khw", activations[n], weights))
     return np.stack(maps)
-
-
-def interpolation_matrix(size_out: int, size_in: int) -> np.ndarray:
-    """(size_out, size_in) bilinear resampling with half-pixel centres, edges clamped."""
-    source = (np.arange(size_out) + 0.5) * size_in / size_out - 0.5
-    source = np.clip(source, 0, size_in - 1)
-    low = np.floor(source).astype(int)
-    high = np.minimum(low + 1, size_in - 1)
-    fraction = source - low
-    matrix = np.zeros((size_out, size_in))
-    matrix[np.arange(size_out), low] += 1 - fraction
-    matrix[np.arange(size_out), high] += fraction
-    return matrix
 
 
 def _normalized(upsampled: np.ndarray) -> np.ndarray:
