@@ -1,0 +1,126 @@
+"""The model-parameter randomization check (Adebayo et al. 2018).
+
+An explanation that stays the same when the model's top layers lose what they
+learned cannot be explaining the model. The check re-initialises, in a copy of
+the model, every layer with weights that runs after the explained layer, and
+compares the maps of the trained model and of the copy by Spearman rank
+correlation. The user's model is not touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from ..capture import capture, on_output
+from ..explainer import Explainer
+from ..layers import all_layers
+
+
+@dataclass
+class RandomizationCheck:
+    """Result of the randomization check over N images.
+
+    Attributes:
+        correlations: (N,) Spearman rank correlation of each image's maps.
+        randomized: names of the layers re-initialised in the copy.
+        threshold: the largest mean |correlation| that passes.
+        passed: True when the maps changed: mean |correlation| < threshold.
+    """
+
+    correlations: np.ndarray
+    randomized: list[str]
+    threshold: float
+    passed: bool
+
+
+def randomization_check(
+    model, images, method="gradcam", layer=None, threshold=0.5, seed=0, **options
+) -> RandomizationCheck:
+    """Compare the maps of `model` with those of a copy whose top layers are re-initialised.
+
+    Args:
+        model: a built Functional or Sequential Keras model.
+        images: (N, H, W, C) inputs.
+        method, layer, **options: as in `Explainer`.
+        threshold: the check passes when the mean absolute rank correlation is
+            below this.
+        seed: seed of the new random weights.
+    """
+    trained = Explainer(model, layer=layer, method=method, **options)
+    maps = trained(images)
+    copy = _copy(model)
+    explained = trained.layer.name
+    randomized = _reinitialize_after(copy, explained, images.shape, seed)
+    untrained = Explainer(copy, layer=explained, method=method, **options)
+    correlations = np.array(
+        [
+            spearman(
+                maps.heatmaps[n, 0].ravel(),
+                untrained(images[n : n + 1], targets=[int(maps.targets[n, 0])]).heatmaps[0, 0].ravel(),
+            )
+            for n in range(len(images))
+        ]
+    )
+    return RandomizationCheck(
+        correlations=correlations,
+        randomized=randomized,
+        threshold=threshold,
+        passed=bool(np.mean(np.abs(correlations)) < threshold),
+    )
+
+
+def spearman(first: np.ndarray, second: np.ndarray) -> float:
+    """Spearman rank correlation with average ranks for ties; 0 when a side is constant."""
+    a, b = _ranks(first), _ranks(second)
+    a, b = a - a.mean(), b - b.mean()
+    scale = np.sqrt((a**2).sum() * (b**2).sum())
+    return float((a * b).sum() / scale) if scale > 0 else 0.0
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    return (np.bincount(inverse, weights=ranks) / counts)[inverse]
+
+
+def _copy(model):
+    try:
+        copy = keras.models.clone_model(model)
+    except Exception as error:  # clone_model raises several kinds for models it cannot copy
+        raise TypeError(
+            "The randomization check copies the model with keras.models.clone_model, "
+            f"which failed for model '{model.name}': {error}"
+        ) from error
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _reinitialize_after(model, layer_name: str, input_shape: tuple, seed: int) -> list[str]:
+    """Give new random weights to the weighted layers that run after `layer_name`."""
+    order: list = []
+    layers = [layer for layer in all_layers(model) if not isinstance(layer, keras.Model)]
+    recorders = {
+        (layer, "call"): on_output(lambda output, layer=layer: order.append(layer) or output)
+        for layer in layers
+    }
+    with capture(recorders):
+        model(np.zeros((1,) + tuple(input_shape[1:]), np.float32), training=False)
+    names = [layer.name for layer in order]
+    if layer_name not in names:
+        raise ValueError(f"Layer '{layer_name}' did not run in the copy of the model.")
+    rng = np.random.default_rng(seed)
+    randomized = []
+    for layer in order[names.index(layer_name) + 1 :]:
+        if not layer.trainable_weights:
+            continue
+        for variable in layer.trainable_weights:
+            value = np.asarray(variable)
+            scale = value.std() if value.std() > 0 else 0.05
+            variable.assign(rng.normal(0, scale, value.shape).astype(value.dtype))
+        randomized.append(layer.name)
+    return randomized
