@@ -7,12 +7,16 @@ stderr naming the problem; output files are written whole or not at all.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 EXIT_USAGE = 2
+DEFAULT_METHODS = ("gradcam", "gradcam++", "scorecam", "layercam", "xgradcam", "hirescam", "eigencam")
 
 
 class UsageError(Exception):
@@ -62,6 +66,29 @@ def _parser() -> argparse.ArgumentParser:
         "only for files you trust)",
     )
     explain.set_defaults(run=_run_explain)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score methods with localization, faithfulness and sanity metrics"
+    )
+    evaluate.add_argument("--model", type=Path, default=None,
+                          help="a .keras model (default: the embedded demo model)")
+    evaluate.add_argument("--images", type=Path, default=None,
+                          help="a folder of images for --model (no object masks: "
+                          "localization is skipped)")
+    evaluate.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                          help="comma-separated method names")
+    evaluate.add_argument("--count", type=_positive_int, default=50,
+                          help="generated demo images (default model only)")
+    evaluate.add_argument("--seed", type=int, default=7, help="seed of the demo images")
+    evaluate.add_argument("--steps", type=_positive_int, default=16,
+                          help="steps of the deletion and insertion curves")
+    evaluate.add_argument("--baseline", default="blur", choices=("blur", "zeros", "mean"))
+    evaluate.add_argument("--layer", default=None, help="layer name (default: automatic)")
+    evaluate.add_argument("--csv", type=Path, default=None, help="write the table as CSV")
+    evaluate.add_argument("--plot", type=Path, default=None,
+                          help="write the deletion and insertion curves as PNG")
+    evaluate.add_argument("--unsafe", action="store_true", help="as for explain")
+    evaluate.set_defaults(run=_run_evaluate)
     return parser
 
 
@@ -103,6 +130,54 @@ def _run_explain(args) -> int:
     return 0
 
 
+def _run_evaluate(args) -> int:
+    from .evaluate import evaluate, format_table, plot_curves, write_csv
+    from .methods import get_method
+
+    methods = [name.strip() for name in args.methods.split(",") if name.strip()]
+    for name in methods:
+        get_method(name)
+    for path in (args.csv, args.plot):
+        if path is not None and not path.parent.exists():
+            raise UsageError(f"the folder of {path} does not exist")
+    model, images, targets, masks = _evaluation_data(args)
+    result = evaluate(
+        model, images, methods=methods, targets=targets, masks=masks, layer=args.layer,
+        steps=args.steps, baseline=args.baseline, seed=args.seed,
+    )
+    print(format_table(result))
+    if args.csv is not None:
+        text = io.StringIO()
+        write_csv(result, text)
+        _write_atomically(args.csv, text.getvalue().encode())
+        print(f"wrote {args.csv}")
+    if args.plot is not None:
+        buffer = io.BytesIO()
+        plot_curves(result).savefig(buffer, format="png")
+        _write_atomically(args.plot, buffer.getvalue())
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _evaluation_data(args):
+    """(model, images, targets, masks) for `camlens evaluate`."""
+    if args.model is None:
+        from .demo import load_demo_model, make_dataset
+
+        data = make_dataset(args.count, seed=args.seed)
+        return load_demo_model(), data.images, data.labels, data.masks
+    from .files import image_to_doc, load_image, load_model
+
+    if args.images is None or not args.images.is_dir():
+        raise UsageError(f"--images must be a folder of images. Received: {args.images}")
+    model = load_model(args.model, unsafe=args.unsafe)
+    files = sorted(p for p in args.images.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise UsageError(f"--images holds no file. Received: {args.images}")
+    images = np.concatenate([image_to_doc(load_image(path), model) for path in files])
+    return model, images, None, None
+
+
 def write_png(picture, path: Path) -> None:
     """Write `picture` as a PNG atomically: a temp file beside it, then a rename."""
     path = Path(path)
@@ -110,10 +185,17 @@ def write_png(picture, path: Path) -> None:
         raise UsageError(f"--out is a directory, expected a file path. Received: {path}")
     if not path.parent.exists():
         raise UsageError(f"--out's folder does not exist. Received: {path}")
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    _write_atomically(path, buffer.getvalue())
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write a temp file beside `path`, then rename it: never a half-written file."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
-            picture.save(stream, format="PNG")
+            stream.write(data)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
