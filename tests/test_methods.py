@@ -108,8 +108,8 @@ def masked_scores(doc, a, key):
 
 
 def test_scorecam_matches_algorithm_1(resnet):
-    doc, a, _ = reference_terms("logit")
-    weights = masked_scores(doc, a, "logits")
+    doc, a, _ = reference_terms("output")
+    weights = masked_scores(doc, a, "probs")
     for batch_size in (3, 64):  # the channels in several forward passes, or one
         expl = camlens.explain_prediction(
             resnet, doc, targets=[TARGET], layer="conv1", method="scorecam",
@@ -120,11 +120,11 @@ def test_scorecam_matches_algorithm_1(resnet):
         )
 
 
-def test_scorecam_with_probabilities_when_asked(resnet):
-    doc, a, _ = reference_terms("output")
-    weights = masked_scores(doc, a, "probs")
+def test_scorecam_with_logits_when_asked(resnet):
+    doc, a, _ = reference_terms("logit")
+    weights = masked_scores(doc, a, "logits")
     expl = camlens.explain_prediction(
-        resnet, doc, targets=[TARGET], layer="conv1", method="scorecam", score="output"
+        resnet, doc, targets=[TARGET], layer="conv1", method="scorecam", score="logit"
     )
     np.testing.assert_allclose(expl.targets[0].heatmap, normalized(combine(a, weights)), atol=2e-5)
 

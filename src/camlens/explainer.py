@@ -54,8 +54,8 @@ class Explainer:
         score: `"output"` explains the model's output (post-softmax for a model
             ending in softmax), `"logit"` the score before its last activation,
             read during the forward pass without changing the model; `None`
-            uses the method's own choice ("logit" for Grad-CAM++ and Score-CAM,
-            whose papers need it, else "output").
+            uses the method's own choice ("logit" for Grad-CAM++, whose closed
+            form needs it, else "output").
         mask_batch_size: masked images per forward pass (Score-CAM only).
 
     Example:

@@ -43,7 +43,7 @@ METHODS = {
     for method in (
         Method("gradcam", "Grad-CAM", gradcam.raw_maps),
         Method("gradcam++", "Grad-CAM++", gradcampp.raw_maps, score="logit"),
-        Method("scorecam", "Score-CAM", scorecam.raw_maps, score="logit"),
+        Method("scorecam", "Score-CAM", scorecam.raw_maps),
         Method("layercam", "Layer-CAM", layercam.raw_maps),
         Method("xgradcam", "XGrad-CAM", xgradcam.raw_maps),
         Method("hirescam", "HiResCAM", hirescam.raw_maps),

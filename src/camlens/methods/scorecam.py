@@ -4,10 +4,12 @@ Each channel A^k, upsampled to the input size (bilinear) and min-max normalised
 to [0, 1], masks the input; the masked images go through the model in batches.
 The channel weights are the softmax, over the channels, of the increase in the
 target score, C(A^k) = f^c(X * H^k) - f^c(X_b); softmax ignores the constant
-baseline term f^c(X_b), so it is not computed. Because the softmax runs over
-channels, f^c is the class score before the model's softmax by default
-(`score="logit"`), as the algorithm's scores are; the authors' code instead uses
-the masked image's class probability itself as the weight.
+baseline term f^c(X_b), so it is not computed. f^c is the model's output for the
+class (post-softmax for a softmax model), as `score` everywhere in camlens;
+`score="logit"` uses the pre-softmax score, which makes the softmax over channels
+much peakier (on the demo data it pointed at the object less often: 0.93 against
+0.995 with boxes). The authors' code, and pytorch-grad-cam, skip the softmax over
+channels and weight each channel by the masked image's class probability.
 
 A channel that is constant over the image gives an all-zero mask.
 """
