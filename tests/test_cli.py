@@ -133,3 +133,50 @@ def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as raised:
         main(["demo", "--count", "0"])
     assert raised.value.code == 2
+
+
+def test_demo_writes_the_picture(capsys, tmp_path):
+    out = tmp_path / "demo.png"
+    status, stdout, stderr = run(capsys, "demo", "--out", out, "--count", 3)
+    assert status == 0, stderr
+    assert str(out) in stdout
+    with Image.open(out) as picture:
+        assert picture.width > 3 * 64 and picture.height > 64
+
+
+def test_evaluate_prints_the_table_and_writes_csv_and_plot(capsys, tmp_path):
+    table, plot = tmp_path / "scores.csv", tmp_path / "curves.png"
+    status, stdout, stderr = run(
+        capsys, "evaluate", "--methods", "gradcam,eigencam", "--count", 3, "--steps", 4,
+        "--csv", table, "--plot", plot,
+    )
+    assert status == 0, stderr
+    assert "| gradcam |" in stdout and "| eigencam |" in stdout and "| random |" in stdout
+    assert table.read_text().startswith("method,pointing_game")
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_on_a_user_model_and_folder(capsys, tmp_path, model_file, image_file):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        (folder / name).write_bytes(image_file.read_bytes())
+    status, stdout, stderr = run(
+        capsys, "evaluate", "--model", model_file, "--images", folder,
+        "--methods", "gradcam", "--steps", 2,
+    )
+    assert status == 0, stderr
+    assert "| gradcam | - | - |" in stdout  # no masks: no localization
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["evaluate", "--methods", "magic"], "method must be one of"),
+        (["evaluate", "--model", "nope.keras", "--images", "."], "MODEL file not found"),
+        (["evaluate", "--csv", "/no/such/folder/t.csv"], "does not exist"),
+    ],
+)
+def test_evaluate_bad_input(capsys, argv, words):
+    status, _, stderr = run(capsys, *argv)
+    assert status == 2 and words in stderr and len(stderr.strip().splitlines()) == 1

@@ -163,9 +163,11 @@ def _evaluation_data(args):
     """(model, images, targets, masks) for `camlens evaluate`."""
     if args.model is None:
         from .demo import load_demo_model, make_dataset
+        from .metrics import boxes_to_masks
 
         data = make_dataset(args.count, seed=args.seed)
-        return load_demo_model(), data.images, data.labels, data.masks
+        boxes = boxes_to_masks(data.boxes, data.masks.shape[1:])  # as the pointing games use
+        return load_demo_model(), data.images, data.labels, boxes
     from .files import image_to_doc, load_image, load_model
 
     if args.images is None or not args.images.is_dir():
