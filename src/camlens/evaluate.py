@@ -112,7 +112,7 @@ def format_table(evaluation: Evaluation) -> str:
     """The rows as a markdown table."""
     headers = [
         "method", "pointing", "energy", "deletion AUC (lower)", "insertion AUC (higher)",
-        "avg drop % (lower)", "increase % (higher)", "randomization |rho|", "s / image",
+        "avg drop % (lower)", "increase % (higher)", "randomization rank corr.", "s / image",
     ]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in evaluation.rows:
