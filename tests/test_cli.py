@@ -47,7 +47,7 @@ def test_explain_writes_the_overlay_at_the_original_size(capsys, tmp_path, model
 def test_explain_default_target_and_layer(capsys, tmp_path, model_file, image_file):
     status, stdout, _ = run(capsys, "explain", model_file, image_file, "--layer", "conv1")
     assert status == 0
-    assert "layer conv1" in stdout
+    assert "layer conv1" in stdout and "method Grad-CAM" in stdout
     assert (tmp_path / "photo-camlens.png").exists()
 
 
@@ -73,9 +73,13 @@ def test_python_dash_m_works(tmp_path, model_file, image_file):
         ("unknown_layer", "No layer named"),
         ("target_out_of_range", "out of range"),
         ("out_folder_missing", "folder does not exist"),
+        ("unknown_method", "method must be one of"),
+        ("decompression_bomb", "too large to decode safely"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(capsys, tmp_path, model_file, image_file, case, words):
+def test_bad_input_exits_2_with_one_line(
+    capsys, monkeypatch, tmp_path, model_file, image_file, case, words
+):
     model, image, extra = model_file, image_file, []
     out = tmp_path / "out.png"
     if case == "missing_model":
@@ -100,6 +104,12 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path, model_file, image_fil
         extra = ["--target", CLASSES]
     elif case == "out_folder_missing":
         out = tmp_path / "missing" / "out.png"
+    elif case == "unknown_method":
+        extra = ["--method", "magic"]
+    elif case == "decompression_bomb":
+        image = tmp_path / "huge.png"
+        Image.new("L", (3000, 3000)).save(image)  # 9 Mpx, over the limit set below
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)
 
     status, stdout, stderr = run(capsys, "explain", model, image, "--out", out, *extra)
 
@@ -137,7 +147,7 @@ def test_usage_errors_exit_2(capsys):
 
 def test_demo_writes_the_picture(capsys, tmp_path):
     out = tmp_path / "demo.png"
-    status, stdout, stderr = run(capsys, "demo", "--out", out, "--count", 3)
+    status, stdout, stderr = run(capsys, "demo", "--out", out, "--count", 3, "--method", "layercam")
     assert status == 0, stderr
     assert str(out) in stdout
     with Image.open(out) as picture:

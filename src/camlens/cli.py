@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("camlens-demo.png"), help="PNG to write")
     demo.add_argument("--count", type=_positive_int, default=6, help="number of images")
     demo.add_argument("--seed", type=int, default=2024, help="seed of the generated images")
+    demo.add_argument("--method", default="gradcam", help="method name (default: gradcam)")
     demo.add_argument(
         "--imagenet",
         action="store_true",
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--target", type=int, default=None, help="class id (default: top)")
     explain.add_argument("--layer", default=None, help="layer name (default: automatic)")
     explain.add_argument("--out", type=Path, default=None, help="PNG to write")
+    explain.add_argument("--method", default="gradcam", help="method name (default: gradcam)")
     explain.add_argument(
         "--unsafe",
         action="store_true",
@@ -96,11 +98,11 @@ def _run_demo(args) -> int:
     if args.imagenet:
         from .models import imagenet_demo_picture
 
-        picture = imagenet_demo_picture()
+        picture = imagenet_demo_picture(method=args.method)
     else:
         from .demo.picture import demo_picture
 
-        picture = demo_picture(count=args.count, seed=args.seed)
+        picture = demo_picture(count=args.count, seed=args.seed, method=args.method)
     write_png(picture, args.out)
     print(f"wrote {args.out}")
     return 0
@@ -122,10 +124,12 @@ def _run_explain(args) -> int:
     layer = args.layer
     if layer is not None and layer.lstrip("-").isdigit():
         layer = int(layer)
-    expl = explain_prediction(model, doc, image=original.convert("RGB"), targets=targets, layer=layer)
+    expl = explain_prediction(
+        model, doc, image=original.convert("RGB"), targets=targets, layer=layer, method=args.method
+    )
     write_png(format_as_image(expl), out)
     target = expl.targets[0]
-    print(f"class {target.target} score {target.score:.4f} layer {expl.layer}")
+    print(f"class {target.target} score {target.score:.4f} layer {expl.layer} method {expl.method}")
     print(f"wrote {out}")
     return 0
 
