@@ -120,7 +120,7 @@ def pointing_game(cams: np.ndarray, masks: np.ndarray, boxes: np.ndarray, tolera
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--train-size", type=int, default=8000)
     parser.add_argument("--held-out-size", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=32)
