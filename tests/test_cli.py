@@ -1,5 +1,6 @@
 """The command line: success paths, and bad input answered with exit 2 and one line."""
 
+import os
 import subprocess
 import sys
 
@@ -152,6 +153,9 @@ def test_demo_writes_the_picture(capsys, tmp_path):
     assert str(out) in stdout
     with Image.open(out) as picture:
         assert picture.width > 3 * 64 and picture.height > 64
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
 
 
 def test_evaluate_prints_the_table_and_writes_csv_and_plot(capsys, tmp_path):
