@@ -1,9 +1,11 @@
 """The TensorFlow probe: one `tf.function` per score kind and target layout.
 
-The first call runs eagerly: tracing costs several forward passes, which a
-one-off explanation would not win back. From the second call on, the
-`tf.function` runs, traced once per input shape; targets are a tensor argument,
-so explaining other classes or images of the same shape does not retrace.
+A first call on one image runs eagerly: tracing costs several forward passes,
+which a one-off explanation would not win back. Every other call runs the
+`tf.function`, traced once per input shape; targets are a tensor argument, so
+explaining other classes or images of the same shape does not retrace. Batches
+never run eagerly: eager TensorFlow keeps every intermediate of the batch alive
+(2.7 GB for MobileNetV2 at batch 32, against 0.35 GB compiled).
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from .base import Probe, target_scores
 class TensorFlowProbe(Probe):
     def _compile(self, score: str, layout: tuple):
         def explain(batch, ids):
-            with tf.GradientTape(persistent=len(layout) > 1) as tape:
+            # Only the activations are watched, not the variables: the tape then
+            # records just what follows the layer.
+            with tf.GradientTape(
+                persistent=len(layout) > 1, watch_accessed_variables=False
+            ) as tape:
 
                 def watch(activations):
                     tape.watch(activations)
@@ -48,14 +54,14 @@ class TensorFlowProbe(Probe):
 
 
 def _compiled_on_reuse(function):
-    """Run `function` eagerly on the first call and as a `tf.function` afterwards."""
+    """Run `function` eagerly on a first call with one image, else as a `tf.function`."""
     compiled = tf.function(function, autograph=False, reduce_retracing=True)
     called = False
 
     def run(batch, ids):
         nonlocal called
-        if not called:
-            called = True
+        first, called = not called, True
+        if first and len(batch) == 1:
             return function(tf.convert_to_tensor(batch), tf.convert_to_tensor(ids))
         return compiled(batch, ids)
 
