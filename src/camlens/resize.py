@@ -16,7 +16,7 @@ def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """
     rows = interpolation_matrix(size[0], maps.shape[-2])
     cols = interpolation_matrix(size[1], maps.shape[-1])
-    return np.einsum("Hh,...hw,Ww->...HW", rows, np.asarray(maps, np.float64), cols)
+    return rows @ np.asarray(maps, np.float64) @ cols.T  # two matrix products, batched
 
 
 def interpolation_matrix(size_out: int, size_in: int) -> np.ndarray:
