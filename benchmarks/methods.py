@@ -23,13 +23,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, demo model only")
     args = parser.parse_args()
-    repeats = 2 if args.quick else 5
+    repeats = 2 if args.quick else 3
     models = [("demo model (64x64)", load_demo_model(), make_dataset(1, seed=99).images)]
     if not args.quick:
         mobilenet = keras.applications.MobileNetV2(weights=None)
         image = np.random.default_rng(0).uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)
         models.append(("MobileNetV2 (224x224, random weights)", mobilenet, image))
-    print(f"backend: {keras.backend.backend()}, one image, median of {repeats} warm calls\n")
+    print(f"backend: {keras.backend.backend()}, one image, median of {repeats} warm calls\n", flush=True)
     print("| model | method | seconds | / forward |")
     print("|---|---|---|---|")
     for title, model, image in models:
@@ -41,8 +41,8 @@ def main() -> None:
 
 
 def _median(call, repeats: int) -> float:
-    call()  # warm-up: traces and compiles
-    call()
+    call()  # warm-up: the first call runs eagerly on TensorFlow
+    call()  # the second traces and compiles
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
