@@ -3,6 +3,7 @@
 import gc
 import weakref
 
+import keras
 import numpy as np
 import pytest
 
@@ -40,6 +41,41 @@ def test_compiled_probe_is_reused_across_calls_and_explainers(resnet):
     camlens.explain_prediction(resnet, images(seed=5), targets=[2], layer="conv1")
     cached = probe.probe_for(resnet, resnet.get_layer("conv1"))
     assert list(cached._compiled) == [("explain", probe.OUTPUT, (probe.ID,))]  # one for all three
+
+
+class CountingIdentity(keras.layers.Layer):
+    """Counts how often its Python `call` runs: under a trace, only while tracing."""
+
+    calls = 0
+
+    def call(self, x):
+        CountingIdentity.calls += 1
+        return x
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch", reason="torch has no trace: its Python runs every call"
+)
+def test_new_targets_and_images_of_the_same_shape_do_not_retrace():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(CountingIdentity()(x))
+    model = keras.Model(inputs, keras.layers.Dense(5)(x))
+    explainer = camlens.Explainer(model, layer="conv")
+    rng = np.random.default_rng(0)
+
+    def batch():
+        return rng.normal(size=(2, 8, 8, 3)).astype(np.float32)
+
+    explainer(batch(), targets=[0])
+    traced = CountingIdentity.calls
+    for k in range(1, 5):
+        explainer(batch(), targets=[k])
+    assert CountingIdentity.calls == traced  # other ids, other images: no retrace
+    explainer(batch())  # the top class: another target layout, traced once
+    traced = CountingIdentity.calls
+    explainer(batch())
+    assert CountingIdentity.calls == traced
 
 
 def test_cache_is_released_with_the_model():
