@@ -5,7 +5,7 @@ Usage:
 
 Each load runs in a fresh Python process with `CAMLENS_CACHE_DIR` pointing at an
 empty temporary folder for the first load (the `.pth` is read and the Keras
-weights file written) and at the filled one for the cached loads. The timed part
+weights file written) and at the filled one for the cached load. The timed part
 is the call `efficientnet_lite0()` alone: imports are not timed. Needs the
 `camlens[imagenet]` extra.
 """
@@ -14,47 +14,45 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
-CHILD = """
-import json, time
-import camlens.models
-start = time.perf_counter()
-camlens.models.efficientnet_lite0()
-print(json.dumps({"seconds": time.perf_counter() - start}))
-"""
+import models as bench
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="processes per measurement")
     args = parser.parse_args()
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     first, cached = [], []
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as cache:
             first.append(_load_seconds(cache))
             cached.append(_load_seconds(cache))
-    print(f"# EfficientNet-Lite0 load time (s, median of {args.repeats} fresh processes each)")
-    print(f"backend: {backend}\n")
-    print("| backend | first load (converts the .pth) | cached load | cached / first |")
-    print("|---|---|---|---|")
     first_s, cached_s = statistics.median(first), statistics.median(cached)
-    print(f"| {backend} | {first_s:.2f} | {cached_s:.2f} | {cached_s / first_s:.2f} |")
+    bench.header(f"EfficientNet-Lite0 load time (s, median of {args.repeats} fresh processes each)", False)
+    print(bench.table(
+        ["backend", "first load (converts the .pth)", "cached load", "cached / first"],
+        [[bench.backend(), f"{first_s:.2f}", f"{cached_s:.2f}", bench.ratio(cached_s, first_s)]],
+    ))
+
+
+def child(arguments: dict) -> None:
+    """Time one `efficientnet_lite0()` call; print JSON."""
+    import camlens.models
+
+    start = time.perf_counter()
+    camlens.models.efficientnet_lite0()
+    print(json.dumps({"seconds": time.perf_counter() - start}))
 
 
 def _load_seconds(cache: str) -> float:
-    env = dict(os.environ, CAMLENS_CACHE_DIR=cache, TF_CPP_MIN_LOG_LEVEL="2")
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+    result = bench.run_child(__file__, {}, env={"CAMLENS_CACHE_DIR": cache})
+    if "error" in result:
+        raise SystemExit(f"efficientnet_lite0() failed in the child: {result['error']}")
+    return result["seconds"]
 
 
 if __name__ == "__main__":
-    main()
+    bench.main_or_child(main, child)

@@ -260,9 +260,12 @@ def rss_status_mb() -> dict[str, float]:
     return values
 
 
-def run_child(script: str, arguments: dict, timeout: float = 600) -> dict:
-    """Run `script --child JSON` in a fresh Python process; its last stdout line is JSON."""
-    env = dict(os.environ)
+def run_child(script: str, arguments: dict, timeout: float = 600, env: dict | None = None) -> dict:
+    """Run `script --child JSON` in a fresh Python process; its last stdout line is JSON.
+
+    `env`: variables set for the child on top of this process's environment.
+    """
+    env = dict(os.environ, **(env or {}))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     result = subprocess.run(
         [sys.executable, script, "--child", json.dumps(arguments)],
