@@ -202,3 +202,23 @@ def test_every_method_gives_maps_in_range_for_batches_and_targets(resnet, method
 def test_bad_options(resnet, options, error, words):
     with pytest.raises(error, match=words):
         camlens.explain_prediction(resnet, images(), **options)
+
+
+CLASS_AGNOSTIC = ("kpcacam", "fem")
+
+
+@pytest.mark.parametrize(
+    "method", ["eigengradcam", "gradcam-elementwise", "finercam", *CLASS_AGNOSTIC]
+)
+def test_randomization_check_on_the_new_methods(method):
+    """Class-specific maps change when the layers after the explained one lose their
+    weights; maps of the activations alone cannot, and the check says so."""
+    from camlens.metrics import randomization_check
+    from conftest import functional_resnet
+
+    check = randomization_check(functional_resnet(), images(3, seed=12), method=method, layer="conv1")
+    if method in CLASS_AGNOSTIC:
+        assert not check.passed
+        np.testing.assert_allclose(check.correlations, 1.0, atol=1e-6)
+    else:
+        assert check.passed, check.correlations

@@ -42,7 +42,8 @@ def explain_prediction(
         layer: a layer of the model, its name, an index into `model.layers`, or
             `None` for the last layer with a 4-D output (nested models searched).
         method: `"gradcam"` (default), `"gradcam++"`, `"scorecam"`,
-            `"layercam"`, `"xgradcam"`, `"hirescam"` or `"eigencam"`.
+            `"layercam"`, `"xgradcam"`, `"hirescam"`, `"eigencam"`, or another
+            name of `camlens.methods.METHODS` (the README's methods table).
         target_names: class names (a sequence indexed by class id, or a
             mapping) kept on the explanation for display.
         **options: `relu`, `counterfactual`, `score`, `mask_batch_size`, as in

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import methods
 from .layers import graph_input_shape, resolve_layer
-from .probe import ID, probe_for
+from .probe import ID, Similar, probe_for
 from .validation import check_images, check_model, check_options, check_targets
 
 
@@ -45,7 +45,8 @@ class Explainer:
         layer: a layer of `model` (nested models included), its name, an index
             into `model.layers`, or `None` for the last layer with a 4-D output.
         method: `"gradcam"` (default), `"gradcam++"`, `"scorecam"`,
-            `"layercam"`, `"xgradcam"`, `"hirescam"` or `"eigencam"`.
+            `"layercam"`, `"xgradcam"`, `"hirescam"`, `"eigencam"`, or another
+            name of `camlens.methods.METHODS` (the README's methods table).
         relu: `False` keeps negative evidence: maps are then divided by their
             largest magnitude, values in [-1, 1], negative where a region lowers
             the score.
@@ -117,18 +118,22 @@ class Explainer:
             ids = result.targets[n].astype(np.int32)
             return probe.scores(batch, slots, ids, self.score)
 
+        count = len(layout)  # the slots after these hold the compared classes
+        comparisons = result.gradients[:, count:]
         inputs = methods.MethodInputs(
             activations=result.activations,
-            gradients=sign * result.gradients,
+            gradients=sign * result.gradients[:, :count],
             images=images,
             sign=sign,
             masked_scores=masked_scores,
             mask_batch_size=self.mask_batch_size,
+            comparison_gradients=sign
+            * comparisons.reshape((len(images), count, -1) + comparisons.shape[2:]),
         )
         return Maps(
             heatmaps=methods.compute(self.method, inputs, relu=self.relu),
-            targets=result.targets,
-            scores=result.scores,
+            targets=result.targets[:, :count],
+            scores=result.scores[:, :count],
             outputs=result.outputs,
         )
 
@@ -139,12 +144,29 @@ class Explainer:
         if shape not in self._num_classes:
             self._num_classes[shape] = _num_classes(self.model, images.shape)
         layout, ids = check_targets(targets, self._num_classes[shape])
-        return layout, probe_for(self.model, layer).run(images, layout, ids, self.score)
+        slots, slot_ids = _with_comparisons(self.method, layout, ids, self._num_classes[shape])
+        return layout, probe_for(self.model, layer).run(images, slots, slot_ids, self.score)
 
     def _layer_for(self, input_shape: tuple) -> keras.layers.Layer:
         if self._layer is None:
             self._layer = resolve_layer(self.model, self._layer_argument, input_shape)
         return self._layer
+
+
+def _with_comparisons(method, layout: tuple, ids: np.ndarray, num_classes: int | None):
+    """The target slots with, after them, the classes each target is compared with."""
+    if not method.comparisons:
+        return layout, ids
+    if any(callable(kind) for kind in layout) or num_classes is None or num_classes < 2:
+        raise ValueError(
+            f"{method.title} compares a class's score with those of the most similar "
+            "classes: it needs class ids as targets and a model with a (batch, classes) "
+            f"output of at least 2 classes. Received: targets with layout {layout}, "
+            f"{num_classes} classes"
+        )
+    ranks = range(min(method.comparisons, num_classes - 1))
+    extra = tuple(Similar(of=slot, rank=rank) for slot in range(len(layout)) for rank in ranks)
+    return layout + extra, np.concatenate([ids, np.zeros(len(extra), np.int32)])
 
 
 def _num_classes(model: keras.Model, input_shape: tuple) -> int | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import eigencam, gradcam, gradcampp, hirescam, layercam, scorecam, xgradcam
+from . import eigengradcam, fem, finercam, gradcam_elementwise, kpcacam
 from .inputs import MethodInputs
 from .normalize import relu_normalize, signed_normalize
 
@@ -29,6 +30,9 @@ class Method:
         score: the score it explains by default: `"output"`, or `"logit"` (the
             score before the model's last activation) where the paper needs it.
         class_specific: False for methods whose map ignores the target.
+        comparisons: how many of the most similar classes each target is
+            compared with (their gradients reach the method as
+            `comparison_gradients`); 0 for most methods.
     """
 
     name: str
@@ -36,6 +40,7 @@ class Method:
     raw_maps: Callable[[MethodInputs], np.ndarray]
     score: str = "output"
     class_specific: bool = True
+    comparisons: int = 0
 
 
 METHODS = {
@@ -48,6 +53,14 @@ METHODS = {
         Method("xgradcam", "XGrad-CAM", xgradcam.raw_maps),
         Method("hirescam", "HiResCAM", hirescam.raw_maps),
         Method("eigencam", "Eigen-CAM", eigencam.raw_maps, class_specific=False),
+        Method("eigengradcam", "Eigen-Grad-CAM", eigengradcam.raw_maps),
+        Method("gradcam-elementwise", "Grad-CAM element-wise", gradcam_elementwise.raw_maps),
+        Method("kpcacam", "KPCA-CAM", kpcacam.raw_maps, class_specific=False),
+        Method("fem", "FEM", fem.raw_maps, class_specific=False),
+        Method(
+            "finercam", "Finer-CAM", finercam.raw_maps, score="logit",
+            comparisons=finercam.COMPARISONS,
+        ),
     )
 }
 

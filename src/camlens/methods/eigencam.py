@@ -16,14 +16,23 @@ import numpy as np
 def raw_maps(inputs) -> np.ndarray:
     """First-principal-component projections (N, K, h, w), the same for all K."""
     activations = inputs.activations.astype(np.float64)
-    count, height, width, channels = activations.shape
     targets = inputs.gradients.shape[1]
-    maps = np.empty((count, height, width))
-    for n in range(count):
-        matrix = activations[n].reshape(height * width, channels)
-        _, _, right = np.linalg.svd(matrix, full_matrices=False)
-        projection = matrix @ right[0]
-        if projection.sum() < 0:
-            projection = -projection
-        maps[n] = projection.reshape(height, width)
+    maps = np.stack([first_component(image) for image in activations])
     return np.repeat(maps[:, None], targets, axis=1)
+
+
+def first_component(features: np.ndarray) -> np.ndarray:
+    """Projection of each location on the first right singular vector, sum >= 0.
+
+    Args:
+        features: (*spatial, C) one image's (weighted) activations.
+
+    Returns:
+        (*spatial,) float64.
+    """
+    matrix = features.reshape(-1, features.shape[-1]).astype(np.float64)
+    _, _, right = np.linalg.svd(matrix, full_matrices=False)
+    projection = matrix @ right[0]
+    if projection.sum() < 0:
+        projection = -projection
+    return projection.reshape(features.shape[:-1])

@@ -20,14 +20,14 @@ def weighted_sum(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Sum of channels weighted per target, in float64.
 
     Args:
-        activations: (N, h, w, C).
+        activations: (N, *spatial, C), e.g. (N, h, w, C).
         weights: (N, K, C).
 
     Returns:
-        (N, K, h, w).
+        (N, K, *spatial).
     """
     return np.einsum(
-        "nhwc,nkc->nkhw", activations.astype(np.float64), weights.astype(np.float64)
+        "n...c,nkc->nk...", activations.astype(np.float64), weights.astype(np.float64)
     )
 
 

@@ -22,6 +22,9 @@ class MethodInputs:
         masked_scores: `masked_scores(n, batch)` runs the model on a batch of
             variants of image n and returns their (M, K) target scores.
         mask_batch_size: how many masked images one forward pass may take.
+        comparison_gradients: (N, K, M, h, w, C) the gradients of the M classes
+            each target is compared with, for methods with `comparisons`
+            (Finer-CAM); `None` otherwise.
     """
 
     activations: np.ndarray
@@ -30,3 +33,4 @@ class MethodInputs:
     sign: float
     masked_scores: Callable[[int, np.ndarray], np.ndarray]
     mask_batch_size: int
+    comparison_gradients: np.ndarray | None = None

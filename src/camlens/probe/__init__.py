@@ -12,9 +12,9 @@ import weakref
 
 import keras
 
-from .base import ID, LOGIT, OUTPUT, TOP, Probe, ProbeResult
+from .base import ID, LOGIT, OUTPUT, TOP, Probe, ProbeResult, Similar
 
-__all__ = ["ID", "LOGIT", "OUTPUT", "TOP", "Probe", "ProbeResult", "probe_for"]
+__all__ = ["ID", "LOGIT", "OUTPUT", "TOP", "Probe", "ProbeResult", "Similar", "probe_for"]
 
 _PROBES = {
     "tensorflow": ("tensorflow", "TensorFlowProbe"),

@@ -36,6 +36,16 @@ LOGIT = "logit"
 _UNKNOWN = object()
 
 
+@dataclass(frozen=True)
+class Similar:
+    """A target slot: the class ranked `rank` (0 = highest) by the model's output,
+    leaving out the class explained by slot `of` (an earlier slot): the classes
+    most similar to a target, by the model's own prediction (Finer-CAM)."""
+
+    of: int
+    rank: int
+
+
 @dataclass
 class ProbeResult:
     """What a probe returns for a batch of N images and K targets.
@@ -187,6 +197,10 @@ def target_scores(classes, outputs, ids, layout: tuple):
         if callable(kind):
             column = ops.reshape(kind(outputs), (-1,))
             index = ops.full_like(column, -1, dtype="int32")
+        elif isinstance(kind, Similar):
+            table = _class_scores(classes)
+            index = _similar_class(_class_scores(outputs), explained[kind.of], kind.rank)
+            column = ops.take_along_axis(table, index[:, None], axis=1)[:, 0]
         else:
             table = _class_scores(classes)
             if kind == TOP:
@@ -197,6 +211,15 @@ def target_scores(classes, outputs, ids, layout: tuple):
         columns.append(column)
         explained.append(index)
     return ops.stack(columns, axis=1), ops.stack(explained, axis=1)
+
+
+def _similar_class(table, excluded, rank: int):
+    """(N,) the class ranked `rank` in each row of `table` (N, classes), `excluded` left out."""
+    ops = keras.ops
+    left_out = ops.one_hot(excluded, ops.shape(table)[1], dtype="bool")
+    lowest = ops.min(table) - 1
+    _, indices = ops.top_k(ops.where(left_out, lowest, table), rank + 1)
+    return ops.cast(indices[:, rank], "int32")
 
 
 def _class_scores(outputs):

@@ -1,0 +1,27 @@
+"""FEM, the feature explanation method (Fuad et al. 2020).
+
+Gradient-free and class-agnostic. Each channel A^k keeps the locations where it
+responds unusually strongly, by the k-sigma rule: the binary mask
+B^k = [A^k >= mu_k + K_SIGMA * sigma_k], with mu_k and sigma_k the channel's mean
+and (population) standard deviation over the locations. The map is the sum of
+the masks weighted by the channel means: sum_k mu_k B^k. Every target of an
+image gets the same map.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+K_SIGMA = 2.0
+"""The paper's threshold: two standard deviations above the channel's mean."""
+
+
+def raw_maps(inputs) -> np.ndarray:
+    """Mean-weighted sums (N, K, h, w) of the channels' k-sigma masks."""
+    activations = inputs.activations.astype(np.float64)
+    spatial = tuple(range(1, activations.ndim - 1))
+    means = activations.mean(axis=spatial, keepdims=True)
+    deviations = activations.std(axis=spatial, keepdims=True)
+    masks = activations >= means + K_SIGMA * deviations
+    maps = (masks * means).sum(axis=-1)
+    return np.repeat(maps[:, None], inputs.gradients.shape[1], axis=1)

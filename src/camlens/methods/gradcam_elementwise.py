@@ -1,0 +1,16 @@
+"""Grad-CAM element-wise: the ReLU of gradient times activation, summed.
+
+pytorch-grad-cam's variant of HiResCAM (Draelos & Carin 2020; no paper of its
+own): map = sum_k ReLU(g^k * A^k). Where HiResCAM lets a channel's negative
+products cancel another's positive ones, this keeps only what raises the score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def raw_maps(inputs) -> np.ndarray:
+    """Channel sums (N, K, h, w) of the positive gradient-activation products."""
+    products = inputs.activations[:, None].astype(np.float64) * inputs.gradients
+    return np.maximum(products, 0).sum(axis=-1)
