@@ -97,3 +97,8 @@ def test_images_are_validated(resnet):
         explainer(np.zeros((2, 5, 5, 3), np.float32))
     with pytest.raises(TypeError, match="images"):
         explainer([[0.0]])
+
+
+def test_public_surface_is_the_call_and_the_layer():
+    public = {name for name in vars(camlens.Explainer) if not name.startswith("_")}
+    assert public == {"layer"}

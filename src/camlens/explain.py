@@ -60,7 +60,7 @@ def explain_prediction(
     explainer = Explainer(model, layer=layer, method=method, **options)
     doc = check_images(doc, model, name="doc", single=True)
     image = check_image(image)
-    maps = explainer.explain_checked(doc, targets)
+    maps = explainer._explain_checked(doc, targets)
     return Explanation(
         estimator=model.name,
         description=DESCRIPTION.format(method=explainer.method.title),
@@ -126,7 +126,7 @@ def gradcam_backend(model: keras.Model, doc: np.ndarray, targets, activation_lay
         )
     explainer = Explainer(model, layer=activation_layer)
     doc = check_images(doc, model, name="doc", single=True)
-    _, result = explainer.probe_result(doc, targets)
+    _, result = explainer._probe_result(doc, targets)
     gradients = result.gradients[0, 0]
     return (
         gradients.mean(axis=(0, 1)),

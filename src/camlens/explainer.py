@@ -105,11 +105,11 @@ class Explainer:
             `Maps` with heatmaps (N, K, h, w).
         """
         images = check_images(images, self.model, name="images")
-        return self.explain_checked(images, targets)
+        return self._explain_checked(images, targets)
 
-    def explain_checked(self, images: np.ndarray, targets) -> Maps:
+    def _explain_checked(self, images: np.ndarray, targets) -> Maps:
         """`__call__` for images already checked by `check_images`."""
-        layout, result = self.probe_result(images, targets)
+        layout, result = self._probe_result(images, targets)
         probe = probe_for(self.model, self._layer)
         sign = -1.0 if self.counterfactual else 1.0
 
@@ -137,7 +137,7 @@ class Explainer:
             outputs=result.outputs,
         )
 
-    def probe_result(self, images: np.ndarray, targets):
+    def _probe_result(self, images: np.ndarray, targets):
         """The target layout and the probe's arrays for checked images."""
         layer = self._layer_for(images.shape)
         shape = images.shape[1:]
