@@ -1,54 +1,64 @@
 """Intercept calls inside a model's ordinary forward pass.
 
-Keras runs every layer through `Layer.__call__`, which looks up `self.call`; a
-Dense or Activation layer applies `self.activation`. While a capture is open,
-each intercepted attribute is shadowed by an instance attribute that hands the
-original callable and its arguments to an interceptor; the shadow is removed when
-the last capture of that attribute closes, so what the layer had is what remains.
-This reaches layers of Functional, Sequential and subclassed models alike, at any
-depth of nesting, without building a sub-model.
+Keras runs every layer through `Layer.__call__`, which looks up `self.call` (or
+`self.quantized_call` for a quantized layer); a Dense or Activation layer applies
+`self.activation`. While a capture is open, each intercepted attribute is
+shadowed by an instance attribute that hands the original callable and its
+arguments to an interceptor; the shadow is removed when the last capture of that
+attribute closes, so what the layer had is what remains. This reaches layers of
+Functional, Sequential and subclassed models alike, at any depth of nesting,
+without building a sub-model.
 
-Interceptors are per thread: an attribute shadowed for one thread runs unchanged
-in another.
+Interceptors belong to the context that opened the capture (a
+`contextvars.ContextVar`): an attribute shadowed in one thread or asyncio task
+runs unchanged in another, and a capture that closes out of order (one opened in
+a generator, say) removes its own frame, not the newest one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 Interceptor = Callable[..., Any]
 """`interceptor(original, *args, **kwargs)`: returns what the call should return."""
 
-_MISSING = object()
-_install_lock = threading.Lock()
-_installed: dict[tuple[int, str], list] = {}  # (id, name) -> [object, open captures, previous]
-_local = threading.local()
-
 
 @contextlib.contextmanager
 def capture(interceptors: Mapping[tuple[Any, str], Interceptor]) -> Iterator[None]:
-    """Route calls of `(object, attribute)` through their interceptors, in this thread.
+    """Route calls of `(object, attribute)` through their interceptors, in this context.
 
     Args:
         interceptors: `(object, attribute name) -> interceptor`, e.g.
             `{(layer, "call"): lambda original, *a, **k: original(*a, **k)}`.
     """
-    targets = list(interceptors)
+    frame = _Frame({(id(obj), name): fn for (obj, name), fn in interceptors.items()})
+    _frames.set(_frames.get() + (frame,))
     installed = []
-    frames = _frames()
-    frames.append({(id(obj), name): fn for (obj, name), fn in interceptors.items()})
     try:
-        for obj, name in targets:
+        for obj, name in interceptors:
             _install(obj, name)
             installed.append((obj, name))
         yield
     finally:
-        frames.pop()
+        frame.open = False
+        _frames.set(tuple(f for f in _frames.get() if f is not frame))
         for obj, name in installed:
             _uninstall(obj, name)
+
+
+def call_site(layer) -> tuple[Any, str]:
+    """The `(layer, attribute)` that Keras calls to run `layer`'s computation.
+
+    `quantized_call` for a quantized layer (`layer.quantize("int8")`), whose
+    `call` Keras never runs; `call` for every other layer.
+    """
+    if getattr(layer, "quantization_mode", None) is not None:
+        return layer, "quantized_call"
+    return layer, "call"
 
 
 def on_output(hook: Callable[[Any], Any]) -> Interceptor:
@@ -66,10 +76,40 @@ def on_input(hook: Callable[[Any], None]) -> Interceptor:
     return intercept
 
 
-def _frames() -> list[dict[tuple[int, str], Interceptor]]:
-    if not hasattr(_local, "frames"):
-        _local.frames = []
-    return _local.frames
+def without_remat(layers: Iterable) -> dict[tuple[Any, str], Interceptor]:
+    """Interceptors that run each rematerialised layer's call directly.
+
+    A layer built under `keras.RematScope` runs its call through `remat`
+    (`jax.checkpoint`, `tf.recompute_grad`, torch checkpointing), a function of
+    its own: a value captured inside it escapes that function (JAX refuses it,
+    TensorFlow cannot differentiate it). Rematerialisation only saves memory in
+    training and never changes a value, so the capture runs these calls plainly.
+    """
+    return {
+        (layer, "rematerialized_call"): _call_directly
+        for layer in layers
+        if getattr(layer, "_remat_mode", None) is not None
+    }
+
+
+class _Frame:
+    """The interceptors of one open capture."""
+
+    def __init__(self, interceptors: dict[tuple[int, str], Interceptor]):
+        self.interceptors = interceptors
+        self.open = True  # a task created inside a capture keeps a copy of the frames
+
+
+_MISSING = object()
+_frames: contextvars.ContextVar[tuple[_Frame, ...]] = contextvars.ContextVar(
+    "camlens_capture_frames", default=()
+)
+_install_lock = threading.Lock()
+_installed: dict[tuple[int, str], list] = {}  # (id, name) -> [object, open captures, previous]
+
+
+def _call_directly(original, layer_call, *args, **kwargs):
+    return layer_call
 
 
 def _install(obj, name: str) -> None:
@@ -102,8 +142,8 @@ def _uninstall(obj, name: str) -> None:
 
 def _routed(key: tuple[int, str], original: Callable) -> Callable:
     def call(*args, **kwargs):
-        for frame in reversed(_frames()):
-            interceptor = frame.get(key)
+        for frame in reversed(_frames.get()):
+            interceptor = frame.interceptors.get(key) if frame.open else None
             if interceptor is not None:
                 return interceptor(original, *args, **kwargs)
         return original(*args, **kwargs)

@@ -14,7 +14,7 @@ import difflib
 
 import keras
 
-from .capture import capture, on_output
+from .capture import call_site, capture, on_output
 
 
 def resolve_layer(model: keras.Model, layer, input_shape: tuple) -> keras.layers.Layer:
@@ -158,7 +158,7 @@ def _record_output_shapes(model, input_shape) -> dict[int, tuple]:
 
         return hook
 
-    hooks = {(layer, "call"): on_output(recorder(layer)) for layer in all_layers(model)}
+    hooks = {call_site(layer): on_output(recorder(layer)) for layer in all_layers(model)}
     with capture(hooks):
         model.compute_output_spec(keras.KerasTensor((1,) + tuple(input_shape[1:])))
     return shapes

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from ..capture import capture, on_output
+from ..capture import call_site, capture, on_output
 from ..explainer import Explainer
 from ..layers import all_layers
 
@@ -105,7 +105,7 @@ def _reinitialize_after(model, layer_name: str, input_shape: tuple, seed: int) -
     order: list = []
     layers = [layer for layer in all_layers(model) if not isinstance(layer, keras.Model)]
     recorders = {
-        (layer, "call"): on_output(lambda output, layer=layer: order.append(layer) or output)
+        call_site(layer): on_output(lambda output, layer=layer: order.append(layer) or output)
         for layer in layers
     }
     with capture(recorders):

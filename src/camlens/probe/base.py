@@ -18,8 +18,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..layers import final_activation
-from ..capture import capture, on_input, on_output
+from ..capture import call_site, capture, on_input, on_output, without_remat
+from ..layers import all_layers, final_activation
 
 TOP = "top"
 """A target slot meaning "the model's top prediction, per image"."""
@@ -78,6 +78,9 @@ class Probe:
         self._compiled: dict[tuple, Callable] = {}
         self._lock = threading.Lock()
         self._logit_site = _UNKNOWN
+        # Layers built under keras.RematScope (the model itself is read per call:
+        # the probe must not keep it alive).
+        self._rematerialised = [layer for layer, _ in without_remat(all_layers(model))]
 
     @property
     def model(self) -> keras.Model:
@@ -137,9 +140,10 @@ class Probe:
             from (the output, or the pre-activation scores), the model's output,
             and the layer's activations (`None` when not intercepted).
         """
-        activations, logits, interceptors = [], [], {}
+        activations, logits = [], []
+        interceptors = without_remat([self.model, *self._rematerialised])
         if on_activations is not None:
-            interceptors[(self.layer, "call")] = on_output(
+            interceptors[call_site(self.layer)] = on_output(
                 self._checked_hook(on_activations, activations)
             )
         if score == LOGIT and self._logit_site is not None:
