@@ -9,6 +9,7 @@ import pytest
 
 import camlens
 from camlens import probe
+from camlens.targets import ID, Slot
 from conftest import CLASSES, functional_resnet, images, residual_weights
 from reference import residual_gradcam
 
@@ -40,7 +41,7 @@ def test_compiled_probe_is_reused_across_calls_and_explainers(resnet):
     first(images(seed=4), targets=[3])
     camlens.explain_prediction(resnet, images(seed=5), targets=[2], layer="conv1")
     cached = probe.probe_for(resnet, resnet.get_layer("conv1"))
-    assert list(cached._compiled) == [("explain", probe.OUTPUT, (probe.ID,))]  # one for all three
+    assert list(cached._compiled) == [("gradients", probe.OUTPUT, (Slot(ID),))]  # one for all three
 
 
 class CountingIdentity(keras.layers.Layer):

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import camlens
-from camlens.validation import check_images, check_targets
+from camlens.targets import OutputInfo, plan_targets
+from camlens.validation import check_images
 from conftest import CLASSES, SIZE, functional_resnet, images, subclassed_resnet
 from test_integrity import assert_unchanged, snapshot
 
@@ -112,16 +113,18 @@ def test_any_array_is_a_valid_batch_or_a_clear_error(array):
         st.floats(allow_nan=True),
         st.lists(st.one_of(st.integers(-5, 10), st.floats(), st.text(max_size=2), st.booleans()), max_size=4),
         st.tuples(st.integers()),
+        hnp.arrays(st.sampled_from([np.int32, np.int64, np.float32]),
+                   hnp.array_shapes(min_dims=1, max_dims=3, max_side=3), elements=st.integers(-2, 7)),
     )
 )
 def test_any_targets_are_valid_or_a_clear_error(targets):
     try:
-        layout, ids = check_targets(targets, CLASSES)
+        plan = plan_targets(targets, [OutputInfo(None, (CLASSES,))], count=2)
     except (TypeError, ValueError) as error:
         assert "targets" in str(error)
         return
-    assert len(layout) == len(ids) >= 1
-    assert all(0 <= i < CLASSES for i in ids)
+    assert plan.ids.shape == (2, len(plan.slots)) and len(plan.slots) >= 1
+    assert ((0 <= plan.ids) & (plan.ids < CLASSES)).all()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

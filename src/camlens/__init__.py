@@ -6,6 +6,7 @@ from .explainer import Explainer, Maps
 from .explanation import Explanation, TargetExplanation
 from .formatters import expand_heatmap, format_as_image, format_targets_as_image, heatmap_to_image
 from .methods.gradcam import gradcam
+from . import targets
 
 __all__ = [
     "Explainer",
@@ -21,5 +22,6 @@ __all__ = [
     "gradcam_backend",
     "heatmap_to_image",
     "show_prediction",
+    "targets",
 ]
 __version__ = "0.1.0"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import keras
 import numpy as np
 
 from .explainer import Explainer, Maps
+from .validation import check_images
 
 
 def explain_batch(
@@ -25,7 +27,9 @@ def explain_batch(
         model: a built Keras 3 model.
         images: an (N, H, W, C) array, or an iterable of (H, W, C) images or
             (n, H, W, C) batches (e.g. a generator reading files), consumed once.
-        targets: as in `Explainer.__call__`, applied to every image.
+        targets: as in `Explainer.__call__`, applied to every image; an int
+            array (N,) or (N, K) gives class ids per image, one row per image
+            of `images` (a stream included).
         layer, method, **options: as in `Explainer`.
         batch_size: images per forward pass.
         progress: show a progress bar on stderr; `None` shows one when the input
@@ -40,22 +44,49 @@ def explain_batch(
         )
     explainer = Explainer(model, layer=layer, method=method, **options)
     total = _length(images)
+    per_image = isinstance(targets, np.ndarray) and targets.ndim > 0
+    if per_image and total is not None and len(targets) != total:
+        raise ValueError(
+            f"targets as an array must have one row per image: {total} rows for "
+            f"{total} images. Received: targets.shape={targets.shape}"
+        )
     show = progress if progress is not None else total is not None and total > 4 * batch_size
-    parts = []
+    parts, done = [], 0
     with _progress_bar(show, total) as bar:
         for batch in _batches(images, batch_size):
             count = len(batch)
-            if parts and count < batch_size:  # same shape as before: no new trace
-                batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - count, 0)])
-            maps = explainer(batch, targets)
-            parts.append(Maps(*(getattr(maps, f)[:count] for f in _FIELDS)))
+            batch_targets = targets
+            if per_image:
+                batch_targets = targets[done : done + count]
+                if len(batch_targets) != count:
+                    raise ValueError(
+                        "targets as an array must have one row per image; the images "
+                        f"outnumber its {len(targets)} rows. Received: "
+                        f"targets.shape={targets.shape}"
+                    )
+            batch = check_images(batch, model, name="images")
+            # A short last batch runs at the compiled batch size; the methods
+            # see its real images only.
+            maps = explainer._explain_checked(batch, batch_targets, pad_to=batch_size if parts else None)
+            parts.append(maps)
+            done += count
             bar.update(count)
     if not parts:
         raise ValueError("images holds no image. Received: an empty input")
-    return Maps(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
+    if per_image and done != len(targets):
+        raise ValueError(
+            f"targets as an array must have one row per image: {done} images, "
+            f"{len(targets)} rows. Received: targets.shape={targets.shape}"
+        )
+    return Maps(*(_concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
 
 
 _FIELDS = tuple(Maps.__dataclass_fields__)
+
+
+def _concatenate(parts: list):
+    """Arrays, or the same structure of arrays (a multi-output model's), joined per leaf."""
+    return keras.tree.map_structure(lambda *arrays: np.concatenate(arrays), *parts)
 
 
 def _batches(images, batch_size: int) -> Iterator[np.ndarray]:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from . import metrics
+from .batch import explain_batch
 from .explainer import Explainer
 
 RANDOM = "random"
@@ -164,9 +165,7 @@ def _heatmaps(model, images, targets, name, layer, seed) -> np.ndarray:
         explainer = Explainer(model, layer=layer)
         shape = explainer(images[:1]).heatmaps.shape[2:]
         return np.random.default_rng(seed).uniform(size=(len(images),) + shape)
-    explainer = Explainer(model, layer=layer, method=name)
-    per_class = [explainer(images[n : n + 1], targets=[int(targets[n])]) for n in range(len(images))]
-    return np.concatenate([maps.heatmaps[:, 0] for maps in per_class])
+    return explain_batch(model, images, targets=targets, layer=layer, method=name).heatmaps[:, 0]
 
 
 def _number(value) -> str:

@@ -7,6 +7,7 @@ import numpy as np
 
 from .explainer import Explainer
 from .explanation import Explanation, TargetExplanation
+from .targets import target_of
 from .validation import check_image, check_images
 
 FORMAT_ARGUMENTS = ("resampling_filter", "colormap", "alpha_limit")
@@ -143,8 +144,9 @@ def image_from_doc(doc: np.ndarray):
 
 
 def _target_of(targets, slot: int, class_id: int):
-    if callable(targets):
-        return targets
-    if isinstance(targets, list) and callable(targets[slot]):
-        return targets[slot]
-    return class_id
+    """What `TargetExplanation.target` holds: a class id, or the target object or callable."""
+    if isinstance(targets, list):
+        return target_of(targets[slot], class_id)
+    if isinstance(targets, np.ndarray):
+        return class_id
+    return target_of(targets, class_id)

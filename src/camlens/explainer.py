@@ -9,8 +9,9 @@ import numpy as np
 
 from . import methods
 from .layers import graph_input_shape, resolve_layer
-from .probe import ID, Similar, probe_for
-from .validation import check_images, check_model, check_options, check_targets
+from .probe import probe_for
+from .targets import ID, SIMILAR, TOP, OutputInfo, Slot, plan_targets
+from .validation import check_images, check_model, check_options
 
 
 @dataclass
@@ -23,7 +24,8 @@ class Maps:
         targets: (N, K) the class id explained, -1 for callable targets.
         scores: (N, K) the explained score (the model output for the class,
             or the pre-activation score with `score="logit"`).
-        outputs: (N, ...) the model's outputs.
+        outputs: (N, ...) the model's outputs (a list or dict of such arrays
+            for a model with several outputs).
     """
 
     heatmaps: np.ndarray
@@ -82,7 +84,7 @@ class Explainer:
         )
         self._layer_argument = layer
         self._layer = None
-        self._num_classes: dict[tuple, int | None] = {}
+        self._outputs: dict[tuple, list[OutputInfo]] = {}
         input_shape = graph_input_shape(model)
         if input_shape is not None:
             self._layer = resolve_layer(model, layer, input_shape)
@@ -98,8 +100,10 @@ class Explainer:
         Args:
             images: (N, H, W, C) array fitting the model's input.
             targets: `None` for each image's top prediction, a class id, a
-                callable mapping the model output to one score per image, or a
-                list of those (one map per entry, in order).
+                target object from `camlens.targets` (`Class`, `Region`,
+                `Output`), a callable mapping the model output to one score per
+                image, a list of those (one map per entry, in order), or an int
+                array of class ids per image, (N,) or (N, K).
 
         Returns:
             `Maps` with heatmaps (N, K, h, w).
@@ -107,28 +111,36 @@ class Explainer:
         images = check_images(images, self.model, name="images")
         return self._explain_checked(images, targets)
 
-    def _explain_checked(self, images: np.ndarray, targets) -> Maps:
-        """`__call__` for images already checked by `check_images`."""
-        layout, result = self._probe_result(images, targets)
+    def _explain_checked(self, images: np.ndarray, targets, pad_to: int | None = None) -> Maps:
+        """`__call__` for images already checked by `check_images`.
+
+        `pad_to`: run the probe on a batch of this size (the last image repeated,
+        the compiled shape), the methods on the N images only.
+        """
+        plan, result = self._probe_result(images, targets, pad_to)
         probe = probe_for(self.model, self._layer)
         sign = -1.0 if self.counterfactual else 1.0
 
         def masked_scores(n: int, batch: np.ndarray) -> np.ndarray:
-            slots = tuple(kind if callable(kind) else ID for kind in layout)
-            ids = result.targets[n].astype(np.int32)
-            return probe.scores(batch, slots, ids, self.score)
+            variants = plan.for_variants(n, result.targets[n], result.outputs, len(batch))
+            return probe.scores(batch, variants, self.score)
 
-        count = len(layout)  # the slots after these hold the compared classes
-        comparisons = result.gradients[:, count:]
+        count = sum(slot.kind != SIMILAR for slot in plan.slots)  # then the compared classes
+        gradients = comparisons = None
+        if result.gradients is not None:
+            gradients = sign * result.gradients[:, :count]
+        if self.method.comparisons:
+            compared = sign * result.gradients[:, count:]
+            comparisons = compared.reshape((len(images), count, -1) + compared.shape[2:])
         inputs = methods.MethodInputs(
             activations=result.activations,
-            gradients=sign * result.gradients[:, :count],
+            gradients=gradients,
             images=images,
             sign=sign,
             masked_scores=masked_scores,
             mask_batch_size=self.mask_batch_size,
-            comparison_gradients=sign
-            * comparisons.reshape((len(images), count, -1) + comparisons.shape[2:]),
+            target_count=count,
+            comparison_gradients=comparisons,
         )
         return Maps(
             heatmaps=methods.compute(self.method, inputs, relu=self.relu),
@@ -137,15 +149,18 @@ class Explainer:
             outputs=result.outputs,
         )
 
-    def _probe_result(self, images: np.ndarray, targets):
-        """The target layout and the probe's arrays for checked images."""
+    def _probe_result(self, images: np.ndarray, targets, pad_to: int | None = None):
+        """The target plan and the probe's arrays for checked images."""
         layer = self._layer_for(images.shape)
         shape = images.shape[1:]
-        if shape not in self._num_classes:
-            self._num_classes[shape] = _num_classes(self.model, images.shape)
-        layout, ids = check_targets(targets, self._num_classes[shape])
-        slots, slot_ids = _with_comparisons(self.method, layout, ids, self._num_classes[shape])
-        return layout, probe_for(self.model, layer).run(images, slots, slot_ids, self.score)
+        if shape not in self._outputs:
+            self._outputs[shape] = _output_infos(self.model, images.shape)
+        outputs = self._outputs[shape]
+        plan = _with_comparisons(self.method, plan_targets(targets, outputs, len(images)), outputs)
+        result = probe_for(self.model, layer).run(
+            images, plan, self.score, gradients=self.method.gradients, pad_to=pad_to
+        )
+        return plan, result
 
     def _layer_for(self, input_shape: tuple) -> keras.layers.Layer:
         if self._layer is None:
@@ -153,28 +168,33 @@ class Explainer:
         return self._layer
 
 
-def _with_comparisons(method, layout: tuple, ids: np.ndarray, num_classes: int | None):
-    """The target slots with, after them, the classes each target is compared with."""
+def _with_comparisons(method, plan, outputs: list[OutputInfo]):
+    """The plan with, after its slots, the classes each target is compared with."""
     if not method.comparisons:
-        return layout, ids
-    if any(callable(kind) for kind in layout) or num_classes is None or num_classes < 2:
+        return plan
+    by_class = all(slot.kind in (TOP, ID) and slot.output is None for slot in plan.slots)
+    classes = outputs[0].shape[-1] if by_class and len(outputs[0].shape) == 1 else None
+    if classes is None or classes < 2:
         raise ValueError(
             f"{method.title} compares a class's score with those of the most similar "
             "classes: it needs class ids as targets and a model with a (batch, classes) "
-            f"output of at least 2 classes. Received: targets with layout {layout}, "
-            f"{num_classes} classes"
+            f"output of at least 2 classes. Received: targets {plan.slots}, "
+            f"{classes} classes"
         )
-    ranks = range(min(method.comparisons, num_classes - 1))
-    extra = tuple(Similar(of=slot, rank=rank) for slot in range(len(layout)) for rank in ranks)
-    return layout + extra, np.concatenate([ids, np.zeros(len(extra), np.int32)])
+    ranks = range(min(method.comparisons, classes - 1))
+    return plan.extended(
+        tuple(Slot(SIMILAR, of=slot, rank=rank) for slot in range(len(plan.slots)) for rank in ranks)
+    )
 
 
-def _num_classes(model: keras.Model, input_shape: tuple) -> int | None:
-    """The size of the class axis of a (batch, classes) output, else `None`."""
-    if graph_input_shape(model) is not None:
-        outputs = model.outputs
+def _output_infos(model: keras.Model, input_shape: tuple) -> list[OutputInfo]:
+    """The model's outputs, flattened in `keras.tree` order, with their names."""
+    structure = model.compute_output_spec(keras.KerasTensor((1,) + tuple(input_shape[1:])))
+    leaves = keras.tree.flatten(structure)
+    if isinstance(structure, dict):
+        names = sorted(structure)
     else:
-        outputs = [model.compute_output_spec(keras.KerasTensor((1,) + input_shape[1:]))]
-    if len(outputs) != 1 or not hasattr(outputs[0], "shape") or len(outputs[0].shape) != 2:
-        return None
-    return outputs[0].shape[-1]
+        names = list(getattr(model, "output_names", None) or [])
+    if len(names) != len(leaves):
+        names = [None] * len(leaves)
+    return [OutputInfo(name, tuple(leaf.shape[1:])) for name, leaf in zip(names, leaves)]

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from .layers import graph_input_shape
-from .probe import ID, LOGIT, OUTPUT, TOP
+from .probe import LOGIT, OUTPUT
 
 
 def check_model(model) -> keras.Model:
@@ -78,56 +78,6 @@ def check_images(images, model: keras.Model, name: str = "doc", single: bool = F
     if not np.isfinite(images).all():
         raise ValueError(f"{name} contains NaN or infinite values; expected finite numbers.")
     return images
-
-
-def check_targets(targets, num_classes: int | None) -> tuple[tuple, np.ndarray]:
-    """The target slots and class ids for a probe.
-
-    Args:
-        targets: `None` (the top prediction), a class id, a callable mapping the
-            model output to one score per image, or a list of ids and callables.
-        num_classes: the size of the model's class axis, `None` if the output is
-            not (batch, classes).
-
-    Returns:
-        `(layout, ids)`: one slot per target (`TOP`, `ID` or the callable) and
-        the (K,) int32 class ids read by the `ID` slots.
-    """
-    if targets is None:
-        return (TOP,), np.zeros(1, np.int32)
-    items = targets if isinstance(targets, list) else [targets]
-    if not (isinstance(targets, list) or _is_class_id(targets) or callable(targets)):
-        raise TypeError(
-            "targets must be None, a class id (int), a callable, or a list of them. "
-            f"Received: targets={targets!r} of type {type(targets).__name__}"
-        )
-    if not items:
-        raise ValueError("targets must not be an empty list. Received: targets=[]")
-    layout, ids = [], []
-    for item in items:
-        if callable(item):
-            layout.append(item)
-            ids.append(0)
-            continue
-        if not _is_class_id(item):
-            raise TypeError(
-                "each target must be a class id (int) or a callable. "
-                f"Received: {item!r} of type {type(item).__name__} in targets={targets!r}"
-            )
-        if num_classes is None:
-            raise ValueError(
-                "class ids as targets need a model whose output is (batch, classes); "
-                "pass a callable target instead. Received: targets="
-                f"{targets!r}"
-            )
-        if not 0 <= item < num_classes:
-            raise ValueError(
-                f"target {item} is out of range: the model has {num_classes} classes, "
-                f"valid ids are 0 to {num_classes - 1}. Received: targets={targets!r}"
-            )
-        layout.append(ID)
-        ids.append(int(item))
-    return tuple(layout), np.asarray(ids, np.int32)
 
 
 def check_image(image):

@@ -33,6 +33,8 @@ class Method:
         comparisons: how many of the most similar classes each target is
             compared with (their gradients reach the method as
             `comparison_gradients`); 0 for most methods.
+        gradients: False for methods that use no gradients: the probe then
+            skips the backward pass (`MethodInputs.gradients` is `None`).
     """
 
     name: str
@@ -41,6 +43,7 @@ class Method:
     score: str = "output"
     class_specific: bool = True
     comparisons: int = 0
+    gradients: bool = True
 
 
 METHODS = {
@@ -48,15 +51,15 @@ METHODS = {
     for method in (
         Method("gradcam", "Grad-CAM", gradcam.raw_maps),
         Method("gradcam++", "Grad-CAM++", gradcampp.raw_maps, score="logit"),
-        Method("scorecam", "Score-CAM", scorecam.raw_maps),
+        Method("scorecam", "Score-CAM", scorecam.raw_maps, gradients=False),
         Method("layercam", "Layer-CAM", layercam.raw_maps),
         Method("xgradcam", "XGrad-CAM", xgradcam.raw_maps),
         Method("hirescam", "HiResCAM", hirescam.raw_maps),
-        Method("eigencam", "Eigen-CAM", eigencam.raw_maps, class_specific=False),
+        Method("eigencam", "Eigen-CAM", eigencam.raw_maps, class_specific=False, gradients=False),
         Method("eigengradcam", "Eigen-Grad-CAM", eigengradcam.raw_maps),
         Method("gradcam-elementwise", "Grad-CAM element-wise", gradcam_elementwise.raw_maps),
-        Method("kpcacam", "KPCA-CAM", kpcacam.raw_maps, class_specific=False),
-        Method("fem", "FEM", fem.raw_maps, class_specific=False),
+        Method("kpcacam", "KPCA-CAM", kpcacam.raw_maps, class_specific=False, gradients=False),
+        Method("fem", "FEM", fem.raw_maps, class_specific=False, gradients=False),
         Method(
             "finercam", "Finer-CAM", finercam.raw_maps, score="logit",
             comparisons=finercam.COMPARISONS,

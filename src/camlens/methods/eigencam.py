@@ -16,9 +16,8 @@ import numpy as np
 def raw_maps(inputs) -> np.ndarray:
     """First-principal-component projections (N, K, h, w), the same for all K."""
     activations = inputs.activations.astype(np.float64)
-    targets = inputs.gradients.shape[1]
     maps = np.stack([first_component(image) for image in activations])
-    return np.repeat(maps[:, None], targets, axis=1)
+    return np.repeat(maps[:, None], inputs.target_count, axis=1)
 
 
 def first_component(features: np.ndarray) -> np.ndarray:

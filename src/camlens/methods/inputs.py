@@ -15,7 +15,8 @@ class MethodInputs:
     Attributes:
         activations: (N, h, w, C) the layer's output.
         gradients: (N, K, h, w, C) d score / d activations; negated for a
-            counterfactual explanation.
+            counterfactual explanation; `None` for methods declared without
+            gradients.
         images: (N, H, W, c) the input batch.
         sign: +1, or -1 for a counterfactual explanation (what speaks against
             the target): methods that do not use gradients apply it themselves.
@@ -25,6 +26,7 @@ class MethodInputs:
         comparison_gradients: (N, K, M, h, w, C) the gradients of the M classes
             each target is compared with, for methods with `comparisons`
             (Finer-CAM); `None` otherwise.
+        target_count: K, the number of targets.
     """
 
     activations: np.ndarray
@@ -33,4 +35,5 @@ class MethodInputs:
     sign: float
     masked_scores: Callable[[int, np.ndarray], np.ndarray]
     mask_batch_size: int
+    target_count: int
     comparison_gradients: np.ndarray | None = None

@@ -55,14 +55,9 @@ def randomization_check(
     explained = trained.layer.name
     randomized = _reinitialize_after(copy, explained, images.shape, seed)
     untrained = Explainer(copy, layer=explained, method=method, **options)
+    copied = untrained(images, targets=maps.targets[:, 0]).heatmaps[:, 0]
     correlations = np.array(
-        [
-            spearman(
-                maps.heatmaps[n, 0].ravel(),
-                untrained(images[n : n + 1], targets=[int(maps.targets[n, 0])]).heatmaps[0, 0].ravel(),
-            )
-            for n in range(len(images))
-        ]
+        [spearman(maps.heatmaps[n, 0].ravel(), copied[n].ravel()) for n in range(len(images))]
     )
     return RandomizationCheck(
         correlations=correlations,

@@ -12,9 +12,9 @@ import weakref
 
 import keras
 
-from .base import ID, LOGIT, OUTPUT, TOP, Probe, ProbeResult, Similar
+from .base import LOGIT, OUTPUT, Probe, ProbeResult
 
-__all__ = ["ID", "LOGIT", "OUTPUT", "TOP", "Probe", "ProbeResult", "Similar", "probe_for"]
+__all__ = ["LOGIT", "OUTPUT", "Probe", "ProbeResult", "probe_for"]
 
 _PROBES = {
     "tensorflow": ("tensorflow", "TensorFlowProbe"),

@@ -20,12 +20,7 @@ import numpy as np
 
 from ..capture import call_site, capture, on_input, on_output, without_remat
 from ..layers import all_layers, final_activation
-
-TOP = "top"
-"""A target slot meaning "the model's top prediction, per image"."""
-
-ID = "id"
-"""A target slot holding a class id, given at call time."""
+from ..targets import TargetPlan, slot_scores
 
 OUTPUT = "output"
 """Explain the model's output (post-softmax for a model ending in softmax)."""
@@ -36,23 +31,14 @@ LOGIT = "logit"
 _UNKNOWN = object()
 
 
-@dataclass(frozen=True)
-class Similar:
-    """A target slot: the class ranked `rank` (0 = highest) by the model's output,
-    leaving out the class explained by slot `of` (an earlier slot): the classes
-    most similar to a target, by the model's own prediction (Finer-CAM)."""
-
-    of: int
-    rank: int
-
-
 @dataclass
 class ProbeResult:
     """What a probe returns for a batch of N images and K targets.
 
     Attributes:
         activations: (N, h, w, C) the layer's output.
-        gradients: (N, K, h, w, C) d score[n, k] / d activations[n].
+        gradients: (N, K, h, w, C) d score[n, k] / d activations[n]; `None`
+            when the method needs no gradients.
         outputs: (N, ...) the model's output.
         targets: (N, K) int class id explained per slot, -1 for callable slots.
         scores: (N, K) the explained score per image and slot.
@@ -68,8 +54,10 @@ class ProbeResult:
 class Probe:
     """Runs a model to one layer's activations and the target scores' gradients.
 
-    Subclasses implement `_compile` (activations, gradients, outputs) and
-    `_compile_scores` (a forward pass only), each per score kind and layout.
+    Subclasses implement `_compile(mode, score, slots)`, one compiled function
+    per mode, score kind and target slots (never per class id, mask or
+    callable: those are arguments), and `_callable_terms` (a callable target's
+    scores and their gradient with respect to the output, outside the trace).
     """
 
     def __init__(self, model: keras.Model, layer: keras.layers.Layer):
@@ -89,42 +77,119 @@ class Probe:
             raise RuntimeError("The model of this probe has been garbage-collected.")
         return model
 
-    def run(self, batch: np.ndarray, layout: Sequence, ids: np.ndarray, score: str = OUTPUT):
-        """Activations, gradients and outputs for `batch` and the target slots in `layout`.
+    def run(
+        self,
+        batch: np.ndarray,
+        plan: TargetPlan,
+        score: str = OUTPUT,
+        gradients: bool = True,
+        pad_to: int | None = None,
+    ) -> ProbeResult:
+        """Activations, gradients and outputs for `batch` and the targets of `plan`.
 
         Args:
             batch: (N, H, W, C) float32 input.
-            layout: one entry per target slot: `ID`, `TOP` or a callable mapping
-                the model output to one score per image, shape (N,).
-            ids: (K,) int32 class ids, read for the `ID` slots only.
+            plan: the targets, from `camlens.targets.plan_targets`.
             score: `OUTPUT` to explain the model's output, `LOGIT` to explain the
                 score before the model's last activation (e.g. softmax).
+            gradients: `False` skips the backward pass (`ProbeResult.gradients`
+                is then `None`), for methods that use none.
+            pad_to: run the computation on a batch repeated up to this size (the
+                shape it was compiled for) and return the first N rows only.
+
+        A callable target costs one more forward pass when gradients are taken:
+        the callable runs outside the compiled function, on its outputs, and its
+        gradient with respect to them enters the compiled backward pass.
         """
-        arrays = self._compiled_for("explain", score, layout, batch)(batch, ids)
-        return ProbeResult(*(keras.tree.map_structure(_to_numpy, a) for a in arrays))
+        count = len(batch)
+        if pad_to is not None and pad_to > count:
+            batch = batch[np.minimum(np.arange(pad_to), count - 1)]
+            plan = plan.padded(pad_to)
+        extras = list(plan.masks)
+        values = {}
+        callables = [k for k, function in enumerate(plan.callables) if function is not None]
+        if gradients and callables:
+            _, _, outputs = self._compiled_for("scores", score, plan.slots, batch)(
+                batch, plan.ids, tuple(extras)
+            )
+            for k in callables:
+                slot_output = _slot_output(outputs, plan.slots[k])
+                value, extras[k] = self._callable_terms(plan.callables[k], slot_output)
+                values[k] = _checked_scores(value, len(batch), plan.callables[k])
+        mode = "gradients" if gradients else "activations"
+        arrays = self._compiled_for(mode, score, plan.slots, batch)(batch, plan.ids, tuple(extras))
+        if not gradients:
+            arrays = arrays[:1] + (None,) + arrays[1:]
+        activations, grads, outputs, targets, scores = arrays
+        for k in callables:
+            if k not in values:
+                values[k] = self._callable_values(plan.callables[k], _slot_output(outputs, plan.slots[k]))
+        scores = _to_numpy(scores).copy()
+        for k, value in values.items():
+            scores[:, k] = value
+        result = ProbeResult(
+            activations=_to_numpy(activations)[:count],
+            gradients=None if grads is None else _to_numpy(grads)[:count],
+            outputs=keras.tree.map_structure(lambda a: _to_numpy(a)[:count], outputs),
+            targets=_to_numpy(targets)[:count],
+            scores=scores[:count],
+        )
+        return result
 
-    def scores(self, batch: np.ndarray, layout: Sequence, ids: np.ndarray, score: str = OUTPUT):
-        """Scores (N, K) of a forward pass only, for the slots in `layout` (no `TOP`)."""
-        return _to_numpy(self._compiled_for("scores", score, layout, batch)(batch, ids))
+    def scores(self, batch: np.ndarray, plan: TargetPlan, score: str = OUTPUT) -> np.ndarray:
+        """Scores (N, K) of a forward pass only, for the targets of `plan`."""
+        scores, _, outputs = self._compiled_for("scores", score, plan.slots, batch)(
+            batch, plan.ids, plan.masks
+        )
+        scores = _to_numpy(scores).copy()
+        for k, function in enumerate(plan.callables):
+            if function is not None:
+                scores[:, k] = self._callable_values(function, _slot_output(outputs, plan.slots[k]))
+        return scores
 
-    def _compiled_for(self, kind: str, score: str, layout: Sequence, batch: np.ndarray):
-        key = (kind, score, tuple(layout))
+    def _compiled_for(self, mode: str, score: str, slots: tuple, batch: np.ndarray):
+        key = (mode, score, slots)
         with self._lock:
             if score == LOGIT and self._logit_site is _UNKNOWN:
                 self._logit_site = final_activation(self.model, batch.shape)
             compiled = self._compiled.get(key)
             if compiled is None:
-                build = self._compile if kind == "explain" else self._compile_scores
-                compiled = self._compiled[key] = build(score, tuple(layout))
+                compiled = self._compiled[key] = self._compile(mode, score, slots)
         return compiled
 
-    def _compile(self, score: str, layout: tuple) -> Callable:
-        """A function of (batch, ids) returning the five arrays of `ProbeResult`."""
+    def _compile(self, mode: str, score: str, slots: tuple) -> Callable:
+        """A function of (batch, ids, extras) for `slot_scores`, returning, by mode:
+
+        - `"gradients"`: activations, gradients, outputs, targets, scores;
+        - `"activations"`: activations, outputs, targets, scores (no backward pass);
+        - `"scores"`: scores, targets, outputs (the layer is not intercepted).
+        """
         raise NotImplementedError
 
-    def _compile_scores(self, score: str, layout: tuple) -> Callable:
-        """A function of (batch, ids) returning the (N, K) scores."""
+    def _callable_terms(self, function: Callable, outputs) -> tuple[Any, Any]:
+        """`function(outputs)`, and the gradient of its sum with respect to `outputs`."""
         raise NotImplementedError
+
+    @staticmethod
+    def _callable_values(function: Callable, outputs) -> np.ndarray:
+        """A callable target's (N,) scores on `outputs`, checked."""
+        outputs = keras.tree.map_structure(keras.ops.convert_to_tensor, outputs)
+        count = int(keras.tree.flatten(outputs)[0].shape[0])
+        return _checked_scores(function(outputs), count, function)
+
+    @staticmethod
+    def _forward_only(mode: str, slots: tuple, forward: Callable, ids, extras):
+        """The arrays of the modes without a backward pass (see `_compile`).
+
+        Args:
+            forward: `forward(on_activations)` runs `_forward` the backend's way.
+        """
+        watch = (lambda activations: activations) if mode == "activations" else None
+        classes, outputs, activations = forward(watch)
+        scores, targets = slot_scores(slots, classes, outputs, ids, extras)
+        if mode == "activations":
+            return activations, outputs, targets, scores
+        return scores, targets, outputs
 
     def _forward(self, call: Callable[[], Any], on_activations, score: str = OUTPUT):
         """Run the model with its layers intercepted.
@@ -188,50 +253,16 @@ def _to_numpy(tensor) -> np.ndarray:
     return keras.ops.convert_to_numpy(tensor)
 
 
-def target_scores(classes, outputs, ids, layout: tuple):
-    """Scores (N, K) and explained class ids (N, K) for each target slot.
-
-    Class ids index `classes` (the output, or the scores before the last
-    activation); callables receive the model's `outputs`. Written with
-    `keras.ops`, so it runs inside every backend's trace.
-    """
-    ops = keras.ops
-    columns, explained = [], []
-    for slot, kind in enumerate(layout):
-        if callable(kind):
-            column = ops.reshape(kind(outputs), (-1,))
-            index = ops.full_like(column, -1, dtype="int32")
-        elif isinstance(kind, Similar):
-            table = _class_scores(classes)
-            index = _similar_class(_class_scores(outputs), explained[kind.of], kind.rank)
-            column = ops.take_along_axis(table, index[:, None], axis=1)[:, 0]
-        else:
-            table = _class_scores(classes)
-            if kind == TOP:
-                index = ops.cast(ops.argmax(_class_scores(outputs), axis=-1), "int32")
-            else:
-                index = ops.full((ops.shape(table)[0],), ids[slot], dtype="int32")
-            column = ops.take_along_axis(table, index[:, None], axis=1)[:, 0]
-        columns.append(column)
-        explained.append(index)
-    return ops.stack(columns, axis=1), ops.stack(explained, axis=1)
-
-
-def _similar_class(table, excluded, rank: int):
-    """(N,) the class ranked `rank` in each row of `table` (N, classes), `excluded` left out."""
-    ops = keras.ops
-    left_out = ops.one_hot(excluded, ops.shape(table)[1], dtype="bool")
-    lowest = ops.min(table) - 1
-    _, indices = ops.top_k(ops.where(left_out, lowest, table), rank + 1)
-    return ops.cast(indices[:, rank], "int32")
-
-
-def _class_scores(outputs):
-    if isinstance(outputs, (list, tuple, dict)) or len(outputs.shape) != 2:
+def _checked_scores(values, count: int, function: Callable) -> np.ndarray:
+    """A callable target's result as (N,) float32; a ValueError naming `targets` otherwise."""
+    values = _to_numpy(values)
+    if values.size != count:
         raise ValueError(
-            "Class ids as targets need a model with one output of shape "
-            "(batch, classes). For other outputs pass a callable target that maps "
-            "the output to one score per image. Received: output of type "
-            f"{type(outputs).__name__}"
+            "A callable target must return one score per image, shape (N,) with "
+            f"N={count}. Received: a result of shape {values.shape} from targets={function!r}"
         )
-    return outputs
+    return values.reshape(count).astype(np.float32)
+
+
+def _slot_output(outputs, slot):
+    return outputs if slot.output is None else keras.tree.flatten(outputs)[slot.output]

@@ -5,6 +5,8 @@ layer's output gets a zero array added; the gradient with respect to that zero
 is the gradient with respect to the activations. The model's variables enter
 the jitted function as arguments (through a `keras.StatelessScope`), so the
 compiled function holds no copy of the weights and sees their current values.
+Class ids, masks and the gradients of callable targets are arguments too: new
+targets of the same kinds reuse the compiled function.
 """
 
 from __future__ import annotations
@@ -13,43 +15,54 @@ import jax
 import jax.numpy as jnp
 import keras
 
-from .base import Probe, target_scores
+from ..targets import slot_scores
+from .base import Probe
 
 
 class JaxProbe(Probe):
-    def _compile(self, score: str, layout: tuple):
-        def scores_at(delta, values, batch, ids):
+    def _compile(self, mode: str, score: str, slots: tuple):
+        if mode == "gradients":
+            return self._with_variables(self._explain(score, slots))
+
+        @jax.jit
+        def forward(values, batch, ids, extras):
+            def run(watch):
+                return self._stateless_forward(values, batch, watch, score)
+
+            return self._forward_only(mode, slots, run, ids, extras)
+
+        return self._with_variables(forward)
+
+    def _explain(self, score: str, slots: tuple):
+        def scores_at(delta, values, batch, ids, extras):
             classes, outputs, activations = self._stateless_forward(
                 values, batch, lambda a: a + delta, score
             )
-            scores, targets = target_scores(classes, outputs, ids, layout)
+            scores, targets = slot_scores(slots, classes, outputs, ids, extras)
             return scores, (activations, outputs, targets)
 
         @jax.jit
-        def explain(values, batch, ids):
+        def explain(values, batch, ids, extras):
             spec = jax.eval_shape(
                 lambda: self._stateless_forward(values, batch, lambda a: a, score)[2]
             )
             delta = jnp.zeros(spec.shape, spec.dtype)
             scores, pullback, (activations, outputs, targets) = jax.vjp(
-                lambda d: scores_at(d, values, batch, ids), delta, has_aux=True
+                lambda d: scores_at(d, values, batch, ids, extras), delta, has_aux=True
             )
-            slots = scores.shape[1]
+            count = scores.shape[1]
             cotangents = jnp.broadcast_to(
-                jnp.eye(slots, dtype=scores.dtype)[:, None, :], (slots,) + scores.shape
+                jnp.eye(count, dtype=scores.dtype)[:, None, :], (count,) + scores.shape
             )
             (gradients,) = jax.vmap(pullback)(cotangents)
             return activations, jnp.moveaxis(gradients, 0, 1), outputs, targets, scores
 
-        return self._with_variables(explain)
+        return explain
 
-    def _compile_scores(self, score: str, layout: tuple):
-        @jax.jit
-        def forward(values, batch, ids):
-            classes, outputs, _ = self._stateless_forward(values, batch, None, score)
-            return target_scores(classes, outputs, ids, layout)[0]
-
-        return self._with_variables(forward)
+    def _callable_terms(self, function, outputs):
+        values, pullback = jax.vjp(function, outputs)
+        (cotangent,) = pullback(jnp.ones_like(values))
+        return values, cotangent
 
     def _stateless_forward(self, values, batch, on_activations, score):
         mapping = list(zip(self.model.variables, values))
@@ -57,7 +70,7 @@ class JaxProbe(Probe):
             return self._forward(lambda: self.model(batch, training=False), on_activations, score)
 
     def _with_variables(self, compiled):
-        def run(batch, ids):
-            return compiled([v.value for v in self.model.variables], batch, ids)
+        def run(batch, ids, extras):
+            return compiled([v.value for v in self.model.variables], batch, ids, extras)
 
         return run

@@ -1,27 +1,41 @@
-"""The TensorFlow probe: one `tf.function` per score kind and target layout.
+"""The TensorFlow probe: one `tf.function` per mode, score kind and target slots.
 
 A first call on one image runs eagerly: tracing costs several forward passes,
 which a one-off explanation would not win back. Every other call runs the
-`tf.function`, traced once per input shape; targets are a tensor argument, so
-explaining other classes or images of the same shape does not retrace. Batches
-never run eagerly: eager TensorFlow keeps every intermediate of the batch alive
-(2.7 GB for MobileNetV2 at batch 32, against 0.35 GB compiled).
+`tf.function`, traced once per input shape; class ids, masks and the gradients
+of callable targets are tensor arguments, so explaining other targets or images
+of the same shape does not retrace. Batches never run eagerly: eager TensorFlow
+keeps every intermediate of the batch alive (2.7 GB for MobileNetV2 at batch 32,
+against 0.35 GB compiled).
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from .base import Probe, target_scores
+from ..targets import slot_scores
+from .base import Probe
 
 
 class TensorFlowProbe(Probe):
-    def _compile(self, score: str, layout: tuple):
-        def explain(batch, ids):
+    def _compile(self, mode: str, score: str, slots: tuple):
+        if mode == "gradients":
+            return _compiled_on_reuse(self._explain(score, slots))
+
+        def forward(batch, ids, extras):
+            def run(watch):
+                return self._forward(lambda: self.model(batch, training=False), watch, score)
+
+            return self._forward_only(mode, slots, run, ids, extras)
+
+        return _compiled_on_reuse(forward)
+
+    def _explain(self, score: str, slots: tuple):
+        def explain(batch, ids, extras):
             # Only the activations are watched, not the variables: the tape then
             # records just what follows the layer.
             with tf.GradientTape(
-                persistent=len(layout) > 1, watch_accessed_variables=False
+                persistent=len(slots) > 1, watch_accessed_variables=False
             ) as tape:
 
                 def watch(activations):
@@ -31,8 +45,8 @@ class TensorFlowProbe(Probe):
                 classes, outputs, activations = self._forward(
                     lambda: self.model(batch, training=False), watch, score
                 )
-                scores, targets = target_scores(classes, outputs, ids, layout)
-                totals = [tf.reduce_sum(scores[:, k]) for k in range(len(layout))]
+                scores, targets = slot_scores(slots, classes, outputs, ids, extras)
+                totals = [tf.reduce_sum(scores[:, k]) for k in range(len(slots))]
             gradients = [
                 tape.gradient(
                     total, activations, unconnected_gradients=tf.UnconnectedGradients.ZERO
@@ -41,16 +55,16 @@ class TensorFlowProbe(Probe):
             ]
             return activations, tf.stack(gradients, axis=1), outputs, targets, scores
 
-        return _compiled_on_reuse(explain)
+        return explain
 
-    def _compile_scores(self, score: str, layout: tuple):
-        def forward(batch, ids):
-            classes, outputs, _ = self._forward(
-                lambda: self.model(batch, training=False), None, score
-            )
-            return target_scores(classes, outputs, ids, layout)[0]
-
-        return _compiled_on_reuse(forward)
+    def _callable_terms(self, function, outputs):
+        outputs = tf.nest.map_structure(tf.convert_to_tensor, outputs)
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(outputs)
+            values = function(outputs)
+            total = tf.reduce_sum(values)
+        cotangent = tape.gradient(total, outputs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return values, cotangent
 
 
 def _compiled_on_reuse(function):
@@ -58,11 +72,15 @@ def _compiled_on_reuse(function):
     compiled = tf.function(function, autograph=False, reduce_retracing=True)
     called = False
 
-    def run(batch, ids):
+    def run(batch, ids, extras):
         nonlocal called
         first, called = not called, True
         if first and len(batch) == 1:
-            return function(tf.convert_to_tensor(batch), tf.convert_to_tensor(ids))
-        return compiled(batch, ids)
+            return function(*(_tensors(value) for value in (batch, ids, extras)))
+        return compiled(batch, ids, extras)
 
     return run
+
+
+def _tensors(structure):
+    return tf.nest.map_structure(lambda a: a if a is None else tf.convert_to_tensor(a), structure)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import keras
 import torch
 
-from .base import Probe, target_scores
+from ..targets import slot_scores
+from .base import Probe
 
 
 class TorchProbe(Probe):
-    def _compile(self, score: str, layout: tuple):
-        def explain(batch, ids):
-            batch, ids = keras.ops.convert_to_tensor(batch), keras.ops.convert_to_tensor(ids)
+    def _compile(self, mode: str, score: str, slots: tuple):
+        def explain(batch, ids, extras):
+            batch, ids, extras = _tensors((batch, ids, extras))
 
             def track_from_here(activations):
                 activations = activations.detach().requires_grad_(True)
@@ -27,25 +28,37 @@ class TorchProbe(Probe):
                 classes, outputs, activations = self._forward(
                     lambda: self.model(batch, training=False), track_from_here, score
                 )
-                scores, targets = target_scores(classes, outputs, ids, layout)
+                scores, targets = slot_scores(slots, classes, outputs, ids, extras)
                 gradients = [
-                    self._gradient(scores[:, k].sum(), activations, k < len(layout) - 1)
-                    for k in range(len(layout))
+                    self._gradient(scores[:, k].sum(), activations, k < len(slots) - 1)
+                    for k in range(len(slots))
                 ]
             return activations, torch.stack(gradients, dim=1), outputs, targets, scores
 
-        return explain
+        def forward(batch, ids, extras):
+            batch, ids, extras = _tensors((batch, ids, extras))
 
-    def _compile_scores(self, score: str, layout: tuple):
-        def forward(batch, ids):
-            batch, ids = keras.ops.convert_to_tensor(batch), keras.ops.convert_to_tensor(ids)
+            def run(watch):
+                return self._forward(lambda: self.model(batch, training=False), watch, score)
+
             with torch.no_grad():
-                classes, outputs, _ = self._forward(
-                    lambda: self.model(batch, training=False), None, score
-                )
-                return target_scores(classes, outputs, ids, layout)[0]
+                return self._forward_only(mode, slots, run, ids, extras)
 
-        return forward
+        return explain if mode == "gradients" else forward
+
+    def _callable_terms(self, function, outputs):
+        leaves = [leaf.detach().requires_grad_(True) for leaf in keras.tree.flatten(outputs)]
+        outputs = keras.tree.pack_sequence_as(outputs, leaves)
+        with torch.enable_grad():
+            values = function(outputs)
+            total = values.sum()
+        gradients = (
+            torch.autograd.grad(total, leaves, allow_unused=True)
+            if total.requires_grad
+            else [None] * len(leaves)
+        )
+        gradients = [torch.zeros_like(leaf) if g is None else g for leaf, g in zip(leaves, gradients)]
+        return values.detach(), keras.tree.pack_sequence_as(outputs, gradients)
 
     @staticmethod
     def _gradient(total, activations, keep_graph: bool):
@@ -55,3 +68,9 @@ class TorchProbe(Probe):
             total, activations, retain_graph=keep_graph, allow_unused=True
         )
         return torch.zeros_like(activations) if gradient is None else gradient
+
+
+def _tensors(structure):
+    return keras.tree.map_structure(
+        lambda a: a if a is None else keras.ops.convert_to_tensor(a), structure
+    )
