@@ -12,6 +12,7 @@ from keras import layers
 
 import camlens
 from camlens import probe
+from camlens.methods import METHODS
 from camlens.targets import Class, Output, Region
 from conftest import CLASSES, images, residual_weights
 from reference import residual_gradcam
@@ -291,7 +292,9 @@ def test_new_lambdas_and_masks_of_the_same_kind_do_not_retrace():
 
 def test_methods_without_gradients_never_run_a_backward_pass(resnet):
     layer = resnet.get_layer("conv1")
-    for method in ("eigencam", "scorecam"):
+    gradient_free = [name for name, method in METHODS.items() if not method.gradients]
+    assert {"eigencam", "scorecam"} <= set(gradient_free)
+    for method in gradient_free:
         camlens.Explainer(resnet, layer=layer, method=method)(images(2), targets=[1, lambda p: p[:, 2]])
     modes = {key[0] for key in probe.probe_for(resnet, layer)._compiled}
     assert "gradients" not in modes
