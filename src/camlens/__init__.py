@@ -1,5 +1,6 @@
 """camlens: class activation maps (Grad-CAM and its family) for Keras 3 models."""
 
+from .audit import audit
 from .batch import explain_batch
 from .explain import explain_prediction, gradcam_backend, show_prediction
 from .explainer import Explainer, Maps
@@ -13,6 +14,7 @@ __all__ = [
     "Explanation",
     "Maps",
     "TargetExplanation",
+    "audit",
     "expand_heatmap",
     "explain_batch",
     "explain_prediction",

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .files import write_atomically
 
 EXIT_USAGE = 2
 DEFAULT_METHODS = ("gradcam", "gradcam++", "scorecam", "layercam", "xgradcam", "hirescam", "eigencam")
@@ -91,7 +91,35 @@ def _parser() -> argparse.ArgumentParser:
                           help="write the deletion and insertion curves as PNG")
     evaluate.add_argument("--unsafe", action="store_true", help="as for explain")
     evaluate.set_defaults(run=_run_evaluate)
+    _add_audit(commands)
     return parser
+
+
+def _add_audit(commands) -> None:
+    audit = commands.add_parser(
+        "audit", help="explain a whole data set: Parquet records, a report page, resumable"
+    )
+    audit.add_argument("model", type=Path, help="a .keras (or legacy .h5) model file")
+    audit.add_argument("data", help="a folder of images, a glob, or a .csv / .parquet of paths "
+                       "(columns path, and optionally label, mask, top/left/bottom/right)")
+    audit.add_argument("--out", type=Path, required=True, help="the folder to write (rerun "
+                       "the same command to resume)")
+    audit.add_argument("--methods", default="gradcam", help="comma-separated method names")
+    audit.add_argument("--target", default="top", choices=("top", "label", "both"))
+    audit.add_argument("--layer", default=None, help="layer name (default: automatic)")
+    audit.add_argument("--metrics", action="store_true", help="deletion and insertion AUCs")
+    audit.add_argument("--batch-size", type=_positive_int, default=32)
+    audit.add_argument("--shard-size", type=_positive_int, default=256,
+                       help="images per Parquet part file")
+    audit.add_argument("--overlays", action="store_true", help="write overlays/ (PNG per image)")
+    audit.add_argument("--no-report", action="store_true", help="skip report.html")
+    audit.add_argument("--class-names", default=None, help="comma-separated class names")
+    audit.add_argument("--engine", default="local", choices=("local", "ray"))
+    audit.add_argument("--ray-address", default=None, help="join this Ray cluster")
+    audit.add_argument("--concurrency", type=_positive_int, default=None, help="Ray actors")
+    audit.add_argument("--workers", type=_positive_int, default=None, help="decoding threads")
+    audit.add_argument("--unsafe", action="store_true", help="as for explain")
+    audit.set_defaults(run=_run_audit)
 
 
 def _run_demo(args) -> int:
@@ -153,12 +181,12 @@ def _run_evaluate(args) -> int:
     if args.csv is not None:
         text = io.StringIO()
         write_csv(result, text)
-        _write_atomically(args.csv, text.getvalue().encode())
+        write_atomically(args.csv, text.getvalue().encode())
         print(f"wrote {args.csv}")
     if args.plot is not None:
         buffer = io.BytesIO()
         plot_curves(result).savefig(buffer, format="png")
-        _write_atomically(args.plot, buffer.getvalue())
+        write_atomically(args.plot, buffer.getvalue())
         print(f"wrote {args.plot}")
     return 0
 
@@ -184,6 +212,25 @@ def _evaluation_data(args):
     return model, images, None, None
 
 
+def _run_audit(args) -> int:
+    from .audit import audit
+
+    layer = args.layer
+    if layer is not None and layer.lstrip("-").isdigit():
+        layer = int(layer)
+    names = None if args.class_names is None else [n.strip() for n in args.class_names.split(",")]
+    summary = audit(
+        args.model, args.data, args.out,
+        methods=[name.strip() for name in args.methods.split(",") if name.strip()],
+        target=args.target, layer=layer, metrics=args.metrics, batch_size=args.batch_size,
+        shard_size=args.shard_size, overlays=args.overlays, report=not args.no_report,
+        class_names=names, engine=args.engine, concurrency=args.concurrency,
+        ray_address=args.ray_address, workers=args.workers, unsafe=args.unsafe,
+    )
+    print(summary.line())
+    return 0
+
+
 def write_png(picture, path: Path) -> None:
     """Write `picture` as a PNG atomically: a temp file beside it, then a rename."""
     path = Path(path)
@@ -193,26 +240,7 @@ def write_png(picture, path: Path) -> None:
         raise UsageError(f"--out's folder does not exist. Received: {path}")
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
-    _write_atomically(path, buffer.getvalue())
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write a temp file beside `path`, then rename it: never a half-written file."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private (0600)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    write_atomically(path, buffer.getvalue())
 
 
 def _positive_int(text: str) -> int:

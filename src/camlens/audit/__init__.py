@@ -1,0 +1,230 @@
+"""Audit a model over a whole data set: `camlens.audit(model, data, out_dir)`.
+
+reader (files, tables of paths, in-memory data sets; decoding in threads) ->
+engine (local, or Ray Data actors) -> writer (Parquet shards, a manifest for
+resuming) -> report (one HTML page with heatmap clusters per class).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .engines import TARGET_KINDS, AuditOptions, default_workers, run_local, run_ray
+from .reader import open_source
+from .writer import MANIFEST, RECORDS, ShardWriter, read_records
+
+__all__ = ["AuditSummary", "audit", "read_records"]
+
+ENGINES = ("local", "ray")
+
+
+@dataclass
+class AuditSummary:
+    """What an audit wrote.
+
+    Attributes:
+        out_dir: the audit's folder.
+        records: the Parquet data set (`out_dir/records.parquet`).
+        report: the HTML page, or `None` when none was asked for.
+        images: images in the data; `failures`: those that could not be read.
+        rows: records written; `seconds`: time of this run.
+    """
+
+    out_dir: Path
+    records: Path
+    report: Path | None
+    images: int
+    failures: int
+    rows: int
+    seconds: float
+
+    def line(self) -> str:
+        """The one-line summary the command line prints."""
+        return (f"audited {self.images} images ({self.failures} failed) into {self.rows} "
+                f"records in {self.seconds:.1f} s: {self.records}"
+                + (f", {self.report}" if self.report else ""))
+
+
+def audit(
+    model,
+    data,
+    out_dir,
+    methods=("gradcam",),
+    target: str = "top",
+    layer=None,
+    metrics: bool = False,
+    steps: int = 16,
+    baseline: str = "blur",
+    batch_size: int = 32,
+    shard_size: int = 256,
+    overlays: bool = False,
+    report: bool = True,
+    class_names=None,
+    engine: str = "local",
+    concurrency: int | None = None,
+    ray_address: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    unsafe: bool = False,
+) -> AuditSummary:
+    """Explain every image of a data set; write records, overlays and a report.
+
+    Running the same call again into the same `out_dir` resumes after the last
+    finished shard (after a crash, Ctrl-C or `kill -9`); another model, data or
+    options are refused there.
+
+    Args:
+        model: a Keras model, or the path of a `.keras` / `.h5` file (loaded in
+            safe mode unless `unsafe`).
+        data: a folder (searched recursively), a glob pattern, a `.csv` / `.parquet`
+            table with a `path` column and optional `label`, `mask` (a mask image's
+            path) and `top`, `left`, `bottom`, `right` (a box) columns; or an
+            (N, H, W, C) array, an iterable of images or (image, label) pairs, a
+            `tf.data.Dataset`, a `keras.utils.PyDataset` or a torch `DataLoader`.
+        out_dir: the folder to write (created; must be empty or hold this audit).
+        methods: a method name or a list of them (see `Explainer`).
+        target: `"top"` (the prediction), `"label"` or `"both"`.
+        layer: the layer to explain, as for `Explainer`.
+        metrics: also compute deletion and insertion AUCs (`steps`, `baseline`).
+        batch_size: images per forward pass; `shard_size`: images per part file.
+        overlays: write one overlay PNG per record into `out_dir/overlays/`.
+        report: write `out_dir/report.html`; `class_names` label its classes.
+        engine: `"local"` or `"ray"` (Ray Data actors; files only).
+        concurrency: Ray actors (default: one per GPU, else CPUs - 1).
+        ray_address: a Ray cluster to join (default: the running one, or a new
+            local one).
+        workers: decoding threads (default: the usable CPUs, at most 8).
+        progress: show a progress bar on stderr.
+
+    Returns:
+        An `AuditSummary`.
+    """
+    from ..files import load_model
+
+    start = time.perf_counter()
+    options = _options(methods, target, layer, metrics, steps, baseline, batch_size, shard_size)
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}. Received: engine={engine!r}")
+    model_path = None
+    if isinstance(model, (str, Path)):
+        model_path = Path(model)
+        model = load_model(model_path, unsafe=unsafe)
+    source = open_source(data)
+    if options.target != "top" and source.has_labels is False:
+        raise ValueError(f"target={target!r} needs labels, and data has none.")
+    out_dir = Path(out_dir)
+    writer = ShardWriter(out_dir, {
+        "model": model_digest(model),
+        "data": source.identity or f"stream of {type(data).__name__}",
+        "options": options.as_dict(),
+    })
+    overlay_dir = None
+    if overlays:
+        overlay_dir = out_dir / "overlays"
+        overlay_dir.mkdir(exist_ok=True)
+    workers = workers or default_workers()
+    with _progress_bar(progress, source.length, writer) as bar:
+        if engine == "local":
+            run_local(model, options, source.items(), writer, bar, workers, overlay_dir)
+        else:
+            if not source.files:
+                raise ValueError("engine='ray' audits files (a folder, a glob or a table of "
+                                 f"paths). Received: data of type {type(data).__name__}")
+            if model_path is None:
+                model_path = out_dir / "model.keras"
+                model.save(model_path)
+            with _ray(ray_address):
+                run_ray(model_path, unsafe, options, source.items(), writer, bar, workers,
+                        concurrency, overlay_dir)
+    writer.finish()
+    table = read_records(out_dir)
+    page = None
+    if report:
+        from .report import write_report
+
+        page = write_report(out_dir, options.as_dict(), class_names=class_names)
+    errors = table.column("error").to_pylist()
+    return AuditSummary(
+        out_dir=out_dir, records=out_dir / RECORDS, report=page,
+        images=len(set(table.column("index").to_pylist())),
+        failures=sum(e is not None for e in errors), rows=table.num_rows,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def model_digest(model) -> str:
+    """A digest of a model's architecture and weights."""
+    digest = hashlib.sha256(type(model).__name__.encode())
+    try:
+        digest.update(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
+    except (NotImplementedError, TypeError):
+        pass
+    for weights in model.get_weights():
+        digest.update(str(weights.shape).encode())
+        digest.update(weights.tobytes())
+    return digest.hexdigest()
+
+
+def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard_size):
+    from ..methods import get_method
+
+    methods = (methods,) if isinstance(methods, str) else tuple(methods)
+    if not methods:
+        raise ValueError("methods must name at least one method. Received: methods=()")
+    for name in methods:
+        get_method(name)
+    if target not in TARGET_KINDS:
+        raise ValueError(f"target must be one of {tuple(TARGET_KINDS)}. Received: target={target!r}")
+    for name, value in (("batch_size", batch_size), ("shard_size", shard_size), ("steps", steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    if layer is not None and not isinstance(layer, (str, int)):
+        raise TypeError("layer must be a layer name or index to be recorded with the audit. "
+                        f"Received: layer of type {type(layer).__name__}")
+    return AuditOptions(methods, target, layer, bool(metrics), steps, baseline, batch_size,
+                        shard_size)
+
+
+class _progress_bar:
+    """tqdm over images (images/s, ETA), starting at the images already done."""
+
+    def __init__(self, show: bool, total: int | None, writer: ShardWriter):
+        done = sum(entry["images"] for entry in writer.manifest["shards"].values())
+        self.show, self.total, self.done = show, total, done
+
+    def __enter__(self):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.total, initial=self.done, unit="image", desc="camlens audit",
+                        disable=not self.show, dynamic_ncols=True)
+        return self.bar
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()
+
+
+class _ray:
+    """Connects to Ray for the run; shuts down only a cluster it started itself."""
+
+    def __init__(self, address: str | None):
+        self.address = address
+
+    def __enter__(self):
+        try:
+            import ray
+        except ImportError as error:
+            raise ImportError("engine='ray' needs Ray: pip install 'camlens[ray]'") from error
+        self.started = not ray.is_initialized()
+        if self.started:
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import ray
+
+        if self.started:
+            ray.shutdown()

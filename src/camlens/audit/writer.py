@@ -1,0 +1,189 @@
+"""Where the audit's records go: Parquet part files, one per shard, and a manifest.
+
+`out_dir/records.parquet/` is a Parquet data set of `part-NNNNN.parquet` files;
+each is written to a temporary name and renamed, then listed in
+`out_dir/manifest.json` (also replaced atomically). A shard is done only once the
+manifest lists it, so after a crash, Ctrl-C or `kill -9` a rerun redoes exactly
+the shards the manifest lacks: no row lost, none written twice.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..files import write_atomically
+
+RECORDS = "records.parquet"
+MANIFEST = "manifest.json"
+_VERSION = 1
+
+
+def record_schema():
+    """The Arrow schema of one record: one row per image, target and method."""
+    import pyarrow as pa
+
+    return pa.schema([
+        ("index", pa.int64()),          # position of the image in the data
+        ("path", pa.string()),          # the image file (null for in-memory data)
+        ("label", pa.int64()),          # the true class, when known
+        ("predicted", pa.int64()),      # the model's top class
+        ("predicted_score", pa.float64()),
+        ("method", pa.string()),
+        ("target_kind", pa.string()),   # "top" or "label"
+        ("target", pa.int64()),         # the class explained
+        ("score", pa.float64()),        # the score explained
+        ("heatmap", pa.list_(pa.float32())),  # the map at layer resolution, row-major
+        ("heatmap_height", pa.int32()),
+        ("heatmap_width", pa.int32()),
+        ("pointing_game", pa.bool_()),  # with a mask or box: is the map's peak on the object
+        ("energy", pa.float64()),       # share of the map's mass on the object
+        ("deletion_auc", pa.float64()),
+        ("insertion_auc", pa.float64()),
+        ("error", pa.string()),         # why the image could not be audited
+        ("shard", pa.int64()),
+    ])
+
+
+def records_table(records: list[dict]):
+    """An Arrow table of `record_schema()` from record dicts (missing fields are null)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(records, schema=record_schema())
+
+
+def read_records(out_dir):
+    """The records of the finished shards of the audit in `out_dir`, as an Arrow table.
+
+    Example:
+        >>> from camlens.audit import read_records
+        >>> table = read_records("audit-out")
+        >>> frame = table.to_pandas()
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out_dir = Path(out_dir)
+    manifest = _read_manifest(out_dir)
+    if manifest is None:
+        raise ValueError(f"out_dir holds no audit (no {MANIFEST}). Received: out_dir={out_dir}")
+    shards = sorted(manifest["shards"].items(), key=lambda entry: int(entry[0]))
+    tables = [pq.read_table(out_dir / RECORDS / entry["file"]) for _, entry in shards]
+    return pa.concat_tables(tables) if tables else records_table([])
+
+
+class ShardWriter:
+    """Writes shards into `out_dir` and keeps the manifest.
+
+    Args:
+        out_dir: the audit's folder, created if missing.
+        fingerprint: what defines the records (model, data, options), JSON-able.
+            A folder holding an audit with another fingerprint is refused.
+    """
+
+    def __init__(self, out_dir, fingerprint: dict):
+        self.out_dir = Path(out_dir)
+        self.fingerprint = json.loads(json.dumps(fingerprint))
+        self.parts = self.out_dir / RECORDS
+        manifest = _read_manifest(self.out_dir)
+        if manifest is None:
+            self._check_fresh_folder()
+            manifest = {"version": _VERSION, "fingerprint": self.fingerprint, "shards": {},
+                        "complete": False}
+        else:
+            self._check_same_job(manifest)
+        self.manifest = manifest
+        self.parts.mkdir(parents=True, exist_ok=True)
+        self._remove_unlisted_parts()
+        self._save_manifest()
+
+    @property
+    def done(self) -> set[int]:
+        """The shards already written."""
+        return {int(shard) for shard in self.manifest["shards"]}
+
+    def write(self, shard: int, records: list[dict]) -> None:
+        """Write one shard's records and list it in the manifest."""
+        import pyarrow.parquet as pq
+
+        name = f"part-{shard:05d}.parquet"
+        records = sorted(({**record, "shard": shard} for record in records), key=record_order)
+        buffer = io.BytesIO()
+        pq.write_table(records_table(records), buffer)
+        write_atomically(self.parts / name, buffer.getvalue())
+        images = len({record["index"] for record in records})
+        self.manifest["shards"][str(shard)] = {"file": name, "rows": len(records),
+                                               "images": images}
+        self._save_manifest()
+
+    def finish(self) -> None:
+        """Mark the audit complete."""
+        self.manifest["complete"] = True
+        self._save_manifest()
+
+    def _save_manifest(self) -> None:
+        text = json.dumps(self.manifest, indent=1, sort_keys=True)
+        write_atomically(self.out_dir / MANIFEST, text.encode())
+
+    def _check_fresh_folder(self) -> None:
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise ValueError(f"out_dir must be a folder. Received: out_dir={self.out_dir} (a file)")
+        if self.out_dir.exists() and any(self.out_dir.iterdir()):
+            raise ValueError(
+                f"out_dir is not empty and holds no audit ({MANIFEST} is missing): camlens "
+                f"will not write into it. Received: out_dir={self.out_dir}"
+            )
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def _check_same_job(self, manifest: dict) -> None:
+        if manifest.get("version") != _VERSION:
+            raise ValueError(
+                f"out_dir holds an audit written by another camlens version. "
+                f"Received: out_dir={self.out_dir}"
+            )
+        previous = manifest["fingerprint"]
+        changed = sorted(k for k in set(previous) | set(self.fingerprint)
+                         if previous.get(k) != self.fingerprint.get(k))
+        if changed:
+            detail = "; ".join(
+                f"{key}: was {_short(previous.get(key))}, now {_short(self.fingerprint.get(key))}"
+                for key in changed
+            )
+            raise ValueError(
+                f"out_dir holds an audit of a different {', '.join(changed)}, so it cannot "
+                f"be resumed ({detail}). Use a new folder, or delete {self.out_dir} to start "
+                f"over. Received: out_dir={self.out_dir}"
+            )
+
+    def _remove_unlisted_parts(self) -> None:
+        """Drop part files of shards the manifest does not list (a crash after the
+        rename, before the manifest) and temporary files: they are redone."""
+        listed = {entry["file"] for entry in self.manifest["shards"].values()}
+        for path in self.parts.iterdir():
+            if path.name not in listed:
+                path.unlink()
+
+
+def _read_manifest(out_dir: Path) -> dict | None:
+    path = out_dir / MANIFEST
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def _short(value) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def record_order(record: dict) -> tuple:
+    """Records sort by image, then method, then target kind, whichever engine wrote them."""
+    return record["index"], record.get("method") or "", record.get("target_kind") or ""
+
+
+def heatmap_cells(heatmap: np.ndarray) -> list[float]:
+    """A (h, w) map as the record's flat float32 list."""
+    return np.asarray(heatmap, np.float32).ravel().tolist()

@@ -1,0 +1,192 @@
+"""camlens.audit end to end on a generated folder of demo images with masks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import camlens
+from audit_data import CORRUPT, demo_model_file, write_demo_folder
+from camlens.audit import read_records
+from camlens.cli import main
+from camlens.demo import load_demo_model
+from camlens.evaluate import evaluate
+
+COUNT = 20
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    return folder, write_demo_folder(folder, COUNT)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_demo_model()
+
+
+@pytest.fixture(scope="module")
+def audited(demo, model, tmp_path_factory):
+    folder, _ = demo
+    out = tmp_path_factory.mktemp("audit") / "out"
+    summary = camlens.audit(model, folder / "labels.csv", out, target="both", batch_size=8,
+                            shard_size=8, progress=False)
+    return summary, read_records(out).to_pandas()
+
+
+def test_one_row_per_image_and_target_and_failures_with_reasons(audited):
+    summary, records = audited
+    failed = records[records["error"].notna()]
+    explained = records[records["error"].isna()]
+    assert summary.images == COUNT + len(CORRUPT) and summary.failures == len(CORRUPT)
+    assert len(explained) == 2 * COUNT and summary.rows == len(records)
+    assert sorted(Path(p).name for p in failed["path"]) == sorted(CORRUPT)
+    assert all("not an image" in reason for reason in failed["error"])
+    assert not explained.duplicated(["index", "method", "target_kind"]).any()
+    assert (summary.out_dir / "report.html").exists()
+
+
+def test_pointing_game_and_energy_equal_camlens_evaluate(audited, demo, model):
+    _, data = demo
+    _, records = audited
+    rows = records[records["target_kind"] == "label"].sort_values("index")
+    assert len(rows) == COUNT
+    reference = evaluate(model, data.images, methods=["gradcam"], targets=data.labels,
+                         masks=data.masks, steps=2, randomization_images=1).rows[0]
+    assert rows["pointing_game"].astype(float).mean() == pytest.approx(reference.pointing_game)
+    assert rows["energy"].mean() == pytest.approx(reference.energy_pointing_game, rel=1e-5)
+
+
+def test_maps_and_predictions_match_the_explainer(audited, demo, model):
+    _, data = demo
+    _, records = audited
+    top = records[records["target_kind"] == "top"].sort_values("index")
+    maps = camlens.Explainer(model)(data.images)
+    heatmaps = np.stack([np.reshape(h, (16, 16)) for h in top["heatmap"]])
+    np.testing.assert_allclose(heatmaps, maps.heatmaps[:, 0], atol=1e-5)
+    np.testing.assert_array_equal(top["predicted"], maps.outputs.argmax(-1))
+    np.testing.assert_array_equal(top["label"], data.labels)
+    label_rows = records[records["target_kind"] == "label"].sort_values("index")
+    np.testing.assert_array_equal(label_rows["target"], data.labels)
+
+
+def test_folder_glob_and_parquet_sources(demo, model, tmp_path):
+    folder, _ = demo
+    by_folder = camlens.audit(model, folder / "images", tmp_path / "a", report=False,
+                              progress=False)
+    assert by_folder.images == COUNT + len(CORRUPT) and by_folder.failures == len(CORRUPT)
+    by_glob = camlens.audit(model, str(folder / "images" / "**" / "*.png"), tmp_path / "b",
+                            report=False, progress=False)
+    assert by_glob.images == COUNT + 2  # the text file is a .jpg
+    table = pd.read_csv(folder / "labels.csv").head(5)
+    table["path"] = [str(folder / p) for p in table["path"]]
+    table = table.drop(columns=["mask"]).assign(top=0, left=0, bottom=32, right=32)
+    table.to_parquet(tmp_path / "paths.parquet")
+    by_table = read_records(camlens.audit(model, tmp_path / "paths.parquet", tmp_path / "c",
+                                          report=False, progress=False).out_dir).to_pandas()
+    assert list(by_table["label"]) == list(table["label"])
+    assert by_table["energy"].notna().all()  # the box stands in for a mask
+
+
+def test_in_memory_pairs_and_arrays(demo, model, tmp_path):
+    _, data = demo
+    pairs = list(zip(data.images[:6], data.labels[:6]))
+    records = read_records(camlens.audit(model, pairs, tmp_path / "pairs", target="label",
+                                         progress=False).out_dir).to_pandas()
+    assert list(records["label"]) == list(data.labels[:6]) and records["path"].isna().all()
+    wrong = np.zeros((2, 8, 8, 3), np.float32)
+    summary = camlens.audit(model, wrong, tmp_path / "wrong", report=False, progress=False)
+    assert summary.failures == 2
+
+
+def test_changed_options_refuse_to_resume(demo, model, tmp_path):
+    folder, _ = demo
+    camlens.audit(model, folder / "labels.csv", tmp_path / "out", report=False, progress=False)
+    with pytest.raises(ValueError, match="different options"):
+        camlens.audit(model, folder / "labels.csv", tmp_path / "out", methods="layercam",
+                      progress=False)
+    other = load_demo_model()
+    other.get_layer("predictions").set_weights(
+        [w * 2 for w in other.get_layer("predictions").get_weights()])
+    with pytest.raises(ValueError, match="different model"):
+        camlens.audit(other, folder / "labels.csv", tmp_path / "out", progress=False)
+
+
+def test_a_folder_with_other_files_is_refused(model, tmp_path, demo):
+    folder, _ = demo
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty"):
+        camlens.audit(model, folder / "images", tmp_path, progress=False)
+
+
+def test_bad_arguments_name_themselves(model, demo, tmp_path):
+    folder, _ = demo
+    with pytest.raises(ValueError, match="target"):
+        camlens.audit(model, folder, tmp_path / "x", target="everything")
+    with pytest.raises(ValueError, match="batch_size"):
+        camlens.audit(model, folder, tmp_path / "x", batch_size=0)
+    with pytest.raises(ValueError, match="method"):
+        camlens.audit(model, folder, tmp_path / "x", methods="nocam")
+    with pytest.raises(ValueError, match="data"):
+        camlens.audit(model, tmp_path / "nowhere", tmp_path / "x")
+    with pytest.raises(ValueError, match="needs labels"):
+        camlens.audit(model, folder / "images", tmp_path / "x", target="label")
+
+
+def test_cli_audit_prints_the_summary(demo, tmp_path, capsys):
+    folder, _ = demo
+    status = main(["audit", str(demo_model_file()), str(folder / "labels.csv"), "--out",
+                   str(tmp_path / "cli"), "--overlays", "--class-names",
+                   "circle,square,triangle,cross,star"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert f"audited {COUNT + len(CORRUPT)} images ({len(CORRUPT)} failed)" in out
+    assert len(list((tmp_path / "cli" / "overlays").glob("*.png"))) == COUNT
+    assert "triangle" in (tmp_path / "cli" / "report.html").read_text()
+
+
+def test_killed_run_resumes_without_losing_or_repeating_rows(tmp_path):
+    folder = tmp_path / "data"
+    write_demo_folder(folder, 96, seed=9, corrupt=False)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "camlens", "audit", str(demo_model_file()),
+               str(folder / "labels.csv"), "--out", str(out), "--shard-size", "4",
+               "--batch-size", "4", "--target", "both", "--no-report"]
+    env = dict(os.environ, PYTHONPATH=str(Path(camlens.__file__).parents[1]))
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    manifest = out / "manifest.json"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if manifest.exists() and len(json.loads(manifest.read_text())["shards"]) >= 2:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    before = json.loads(manifest.read_text())["shards"]
+    assert 2 <= len(before) < 24
+    kept = {name: (out / "records.parquet" / e["file"]).stat().st_mtime_ns
+            for name, e in before.items()}
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    records = read_records(out).to_pandas()
+    assert len(records) == 96 * 2
+    assert sorted(set(records["index"])) == list(range(96))
+    assert not records.duplicated(["index", "method", "target_kind"]).any()
+    after = json.loads(manifest.read_text())
+    assert after["complete"] and len(after["shards"]) == 24
+    for name, mtime in kept.items():  # finished shards were not redone
+        assert (out / "records.parquet" / after["shards"][name]["file"]).stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in (out / "records.parquet").iterdir()) == sorted(
+        e["file"] for e in after["shards"].values())
