@@ -16,6 +16,7 @@ import numpy as np
 from .files import write_atomically
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 DEFAULT_METHODS = ("gradcam", "gradcam++", "scorecam", "layercam", "xgradcam", "hirescam", "eigencam")
 
 
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--count", type=_positive_int, default=6, help="number of images")
     demo.add_argument("--seed", type=int, default=2024, help="seed of the generated images")
     demo.add_argument("--method", default="gradcam", help="method name (default: gradcam)")
+    demo.add_argument("--folder", type=Path, default=None, help="instead of the picture, write "
+                      "--count images with masks, labels.csv and the demo model here "
+                      "(for camlens audit)")
     demo.add_argument(
         "--imagenet",
         action="store_true",
@@ -123,6 +127,12 @@ def _add_audit(commands) -> None:
 
 
 def _run_demo(args) -> int:
+    if args.folder is not None:
+        from .demo import write_folder
+
+        write_folder(args.folder, args.count, seed=args.seed)
+        print(f"wrote {args.count} images, masks, labels.csv and demo_model.keras into {args.folder}")
+        return 0
     if args.imagenet:
         from .models import imagenet_demo_picture
 
@@ -219,14 +229,19 @@ def _run_audit(args) -> int:
     if layer is not None and layer.lstrip("-").isdigit():
         layer = int(layer)
     names = None if args.class_names is None else [n.strip() for n in args.class_names.split(",")]
-    summary = audit(
-        args.model, args.data, args.out,
-        methods=[name.strip() for name in args.methods.split(",") if name.strip()],
-        target=args.target, layer=layer, metrics=args.metrics, batch_size=args.batch_size,
-        shard_size=args.shard_size, overlays=args.overlays, report=not args.no_report,
-        class_names=names, engine=args.engine, concurrency=args.concurrency,
-        ray_address=args.ray_address, workers=args.workers, unsafe=args.unsafe,
-    )
+    try:
+        summary = audit(
+            args.model, args.data, args.out,
+            methods=[name.strip() for name in args.methods.split(",") if name.strip()],
+            target=args.target, layer=layer, metrics=args.metrics, batch_size=args.batch_size,
+            shard_size=args.shard_size, overlays=args.overlays, report=not args.no_report,
+            class_names=names, engine=args.engine, concurrency=args.concurrency,
+            ray_address=args.ray_address, workers=args.workers, unsafe=args.unsafe,
+        )
+    except KeyboardInterrupt:
+        print(f"camlens audit: interrupted; the finished shards are kept in {args.out}: "
+              "run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(summary.line())
     return 0
 

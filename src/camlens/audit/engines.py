@@ -111,28 +111,16 @@ class BatchAuditor:
     def _by_label(self, explainer, images, labels, top, chosen):
         """Maps of each image's label: the top map where the label is the prediction
         (same target, same score), one pass per other label."""
-        count = len(images)
-        heatmaps = targets = scores = outputs = None
+        same = np.zeros(len(images), bool)
         if top is not None and explainer.method.class_specific:
             same = top[1][chosen] == labels
-        else:
-            same = np.zeros(count, bool)
-        for label in [None] + sorted(set(labels[~same].tolist())):
-            where = np.flatnonzero(same if label is None else (~same & (labels == label)))
-            if not len(where):
-                continue
-            if label is None:
-                part = tuple(array[chosen][where] for array in top)
-            else:
-                part = self._padded(explainer, images[where], int(label))
-            if heatmaps is None:
-                heatmaps = np.empty((count,) + part[0].shape[1:])
-                targets, scores = np.empty(count, np.int64), np.empty(count)
-                outputs = np.empty((count,) + part[3].shape[1:])
-            heatmaps[where], targets[where], scores[where], outputs[where] = part
-        if heatmaps is None:
-            return np.empty((0, 1, 1)), np.empty(0, np.int64), np.empty(0), np.empty((0, 1))
-        return heatmaps, targets, scores, outputs
+        parts = []  # (positions, (heatmaps, targets, scores, outputs))
+        if same.any():
+            parts.append((np.flatnonzero(same), tuple(array[chosen][same] for array in top)))
+        for label in sorted(set(labels[~same].tolist())):
+            where = np.flatnonzero(~same & (labels == label))
+            parts.append((where, self._padded(explainer, images[where], int(label))))
+        return _assemble(len(images), parts)
 
     def _predictions(self, explainer, images):
         outputs = self._padded(explainer, images, None)[3]
@@ -220,6 +208,12 @@ def run_ray(model_path: str, unsafe: bool, options: AuditOptions, items: Iterato
         bar.update(len(new))
 
 
+def default_workers() -> int:
+    """Decoding threads: the CPUs this process may use, at most 8."""
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1))
+
+
 class _RayAuditor:
     """The Ray Data actor: loads the model once, decodes and audits batches of rows."""
 
@@ -242,6 +236,17 @@ class _RayAuditor:
         for record in records:
             record["shard"] = record["index"] // self.shard_size
         return records_table(sorted(records, key=record_order))
+
+
+def _assemble(count: int, parts: list) -> tuple:
+    """Arrays of `count` rows from (positions, arrays) parts covering every row."""
+    if not parts:
+        return np.empty((0, 1, 1)), np.empty(0, np.int64), np.empty(0), np.empty((0, 1))
+    result = tuple(np.empty((count,) + array.shape[1:], array.dtype) for array in parts[0][1])
+    for where, arrays in parts:
+        for whole, array in zip(result, arrays):
+            whole[where] = array
+    return result
 
 
 def _pending(items: Iterator[Item], done: set[int], shard_size: int) -> Iterator[Item]:
@@ -267,11 +272,6 @@ def _scatter(count: int, where: np.ndarray, values: list) -> list:
 
 
 def _item_row(item: Item) -> dict:
-    if item.path is None:
-        raise ValueError(
-            "engine='ray' audits files (a folder, a glob or a table of paths), which the "
-            "workers read themselves. Received: in-memory data"
-        )
     return {"index": item.index, "path": item.path, "label": item.label, "mask": item.mask,
             "box": None if item.box is None else list(item.box)}
 
@@ -280,9 +280,3 @@ def _row_item(row: dict) -> Item:
     box = row.get("box")
     return Item(row["index"], row["path"], row.get("label"), row.get("mask"),
                 None if box is None else tuple(box))
-
-
-def default_workers() -> int:
-    """Decoding threads: the CPUs this process may use, at most 8."""
-    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else os.cpu_count() or 1))

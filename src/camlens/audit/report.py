@@ -99,16 +99,16 @@ class _Pictures:
         folder.mkdir(exist_ok=True)
 
     def record(self, row, heatmap: np.ndarray) -> str:
-        name = f"{int(row['index']):06d}.png"
+        name = f"{int(row['index']):06d}.jpg"
         path = self.folder / name
         if not path.exists():
-            write_atomically(path, _png(_overlay(_thumbnail(row["path"]), heatmap)))
+            write_atomically(path, _jpeg(_overlay(_thumbnail(row["path"]), heatmap)))
         return f"{PICTURES}/{name}"
 
     def mean_map(self, name: str, heatmap: np.ndarray) -> str:
         from PIL import Image
 
-        write_atomically(self.folder / name, _png(_overlay(
+        write_atomically(self.folder / name, _jpeg(_overlay(
             Image.new("RGB", (_THUMBNAIL, _THUMBNAIL), (128, 128, 128)), heatmap)))
         return f"{PICTURES}/{name}"
 
@@ -129,6 +129,13 @@ def _thumbnail(path):
 def _png(image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _jpeg(image) -> bytes:
+    """The page's pictures, as JPEG: much faster to encode than PNG, and smaller."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=88)
     return buffer.getvalue()
 
 
@@ -220,7 +227,7 @@ def _clusters(rows, maps, pictures: _Pictures, name, max_clusters: int) -> str:
         found = cluster_maps(np.stack([maps[i] for i in index]), max_clusters=max_clusters)
         for k, mean_map in enumerate(found.mean_maps):
             members = index[found.labels == k]
-            mean = pictures.mean_map(f"cluster-{class_id}-{k}.png", mean_map)
+            mean = pictures.mean_map(f"cluster-{class_id}-{k}.jpg", mean_map)
             cards = "".join(_card(rows.loc[i], maps[i], pictures, name)
                             for i in members[:_CLUSTER_MEMBERS])
             parts.append(
