@@ -103,3 +103,20 @@ def test_images_are_validated(resnet):
 def test_public_surface_is_the_call_and_the_layer():
     public = {name for name in vars(camlens.Explainer) if not name.startswith("_")}
     assert public == {"layer"}
+
+
+def test_maps_become_explanations_to_draw(resnet):
+    batch = images(2, seed=5)
+    maps = camlens.Explainer(resnet, layer="conv1")(batch, targets=[1, 3])
+    explanations = maps.to_explanations(batch, target_names=["a", "b", "c", "d", "e"])
+    assert len(explanations) == 2
+    for n, expl in enumerate(explanations):
+        assert [t.target for t in expl.targets] == [1, 3]
+        np.testing.assert_array_equal(expl.targets[1].heatmap, maps.heatmaps[n, 1])
+        assert expl.targets[0].score == pytest.approx(maps.scores[n, 0])
+        pixels = np.asarray(expl.image, float)
+        shifted = batch[n] - batch[n].min()
+        np.testing.assert_allclose(pixels, shifted / shifted.max() * 255, atol=1)
+    assert camlens.format_targets_as_image(explanations[0], target_names=["a"] * 5).mode == "RGB"
+    with pytest.raises(ValueError, match="one image per map"):
+        maps.to_explanations(batch[:1])

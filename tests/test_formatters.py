@@ -267,7 +267,7 @@ def test_expand_heatmap_validation():
 
 
 def test_private_alpha_helpers_follow_eli5():
-    from camlens.formatters import _cap_alpha, _update_alpha
+    from camlens.formatters.overlay import _cap_alpha, _update_alpha
 
     alpha = np.array([[0.2, 0.9], [1.0, 0.0]])
     np.testing.assert_array_equal(_cap_alpha(alpha, 0.5), [[0.2, 0.5], [0.5, 0.0]])
@@ -432,6 +432,9 @@ def test_property_values_outside_unit_interval_raise(heatmap, bad, data):
         heatmap_to_image(heatmap)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         expand_heatmap(heatmap, Image.new("RGB", (4, 4)))
+    if -1 <= bad < 0:  # a map that keeps negative evidence: drawn, diverging
+        assert format_as_image(make_expl(Image.new("RGB", (4, 4)), heatmap)).size == (4, 4)
+        return
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         format_as_image(make_expl(Image.new("RGB", (4, 4)), heatmap))
 
@@ -452,17 +455,19 @@ def test_property_alpha_limit_outside_unit_interval_raises(alpha_limit):
 
 def test_import_pulls_in_no_backend_or_pyplot():
     # Load camlens.formatters without running camlens/__init__.py (which
-    # imports the Keras side of the package): the module itself must be
-    # importable with numpy, Pillow and matplotlib's colormaps only.
+    # imports the Keras side of the package): the package itself must be
+    # importable with numpy, Pillow and matplotlib's colormaps only, and must
+    # not import the result objects (which import it: no cycle).
     import camlens.formatters
 
-    package_dir = str(Path(camlens.formatters.__file__).resolve().parent)
+    package_dir = str(Path(camlens.formatters.__file__).resolve().parent.parent)
     code = (
         "import sys, types; "
         f"pkg = types.ModuleType('camlens'); pkg.__path__ = [{package_dir!r}]; "
         "sys.modules['camlens'] = pkg; "
         "import camlens.formatters; "
-        "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib.pyplot') "
+        "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch', 'matplotlib.pyplot', "
+        "'camlens.explanation') "
         "if m in sys.modules]; "
         "print(bad)"
     )

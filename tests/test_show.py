@@ -2,6 +2,7 @@
 
 import io
 
+import matplotlib
 import numpy as np
 from PIL import Image
 
@@ -11,11 +12,46 @@ from conftest import images
 NAMES = ["zero", "one", "two", "three", "four"]
 
 
+def composite(image, heatmap, colors):
+    """ELI5's blend in numpy: colour at opacity |heatmap| over the image, cell for cell."""
+    alpha = np.abs(heatmap)[..., None]
+    return colors[..., :3] * 255 * alpha + np.asarray(image, float) * (1 - alpha)
+
+
 def test_show_prediction_is_eli5s_overlay(resnet):
-    picture = camlens.show_prediction(resnet, images())
-    expected = camlens.format_as_image(camlens.explain_prediction(resnet, images()))
-    assert picture.mode == "RGBA"
-    np.testing.assert_array_equal(np.asarray(picture), np.asarray(expected))
+    # conv1 is 12x12 like the image: with NEAREST each cell is one pixel.
+    image = Image.new("RGB", (12, 12), (90, 120, 150))
+    picture = camlens.show_prediction(
+        resnet, images(), image=image, layer="conv1", resampling_filter=Image.NEAREST,
+        alpha_limit=None,
+    )
+    heatmap = camlens.Explainer(resnet, layer="conv1")(images()).heatmaps[0, 0]
+    assert picture.mode == "RGBA" and picture.size == (12, 12)
+    expected = composite(image, heatmap, matplotlib.colormaps["viridis"](heatmap))
+    np.testing.assert_allclose(np.asarray(picture)[..., :3], expected, atol=2.5)
+
+
+def test_show_prediction_draws_negative_evidence_diverging(resnet):
+    image = Image.new("RGB", (12, 12), (128, 128, 128))
+    picture = camlens.show_prediction(
+        resnet, images(), image=image, layer="conv1", relu=False,
+        resampling_filter=Image.NEAREST, alpha_limit=None,
+    )
+    heatmap = camlens.Explainer(resnet, layer="conv1", relu=False)(images()).heatmaps[0, 0]
+    assert heatmap.min() < -0.2 and heatmap.max() > 0.2  # both kinds of evidence
+    drawn = np.asarray(picture)[..., :3].astype(float)
+    expected = composite(image, heatmap, matplotlib.colormaps["RdBu_r"]((heatmap + 1) / 2))
+    np.testing.assert_allclose(drawn, expected, atol=2.5)
+    strongest_negative = np.unravel_index(np.argmin(heatmap), heatmap.shape)
+    assert drawn[strongest_negative][2] > drawn[strongest_negative][0]  # blue
+
+
+def test_explanation_with_negative_evidence_displays_itself(resnet):
+    expl = camlens.explain_prediction(resnet, images(), targets=[1, 3], relu=False)
+    assert min(t.heatmap.min() for t in expl.targets) < 0
+    with Image.open(io.BytesIO(expl._repr_png_())) as picture:
+        assert picture.width > 2 * expl.image.width
+    assert "data:image/png;base64," in expl._repr_html_()
 
 
 def test_show_prediction_routes_format_arguments(resnet):

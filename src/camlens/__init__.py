@@ -5,7 +5,13 @@ from .batch import explain_batch
 from .explain import explain_prediction, gradcam_backend, show_prediction
 from .explainer import Explainer, Maps
 from .explanation import Explanation, TargetExplanation
-from .formatters import expand_heatmap, format_as_image, format_targets_as_image, heatmap_to_image
+from .formatters import (
+    expand_heatmap,
+    format_as_image,
+    format_targets_as_image,
+    heatmap_to_image,
+    overlay,
+)
 from .methods.gradcam import gradcam
 from . import targets
 
@@ -23,6 +29,7 @@ __all__ = [
     "gradcam",
     "gradcam_backend",
     "heatmap_to_image",
+    "overlay",
     "show_prediction",
     "targets",
 ]

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from .explainer import Explainer
-from .explanation import Explanation, TargetExplanation
+from .explanation import Explanation, TargetExplanation, image_from_array
 from .targets import target_of
 from .validation import check_image, check_images
 
@@ -67,7 +67,7 @@ def explain_prediction(
         description=DESCRIPTION.format(method=explainer.method.title),
         error="",
         method=explainer.method.title,
-        image=image if image is not None else image_from_doc(doc),
+        image=image if image is not None else image_from_array(doc[0]),
         targets=[
             TargetExplanation(
                 target=_target_of(targets, slot, int(maps.targets[0, slot])),
@@ -136,11 +136,6 @@ def gradcam_backend(model: keras.Model, doc: np.ndarray, targets, activation_lay
         int(result.targets[0, 0]),
         float(result.scores[0, 0]),
     )
-
-
-def image_from_doc(doc: np.ndarray):
-    """The PIL image of a (1, H, W, C) doc, as ELI5 derived it with Keras."""
-    return keras.utils.array_to_img(doc[0], data_format="channels_last", scale=True)
 
 
 def _target_of(targets, slot: int, class_id: int):

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from . import methods
+from .explanation import Explanation, TargetExplanation, image_from_array
 from .layers import graph_input_shape, resolve_layer
 from .probe import probe_for
 from .targets import ID, SIMILAR, TOP, OutputInfo, Slot, plan_targets
@@ -32,6 +33,42 @@ class Maps:
     targets: np.ndarray
     scores: np.ndarray
     outputs: np.ndarray
+
+    def to_explanations(self, images, target_names=None) -> list[Explanation]:
+        """One `Explanation` per image, to draw with the formatters.
+
+        Args:
+            images: the N images shown under the maps: PIL images, or an
+                (N, H, W, C) array (each image shifted to 0 and scaled to
+                0..255, as `explain_prediction` does).
+            target_names: class names for the captions, as in
+                `format_targets_as_image`.
+
+        Returns:
+            N explanations, each with K targets (class id, score, heatmap);
+            a callable target shows as class id -1.
+        """
+        if len(images) != len(self.heatmaps):
+            raise ValueError(
+                f"images must hold one image per map ({len(self.heatmaps)}). "
+                f"Received: {len(images)} images"
+            )
+        return [
+            Explanation(
+                estimator="",
+                image=image_from_array(image) if isinstance(image, np.ndarray) else image,
+                targets=[
+                    TargetExplanation(
+                        target=int(self.targets[n, k]),
+                        score=float(self.scores[n, k]),
+                        heatmap=self.heatmaps[n, k],
+                    )
+                    for k in range(self.heatmaps.shape[1])
+                ],
+                target_names=target_names,
+            )
+            for n, image in enumerate(images)
+        ]
 
 
 class Explainer:

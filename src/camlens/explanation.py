@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .formatters import explanation_to_html, format_targets_as_image
+
 
 @dataclass
 class TargetExplanation:
@@ -60,13 +62,20 @@ class Explanation:
     def _repr_png_(self) -> bytes | None:
         if self.image is None:
             return None
-        from .formatters import format_targets_as_image
-
         buffer = io.BytesIO()
         format_targets_as_image(self, target_names=self.target_names).save(buffer, format="PNG")
         return buffer.getvalue()
 
     def _repr_html_(self) -> str:
-        from .formatters import explanation_to_html
-
         return explanation_to_html(self, target_names=self.target_names)
+
+
+def image_from_array(array: np.ndarray):
+    """The PIL image of an (H, W, C) input array, as ELI5 derived it with Keras.
+
+    Shifted so that its minimum is not below 0, scaled to 0..255; L, RGB or RGBA
+    by channel count.
+    """
+    import keras
+
+    return keras.utils.array_to_img(array, data_format="channels_last", scale=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from PIL import Image
 
 from ..explainer import Explainer
-from ..explanation import Explanation, TargetExplanation
-from ..formatters import compose_panels, format_as_image
+from ..formatters import compose_panels, image_and_overlay
 from .model import load_demo_model
 from .shapes import CLASS_NAMES, make_dataset
 
@@ -27,16 +26,8 @@ def demo_picture(count: int = 6, seed: int = 2024, method: str = "gradcam") -> I
     for n in range(count):
         image = Image.fromarray(data.images[n].astype("uint8"))
         predicted = int(maps.targets[n, 0])
-        side = image.width * SCALE
-        big = image.resize((side, side), Image.NEAREST)
-        target = TargetExplanation(predicted, float(maps.scores[n, 0]), maps.heatmaps[n, 0])
-        overlay = format_as_image(
-            Explanation(estimator=model.name, image=big, targets=[target])
-        ).convert("RGB")
-        panel = Image.new("RGB", (2 * side, side))
-        panel.paste(big, (0, 0))
-        panel.paste(overlay, (side, 0))
-        pictures.append(panel)
+        big = image.resize((image.width * SCALE, image.height * SCALE), Image.NEAREST)
+        pictures.append(image_and_overlay(big, maps.heatmaps[n, 0]))
         captions.append(
             [
                 f"predicted {CLASS_NAMES[predicted]} {maps.scores[n, 0]:.3f}",

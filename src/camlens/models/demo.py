@@ -6,8 +6,7 @@ import numpy as np
 from PIL import Image
 
 from ..explainer import Explainer
-from ..explanation import Explanation, TargetExplanation
-from ..formatters import compose_panels, format_as_image
+from ..formatters import compose_panels, image_and_overlay
 from .efficientnet_lite import efficientnet_lite0
 from .labels import imagenet_labels
 from .photos import photo_to_input, sample_photos
@@ -40,14 +39,7 @@ def imagenet_demo_picture(model=None, method: str = "gradcam") -> Image.Image:
     for n, photo in enumerate(photos):
         shown = photo.image.resize(PANEL_SIZE, Image.BICUBIC)
         predicted = int(maps.targets[n, 0])
-        target = TargetExplanation(predicted, float(maps.scores[n, 0]), maps.heatmaps[n, 0])
-        overlay = format_as_image(
-            Explanation(estimator=model.name, image=shown, targets=[target])
-        ).convert("RGB")
-        panel = Image.new("RGB", (2 * PANEL_SIZE[0], PANEL_SIZE[1]))
-        panel.paste(shown, (0, 0))
-        panel.paste(overlay, (PANEL_SIZE[0], 0))
-        pictures.append(panel)
+        pictures.append(image_and_overlay(shown, maps.heatmaps[n, 0]))
         outputs = np.asarray(maps.outputs[n])
         best = np.argsort(-outputs)[:TOP]
         captions.append(

@@ -1,0 +1,78 @@
+"""Argument checks shared by the formatters."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+
+def check_explanation(expl) -> None:
+    """An `Explanation` (anything with its `image` and `targets` fields)."""
+    if not (hasattr(expl, "image") and hasattr(expl, "targets")):
+        raise TypeError(
+            "expl must be a camlens Explanation. "
+            f"Received: expl of type {type(expl).__name__}"
+        )
+
+
+def check_alpha_limit(alpha_limit) -> None:
+    if alpha_limit is None:
+        return
+    if isinstance(alpha_limit, bool) or not isinstance(alpha_limit, numbers.Real):
+        raise TypeError(
+            "alpha_limit must be a number in [0, 1] or None. "
+            f"Received: alpha_limit={alpha_limit!r} of type {type(alpha_limit).__name__}"
+        )
+    if not 0 <= alpha_limit <= 1:
+        raise ValueError(f"alpha_limit must be in [0, 1]. Received: alpha_limit={alpha_limit}")
+
+
+def check_heatmap(heatmap, name: str, ranks=(2,), signed: bool = False) -> np.ndarray:
+    """Validate a heatmap and return it as a float64 array.
+
+    Args:
+        heatmap: the value to check.
+        name: how error messages call it.
+        ranks: the accepted numbers of dimensions.
+        signed: accept values in [-1, 1] (negative evidence kept), else [0, 1].
+
+    Returns:
+        The heatmap as a float64 ndarray (integer input is not read as
+        colormap indices).
+    """
+    if not isinstance(heatmap, np.ndarray):
+        raise TypeError(
+            f"{name} must be a numpy.ndarray. Received: {name} of type {type(heatmap).__name__}"
+        )
+    if heatmap.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers. Received: {name}.dtype={heatmap.dtype}"
+        )
+    if heatmap.ndim not in ranks:
+        expected = " or ".join(str(r) for r in ranks)
+        raise ValueError(
+            f"{name} must have rank {expected}. Received: {name}.shape={heatmap.shape}"
+        )
+    if heatmap.size == 0:
+        raise ValueError(f"{name} must not be empty. Received: {name}.shape={heatmap.shape}")
+    heatmap = heatmap.astype(np.float64)
+    low, high = np.min(heatmap), np.max(heatmap)
+    if not ((-1 if signed else 0) <= low and high <= 1):  # NaN fails both comparisons
+        allowed = "[0, 1], or [-1, 1] for a map that keeps negative evidence" if signed else "[0, 1]"
+        raise ValueError(
+            f"{name} must have values in {allowed}. "
+            f"Received: {name} with min={low} and max={high}"
+        )
+    return heatmap
+
+
+def check_target_names(target_names) -> None:
+    if target_names is None or isinstance(target_names, Mapping):
+        return
+    if isinstance(target_names, (str, bytes)) or not isinstance(target_names, Sequence):
+        raise TypeError(
+            "target_names must be a sequence of names or a mapping from class id "
+            f"to name. Received: target_names of type {type(target_names).__name__}"
+        )
