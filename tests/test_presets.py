@@ -52,7 +52,8 @@ def test_loads_the_classifier_and_its_preprocessor(preset, photo):
     assert doc.shape == (1, 32, 32, 3) and doc.max() <= 1.0
     # keras-hub's own predict runs the preprocessor on the raw image
     np.testing.assert_allclose(
-        np.asarray(model(doc, training=False)), saved.predict(raw, verbose=0), rtol=1e-5, atol=1e-6
+        keras.ops.convert_to_numpy(model(doc, training=False)), saved.predict(raw, verbose=0),
+        rtol=1e-5, atol=1e-6,
     )
 
 
