@@ -3,6 +3,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 BACKENDS := tensorflow jax torch
 STAMP := $(VENV)/.installed
+# `make demo` installs camlens with one backend only, in its own environment.
+DEMO_BACKEND ?= jax
+DEMO_VENV := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed-$(DEMO_BACKEND)
 
 .PHONY: test demo install clean
 
@@ -23,8 +27,14 @@ test: $(STAMP)
 		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -q || status=1; \
 	done; exit $$status
 
-demo: $(STAMP)
-	$(BIN)/camlens demo
+# The demo alone: camlens and one Keras backend, nothing for the tests.
+$(DEMO_STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install --quiet -c constraints.txt -e ".[$(DEMO_BACKEND)]"
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	KERAS_BACKEND=$(DEMO_BACKEND) $(DEMO_VENV)/bin/camlens demo
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(DEMO_VENV) build src/*.egg-info .pytest_cache

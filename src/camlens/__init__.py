@@ -1,36 +1,69 @@
-"""camlens: class activation maps (Grad-CAM and its family) for Keras 3 models."""
+"""camlens: class activation maps (Grad-CAM and its family) for Keras 3 models.
 
-from .audit import audit
-from .batch import explain_batch
-from .explain import explain_prediction, gradcam_backend, show_prediction
-from .explainer import Explainer, Maps
-from .explanation import Explanation, TargetExplanation
-from .formatters import (
-    expand_heatmap,
-    format_as_image,
-    format_targets_as_image,
-    heatmap_to_image,
-    overlay,
-)
-from .methods.gradcam import gradcam
-from . import targets
+The public names load on first use (PEP 562), so `import camlens` and the command
+line import no Keras backend until one is needed: the CLI quiets the backend's
+start-up logs before that import. Subpackages (`camlens.methods`,
+`camlens.models`, ...) load the same way.
+"""
 
-__all__ = [
-    "Explainer",
-    "Explanation",
-    "Maps",
-    "TargetExplanation",
-    "audit",
-    "expand_heatmap",
-    "explain_batch",
-    "explain_prediction",
-    "format_as_image",
-    "format_targets_as_image",
-    "gradcam",
-    "gradcam_backend",
-    "heatmap_to_image",
-    "overlay",
-    "show_prediction",
-    "targets",
-]
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING
+
+_PUBLIC = {
+    "Explainer": ".explainer",
+    "Explanation": ".explanation",
+    "Maps": ".explainer",
+    "TargetExplanation": ".explanation",
+    "expand_heatmap": ".formatters",
+    "explain_batch": ".batch",
+    "explain_prediction": ".explain",
+    "format_as_image": ".formatters",
+    "format_targets_as_image": ".formatters",
+    "gradcam": ".methods.gradcam",
+    "gradcam_backend": ".explain",
+    "heatmap_to_image": ".formatters",
+    "overlay": ".formatters",
+    "show_prediction": ".explain",
+}
+"""Public name -> the module that defines it."""
+
+# `camlens.audit` is a function beside the `camlens.audit` package; bound here
+# (the package imports no backend) so that importing one of the package's modules
+# first cannot leave the name pointing at the package.
+from .audit import audit  # noqa: E402
+
+__all__ = sorted([*_PUBLIC, "audit", "targets"])
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .batch import explain_batch
+    from .explain import explain_prediction, gradcam_backend, show_prediction
+    from .explainer import Explainer, Maps
+    from .explanation import Explanation, TargetExplanation
+    from . import targets
+    from .formatters import (
+        expand_heatmap,
+        format_as_image,
+        format_targets_as_image,
+        heatmap_to_image,
+        overlay,
+    )
+    from .methods.gradcam import gradcam
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name], __name__), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

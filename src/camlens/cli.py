@@ -1,14 +1,19 @@
-"""The command line: `camlens demo` and `camlens explain MODEL IMAGE`.
+"""The command line: `camlens demo`, `camlens explain MODEL IMAGE...`, `camlens evaluate`.
 
 A mistake in the arguments or a bad file exits with status 2 and one line on
-stderr naming the problem; output files are written whole or not at all.
+stderr naming the problem; output files are written whole or not at all. The
+Keras backend's logs written from C++ (TensorFlow's, XLA's start-up lines) are
+held back unless `--verbose`: shown only if the backend fails to import.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except (UsageError, ValueError, TypeError, OSError, ImportError) as error:
-        print(f"camlens {args.command}: error: {_one_line(error)}", file=sys.stderr)
-        return EXIT_USAGE
+    with _backend_logs_held(enabled=not args.verbose) as replay:
+        try:
+            return args.run(args)
+        except (UsageError, ValueError, TypeError, OSError, ImportError) as error:
+            if isinstance(error, ImportError):
+                replay()
+            print(f"camlens {args.command}: error: {_one_line(error)}", file=sys.stderr)
+            return EXIT_USAGE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,9 +48,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="camlens", description="Class activation maps for Keras image classifiers."
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "--verbose", action="store_true", help="keep the backend's start-up logs on stderr"
+    )
 
     demo = commands.add_parser(
-        "demo", help="explain generated images with the embedded demo model"
+        "demo", help="explain generated images with the embedded demo model", parents=[verbose]
     )
     demo.add_argument("--out", type=Path, default=Path("camlens-demo.png"), help="PNG to write")
     demo.add_argument("--count", type=_positive_int, default=6, help="number of images")
@@ -58,13 +70,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_run_demo)
 
-    explain = commands.add_parser("explain", help="explain one image with a saved model")
-    explain.add_argument("model", type=Path, help="a .keras (or legacy .h5) model file")
-    explain.add_argument("image", type=Path, help="an image file Pillow can read")
+    explain = commands.add_parser(
+        "explain", help="explain images with a saved model", parents=[verbose]
+    )
+    explain.add_argument(
+        "model", type=Path,
+        help="a .keras (or legacy .h5) model file, or a keras-hub preset saved in a folder",
+    )
+    explain.add_argument("images", type=Path, nargs="+", metavar="IMAGE",
+                         help="image files Pillow can read")
     explain.add_argument("--target", type=int, default=None, help="class id (default: top)")
     explain.add_argument("--layer", default=None, help="layer name (default: automatic)")
-    explain.add_argument("--out", type=Path, default=None, help="PNG to write")
-    explain.add_argument("--method", default="gradcam", help="method name (default: gradcam)")
+    explain.add_argument("--out", type=Path, default=None, help="PNG to write (one IMAGE)")
+    explain.add_argument("--out-dir", type=Path, default=None,
+                         help="folder for the overlays, IMAGE-camlens.png each "
+                         "(default: beside each image)")
+    explain.add_argument("--method", default="gradcam",
+                         help="method name, or 'all' for one panel per method (default: gradcam)")
     explain.add_argument(
         "--unsafe",
         action="store_true",
@@ -74,7 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.set_defaults(run=_run_explain)
 
     evaluate = commands.add_parser(
-        "evaluate", help="score methods with localization, faithfulness and sanity metrics"
+        "evaluate", help="score methods with localization, faithfulness and sanity metrics",
+        parents=[verbose],
     )
     evaluate.add_argument("--model", type=Path, default=None,
                           help="a .keras model (default: the embedded demo model)")
@@ -95,13 +118,14 @@ def _parser() -> argparse.ArgumentParser:
                           help="write the deletion and insertion curves as PNG")
     evaluate.add_argument("--unsafe", action="store_true", help="as for explain")
     evaluate.set_defaults(run=_run_evaluate)
-    _add_audit(commands)
+    _add_audit(commands, verbose)
     return parser
 
 
-def _add_audit(commands) -> None:
+def _add_audit(commands, verbose) -> None:
     audit = commands.add_parser(
-        "audit", help="explain a whole data set: Parquet records, a report page, resumable"
+        "audit", help="explain a whole data set: Parquet records, a report page, resumable",
+        parents=[verbose],
     )
     audit.add_argument("model", type=Path, help="a .keras (or legacy .h5) model file")
     audit.add_argument("data", help="a folder of images, a glob, or a .csv / .parquet of paths "
@@ -147,28 +171,26 @@ def _run_demo(args) -> int:
 
 
 def _run_explain(args) -> int:
-    from .files import load_image, load_model
+    from .explainer import Explainer
+    from .explain_cli import explain_pictures, load_explained_model, output_paths
+    from .files import load_image
+    from .methods import METHODS
 
-    model = load_model(args.model, unsafe=args.unsafe)
-    original = load_image(args.image)
-    out = args.out or args.image.with_name(f"{args.image.stem}-camlens.png")
-
-    from .explain import explain_prediction
-    from .files import image_to_doc
-    from .formatters import format_as_image
-
-    doc = image_to_doc(original, model)
-    targets = None if args.target is None else [args.target]
+    outs = output_paths(args.images, args.out, args.out_dir)
+    model, to_doc = load_explained_model(args.model, unsafe=args.unsafe)
+    originals = [load_image(path) for path in args.images]  # every file checked first
     layer = args.layer
     if layer is not None and layer.lstrip("-").isdigit():
         layer = int(layer)
-    expl = explain_prediction(
-        model, doc, image=original.convert("RGB"), targets=targets, layer=layer, method=args.method
-    )
-    write_png(format_as_image(expl), out)
-    target = expl.targets[0]
-    print(f"class {target.target} score {target.score:.4f} layer {expl.layer} method {expl.method}")
-    print(f"wrote {out}")
+    names = list(METHODS) if args.method == "all" else [args.method]
+    explainers = [Explainer(model, layer=layer, method=name) for name in names]
+    targets = None if args.target is None else [args.target]
+    for path, original, out in zip(args.images, originals, outs):
+        picture, lines = explain_pictures(explainers, to_doc(original), original, targets)
+        write_png(picture, out)
+        for line in lines:
+            print(f"{path}: {line}")
+        print(f"wrote {out}")
     return 0
 
 
@@ -244,6 +266,53 @@ def _run_audit(args) -> int:
         return EXIT_INTERRUPTED
     print(summary.line())
     return 0
+
+
+@contextlib.contextmanager
+def _backend_logs_held(enabled: bool):
+    """Hold back what TensorFlow, XLA and absl write from C++ to stderr during the command.
+
+    They write to file descriptor 2 directly (at import, and when a device is
+    first looked for), out of reach of Python's logging, so for the command fd 2
+    goes to a temporary file while Python's own `sys.stderr` (errors, progress
+    bars) stays on the terminal. `TF_CPP_MIN_LOG_LEVEL=3` (unless set) also
+    quiets TensorFlow. Yields `replay()`, which writes what was held back: called
+    when the backend fails to import, and on any unexpected error.
+    """
+    if not enabled:
+        yield lambda: None
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    python_stderr = sys.stderr
+    with tempfile.TemporaryFile() as held:
+
+        def replay() -> None:
+            held.seek(0)
+            os.write(terminal, held.read())
+
+        os.dup2(held.fileno(), 2)
+        if _writes_to_fd2(python_stderr):
+            sys.stderr = open(terminal, "w", buffering=1, closefd=False)
+        try:
+            yield replay
+        except BaseException:
+            replay()
+            raise
+        finally:
+            if sys.stderr is not python_stderr:
+                sys.stderr.close()
+                sys.stderr = python_stderr
+            os.dup2(terminal, 2)
+            os.close(terminal)
+
+
+def _writes_to_fd2(stream) -> bool:
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # e.g. pytest's capture
+        return False
 
 
 def write_png(picture, path: Path) -> None:

@@ -62,23 +62,8 @@ def explain_prediction(
     doc = check_images(doc, model, name="doc", single=True)
     image = check_image(image)
     maps = explainer._explain_checked(doc, targets)
-    return Explanation(
-        estimator=model.name,
-        description=DESCRIPTION.format(method=explainer.method.title),
-        error="",
-        method=explainer.method.title,
-        image=image if image is not None else image_from_array(doc[0]),
-        targets=[
-            TargetExplanation(
-                target=_target_of(targets, slot, int(maps.targets[0, slot])),
-                score=float(maps.scores[0, slot]),
-                heatmap=maps.heatmaps[0, slot],
-            )
-            for slot in range(maps.heatmaps.shape[1])
-        ],
-        layer=explainer.layer.name,
-        target_names=target_names,
-    )
+    image = image if image is not None else image_from_doc(doc)
+    return explanation_from_maps(explainer, maps, 0, image, targets, target_names)
 
 
 def show_prediction(model: keras.Model, doc: np.ndarray, **kwargs):
@@ -136,6 +121,43 @@ def gradcam_backend(model: keras.Model, doc: np.ndarray, targets, activation_lay
         int(result.targets[0, 0]),
         float(result.scores[0, 0]),
     )
+
+
+def explanation_from_maps(
+    explainer: Explainer, maps, index: int, image, targets=None, target_names=None
+) -> Explanation:
+    """The `Explanation` of image `index` of the `maps` that `explainer` computed.
+
+    Args:
+        explainer: the `Explainer` that computed `maps` (its model, method, layer).
+        maps: `Maps` with heatmaps (N, K, h, w).
+        index: which of the N images.
+        image: the PIL image to draw on.
+        targets: the `targets` asked for (callables are kept as the target).
+        target_names: class names kept for display.
+    """
+    return Explanation(
+        estimator=explainer.model.name,
+        description=DESCRIPTION.format(method=explainer.method.title),
+        error="",
+        method=explainer.method.title,
+        image=image,
+        targets=[
+            TargetExplanation(
+                target=_target_of(targets, slot, int(maps.targets[index, slot])),
+                score=float(maps.scores[index, slot]),
+                heatmap=maps.heatmaps[index, slot],
+            )
+            for slot in range(maps.heatmaps.shape[1])
+        ],
+        layer=explainer.layer.name,
+        target_names=target_names,
+    )
+
+
+def image_from_doc(doc: np.ndarray):
+    """The PIL image of a (1, H, W, C) doc, as ELI5 derived it with Keras."""
+    return image_from_array(doc[0])
 
 
 def _target_of(targets, slot: int, class_id: int):

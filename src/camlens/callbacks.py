@@ -1,0 +1,157 @@
+"""`ExplainCallback`: how a model's class activation maps change while it trains."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image
+
+from .explain import explanation_from_maps, image_from_doc
+from .explainer import Explainer
+from . import methods
+from .cli import _write_atomically as write_atomically  # the one atomic writer (issue 16 moves it)
+from .formatters import compose_panels, format_targets_as_image
+from .summaries import ImageSummaryWriter, tensorboard_available
+from .validation import check_images
+
+MIN_DISPLAY_WIDTH = 96
+"""Small training images are enlarged (nearest neighbour) to at least this width."""
+
+GIF_FRAME_MS = 600
+
+
+class ExplainCallback(keras.callbacks.Callback):
+    """Explains a fixed set of images at the end of every `every` epochs of `fit`.
+
+    Writes into `log_dir`:
+
+    - `epoch-001.png`, ...: a grid with one row per image (one captioned overlay
+      per target: class and score);
+    - `maps.gif` when training ends: the grids of all explained epochs, animated;
+    - TensorBoard image summaries (tag `camlens/<method>`, step = epoch) when the
+      `tensorboard` package is installed; TensorFlow is not needed.
+
+    Training is not changed: the model runs with `training=False`, through the
+    same `Explainer` as elsewhere, which draws no random numbers and writes no
+    variable (dropout and batch-norm statistics stay as training left them).
+
+    Args:
+        images: (N, H, W, C) array fitting the model's input (pixel values as
+            the model takes them).
+        targets: as for `Explainer`: `None` for each image's top prediction at
+            that epoch, a class id, a list of ids, or an int array (N,) / (N, K).
+        method: a method name, as for `Explainer`.
+        layer: the layer to explain, as for `Explainer` (`None`: automatic).
+        every: explain after every `every`-th epoch (and after the last one).
+        log_dir: the folder to write into (created if missing).
+        tensorboard: `None` writes summaries when `tensorboard` is installed,
+            `False` never, `True` always (an error when it is missing).
+        **options: further `Explainer` options (`relu`, `score`, ...).
+
+    Attributes:
+        history: {epoch (1-based): Maps} of every explained epoch.
+
+    Example:
+        >>> callback = camlens.callbacks.ExplainCallback(x_val[:4], log_dir="cam-logs")
+        >>> model.fit(x, y, epochs=10, callbacks=[callback])
+    """
+
+    def __init__(
+        self,
+        images,
+        targets=None,
+        method: str = "gradcam",
+        layer=None,
+        every: int = 1,
+        log_dir="camlens-logs",
+        tensorboard: bool | None = None,
+        **options,
+    ):
+        super().__init__()
+        if not isinstance(images, np.ndarray):
+            raise TypeError(
+                f"images must be a numpy.ndarray (N, H, W, C). Received: images={type(images)!r}"
+            )
+        self.images = images
+        self.targets = targets
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive integer. Received: every={every!r}")
+        self.every = every
+        self.log_dir = Path(log_dir)
+        if tensorboard and not tensorboard_available():
+            raise ImportError(
+                "tensorboard=True needs the tensorboard package: pip install tensorboard"
+            )
+        self._use_tensorboard = tensorboard_available() if tensorboard is None else bool(tensorboard)
+        methods.get_method(method)  # a wrong name fails here, not after the first epoch
+        self._explainer_arguments = dict(layer=layer, method=method, **options)
+        self.history: dict[int, object] = {}
+        self._explainer = None
+        self._frames: list[Image.Image] = []
+        self._summaries = None
+
+    def on_train_begin(self, logs=None):
+        self._explainer = Explainer(self.model, **self._explainer_arguments)
+        self.images = check_images(self.images, self.model, name="images")
+        self._pictures = [_display_image(image_from_doc(image[None])) for image in self.images]
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._frames = []
+        if self._use_tensorboard and self._summaries is None:
+            self._summaries = ImageSummaryWriter(self.log_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        number = epoch + 1
+        if number % self.every == 0 or number == self.params.get("epochs"):
+            self._explain(number)
+
+    def on_train_end(self, logs=None):
+        if self._frames:
+            self._write_gif()
+        if self._summaries is not None:
+            self._summaries.close()
+            self._summaries = None
+
+    def _explain(self, epoch: int) -> None:
+        maps = self._explainer(self.images, self.targets)
+        self.history[epoch] = maps
+        grid = self._grid(maps, epoch)
+        self._frames.append(grid)
+        write_atomically(self.log_dir / f"epoch-{epoch:03d}.png", _png_bytes(grid))
+        if self._summaries is not None:
+            self._summaries.add_image(f"camlens/{self._explainer.method.name}", grid, step=epoch)
+
+    def _grid(self, maps, epoch: int) -> Image.Image:
+        """One row per image: its overlays, one per target, captioned."""
+        rows = [
+            format_targets_as_image(
+                explanation_from_maps(self._explainer, maps, n, picture, self.targets)
+            )
+            for n, picture in enumerate(self._pictures)
+        ]
+        captions = [[f"epoch {epoch}, image {n}"] for n in range(len(rows))]
+        return compose_panels(rows, captions, columns=1)
+
+    def _write_gif(self) -> None:
+        buffer = io.BytesIO()
+        first, *rest = self._frames
+        first.save(
+            buffer, format="GIF", save_all=True, append_images=rest,
+            duration=GIF_FRAME_MS, loop=0,
+        )
+        write_atomically(self.log_dir / "maps.gif", buffer.getvalue())
+
+
+def _display_image(picture: Image.Image) -> Image.Image:
+    factor = -(-MIN_DISPLAY_WIDTH // picture.width)
+    if factor <= 1:
+        return picture
+    return picture.resize((picture.width * factor, picture.height * factor), Image.NEAREST)
+
+
+def _png_bytes(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()

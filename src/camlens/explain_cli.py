@@ -1,0 +1,81 @@
+"""What `camlens explain MODEL IMAGE...` does: one model, its explainers, a picture per image."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+
+from .cli import UsageError
+from .explain import explanation_from_maps
+from .formatters import compose_panels, format_as_image, format_targets_as_image
+
+OUT_SUFFIX = "-camlens.png"
+
+
+def output_paths(images: list[Path], out: Path | None, out_dir: Path | None) -> list[Path]:
+    """Where each image's picture goes: `--out`, `--out-dir/NAME-camlens.png`, or beside it."""
+    if out is not None and out_dir is not None:
+        raise UsageError("give --out or --out-dir, not both")
+    if out is not None:
+        if len(images) > 1:
+            raise UsageError(
+                f"--out names one file; for {len(images)} images use --out-dir DIR"
+            )
+        return [out]
+    if out_dir is not None and not out_dir.is_dir():
+        raise UsageError(f"--out-dir must be an existing folder. Received: {out_dir}")
+    paths = [
+        (out_dir if out_dir is not None else image.parent) / f"{image.stem}{OUT_SUFFIX}"
+        for image in images
+    ]
+    seen: dict[Path, Path] = {}
+    for image, path in zip(images, paths):
+        if path in seen:
+            raise UsageError(
+                f"{seen[path]} and {image} would both be written to {path}; "
+                "rename one or explain them separately"
+            )
+        seen[path] = image
+    return paths
+
+
+def load_explained_model(path: Path, unsafe: bool = False) -> tuple[object, Callable]:
+    """`(model, to_doc)`: a model file or a keras-hub preset folder, and its image-to-input map."""
+    from .files import image_to_doc, load_model
+
+    if Path(path).is_dir():
+        from .presets import load_preset
+
+        return load_preset(path)
+    model = load_model(path, unsafe=unsafe)
+    return model, lambda image: image_to_doc(image, model)
+
+
+def explain_pictures(explainers: list, doc, original: Image.Image, targets) -> tuple:
+    """The picture of one image: its overlay, or one captioned panel per explainer.
+
+    Args:
+        explainers: `Explainer`s of the same model, one per method.
+        doc: (1, H, W, C) the model's input for `original`.
+        original: the image as loaded; the maps are drawn over it at its own size.
+        targets: as for `Explainer`.
+
+    Returns:
+        `(PIL image, lines)`: one line per explainer (class, score, layer, method).
+    """
+    picture = original.convert("RGB")
+    explanations = [
+        explanation_from_maps(explainer, explainer(doc, targets), 0, picture, targets)
+        for explainer in explainers
+    ]
+    lines = [
+        f"class {e.targets[0].target} score {e.targets[0].score:.4f} layer {e.layer} "
+        f"method {e.method}"
+        for e in explanations
+    ]
+    if len(explanations) == 1:
+        return format_as_image(explanations[0]), lines
+    panels = [format_targets_as_image(e) for e in explanations]
+    return compose_panels(panels, [[e.method] for e in explanations]), lines

@@ -1,0 +1,33 @@
+"""`import camlens` is light: public names and subpackages load on first use."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import camlens
+
+
+def test_import_loads_no_backend():
+    code = "import sys, camlens; print('keras' in sys.modules, camlens.__version__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", camlens.__version__]
+
+
+def test_every_public_name_resolves():
+    for name in camlens.__all__:
+        assert getattr(camlens, name).__name__ == name
+        assert name in dir(camlens)
+    assert camlens.explain_prediction is camlens.explain.explain_prediction
+
+
+def test_subpackages_load_on_use():
+    assert "gradcam" in camlens.methods.METHODS
+
+
+def test_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        camlens.nope
