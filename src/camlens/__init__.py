@@ -35,7 +35,7 @@ _PUBLIC = {
 # first cannot leave the name pointing at the package.
 from .audit import audit  # noqa: E402
 
-__all__ = sorted([*_PUBLIC, "audit", "targets"])
+__all__ = sorted([*_PUBLIC, "audit"])
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from PIL import Image
 from .explain import explanation_from_maps, image_from_doc
 from .explainer import Explainer
 from . import methods
-from .cli import _write_atomically as write_atomically  # the one atomic writer (issue 16 moves it)
+from .files import write_atomically
 from .formatters import compose_panels, format_targets_as_image
 from .summaries import ImageSummaryWriter, tensorboard_available
 from .validation import check_images
