@@ -17,7 +17,7 @@ def raw_maps(inputs) -> np.ndarray:
     """First-principal-component projections (N, K, h, w), the same for all K."""
     activations = inputs.activations.astype(np.float64)
     maps = np.stack([first_component(image) for image in activations])
-    return np.repeat(maps[:, None], inputs.target_count, axis=1)
+    return inputs.for_every_target(maps)
 
 
 def first_component(features: np.ndarray) -> np.ndarray:

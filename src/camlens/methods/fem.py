@@ -24,4 +24,4 @@ def raw_maps(inputs) -> np.ndarray:
     deviations = activations.std(axis=spatial, keepdims=True)
     masks = activations >= means + K_SIGMA * deviations
     maps = (masks * means).sum(axis=-1)
-    return np.repeat(maps[:, None], inputs.target_count, axis=1)
+    return inputs.for_every_target(maps)

@@ -37,3 +37,7 @@ class MethodInputs:
     mask_batch_size: int
     target_count: int
     comparison_gradients: np.ndarray | None = None
+
+    def for_every_target(self, maps: np.ndarray) -> np.ndarray:
+        """Class-agnostic maps (N, *spatial) repeated for the K targets: (N, K, *spatial)."""
+        return np.repeat(maps[:, None], self.target_count, axis=1)

@@ -26,7 +26,7 @@ def raw_maps(inputs) -> np.ndarray:
     """First-kernel-principal-component projections (N, K, h, w), the same for all K."""
     activations = inputs.activations.astype(np.float64)
     maps = np.stack([kernel_component(image) for image in activations])
-    return np.repeat(maps[:, None], inputs.target_count, axis=1)
+    return inputs.for_every_target(maps)
 
 
 def kernel_component(features: np.ndarray) -> np.ndarray:
