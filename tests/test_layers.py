@@ -1,5 +1,7 @@
 """Layer resolution: instance, name, index, automatic; nested and subclassed models."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -131,3 +133,39 @@ def test_shared_layer_is_refused():
     model = keras.Model(inputs, layers.Dense(2)(layers.GlobalAveragePooling2D()(x)))
     with pytest.raises(ValueError, match="more than once"):
         explained_layer(model, "shared")
+
+
+# VGG builds and is explained too, but its Sequential head cannot be cut at `fc2`
+# for the reference, so it is left out here.
+HUB_CNNS = ["resnet", "densenet", "efficientnet", "mobilenet"]
+
+
+@pytest.mark.parametrize("family", HUB_CNNS)
+def test_keras_hub_cnn_automatic_layer_matches_a_reference(family):
+    pytest.importorskip("keras_hub")
+    import hub_models
+
+    model = hub_models.cnn_classifier(family)
+    x = hub_models.images((32, 32, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", camlens.ZeroGradientWarning)
+        expl = camlens.explain_prediction(model, x, targets=[1], relu=False)
+    heatmap = expl.targets[0].heatmap
+    assert heatmap.shape[0] * heatmap.shape[1] > 1
+    expected = hub_models.chain_reference(model, expl.layer, x, target=1)
+    assert np.abs(heatmap - expected).max() < 1e-3
+    assert np.abs(expected).std() > 0.05  # a map that locates something
+
+
+def test_mobilenet_v3_automatic_layer_is_not_the_1x1_head():
+    model = keras.applications.MobileNetV3Small(
+        input_shape=(64, 64, 3), weights=None, classes=CLASSES_V3, include_preprocessing=False
+    )
+    explainer = camlens.Explainer(model)
+    maps = explainer(np.random.default_rng(0).uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32))
+    assert maps.heatmaps.shape[2] * maps.heatmaps.shape[3] > 1
+    assert explainer.layer.name not in ("logits", "conv_2")
+    assert len(explainer.layer.output.shape) == 4 and explainer.layer.output.shape[1] > 1
+
+
+CLASSES_V3 = 3

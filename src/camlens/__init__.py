@@ -16,6 +16,7 @@ _PUBLIC = {
     "Explainer": ".explainer",
     "Explanation": ".explanation",
     "Maps": ".explainer",
+    "ZeroGradientWarning": ".explainer",
     "TargetExplanation": ".explanation",
     "expand_heatmap": ".formatters",
     "explain_batch": ".batch",
@@ -41,7 +42,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .batch import explain_batch
     from .explain import explain_prediction, gradcam_backend, show_prediction
-    from .explainer import Explainer, Maps
+    from .explainer import Explainer, Maps, ZeroGradientWarning
     from .explanation import Explanation, TargetExplanation
     from . import targets
     from .formatters import (

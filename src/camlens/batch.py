@@ -19,7 +19,14 @@ def explain_batch(
     method: str = "gradcam",
     batch_size: int = 32,
     progress: bool | None = None,
-    **options,
+    relu: bool = True,
+    counterfactual: bool = False,
+    score: str | None = None,
+    mask_batch_size: int = 64,
+    token_grid: tuple[int, int] | None = None,
+    prefix_tokens: int | None = None,
+    output_index: int = 0,
+    preprocess=None,
 ) -> Maps:
     """Heatmaps for many images, in batches through one compiled computation.
 
@@ -30,7 +37,8 @@ def explain_batch(
         targets: as in `Explainer.__call__`, applied to every image; an int
             array (N,) or (N, K) gives class ids per image, one row per image
             of `images` (a stream included).
-        layer, method, **options: as in `Explainer`.
+        layer, method, relu, counterfactual, score, mask_batch_size, token_grid,
+            prefix_tokens, output_index, preprocess: as in `Explainer`.
         batch_size: images per forward pass.
         progress: show a progress bar on stderr; `None` shows one when the input
             has a known length of more than 4 batches.
@@ -42,7 +50,11 @@ def explain_batch(
         raise ValueError(
             f"batch_size must be a positive integer. Received: batch_size={batch_size!r}"
         )
-    explainer = Explainer(model, layer=layer, method=method, **options)
+    explainer = Explainer(
+        model, layer=layer, method=method, relu=relu, counterfactual=counterfactual,
+        score=score, mask_batch_size=mask_batch_size, token_grid=token_grid,
+        prefix_tokens=prefix_tokens, output_index=output_index, preprocess=preprocess,
+    )
     total = _length(images)
     per_image = isinstance(targets, np.ndarray) and targets.ndim > 0
     if per_image and total is not None and len(targets) != total:

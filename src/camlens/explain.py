@@ -26,29 +26,37 @@ def explain_prediction(
     layer=None,
     method: str = "gradcam",
     target_names=None,
-    **options,
+    relu: bool = True,
+    counterfactual: bool = False,
+    score: str | None = None,
+    mask_batch_size: int = 64,
+    token_grid: tuple[int, int] | None = None,
+    prefix_tokens: int | None = None,
+    output_index: int = 0,
+    preprocess=None,
 ) -> Explanation:
     """Explain a Keras image classifier's prediction for one image.
 
     Args:
         model: a built Keras 3 model (Functional, Sequential, subclassed, or one
             with a base model nested inside).
-        doc: (1, H, W, C) numpy array, channels last, as the model takes it.
+        doc: (1, H, W, C) numpy array, channels last, as the model takes it
+            (or as `preprocess` takes it).
         image: the PIL image to show the heatmap over; derived from `doc` when
             `None` (shifted so that its minimum is not below 0, scaled to 0..255,
-            L / RGB / RGBA by channel count).
+            L / RGB / RGBA by channel count; the raw doc with `preprocess`).
         targets: `None` for the top prediction, or a list of class ids (one
             `TargetExplanation` each, in order). Beyond ELI5: a single id, or
             callables mapping the model output to one score per image.
         layer: a layer of the model, its name, an index into `model.layers`, or
-            `None` for the last layer with a 4-D output (nested models searched).
+            `None` for the automatic choice (see `Explainer`).
         method: `"gradcam"` (default), `"gradcam++"`, `"scorecam"`,
             `"layercam"`, `"xgradcam"`, `"hirescam"`, `"eigencam"`, or another
             name of `camlens.methods.METHODS` (the README's methods table).
         target_names: class names (a sequence indexed by class id, or a
             mapping) kept on the explanation for display.
-        **options: `relu`, `counterfactual`, `score`, `mask_batch_size`, as in
-            `Explainer`.
+        relu, counterfactual, score, mask_batch_size, token_grid,
+            prefix_tokens, output_index, preprocess: as in `Explainer`.
 
     Returns:
         `Explanation` with `image` and `targets`; each target has `target`,
@@ -58,9 +66,15 @@ def explain_prediction(
         >>> expl = camlens.explain_prediction(model, x[None], targets=[281])
         >>> expl.targets[0].heatmap.shape   # the layer's spatial size
     """
-    explainer = Explainer(model, layer=layer, method=method, **options)
-    doc = check_images(doc, model, name="doc", single=True)
+    explainer = Explainer(
+        model, layer=layer, method=method, relu=relu, counterfactual=counterfactual,
+        score=score, mask_batch_size=mask_batch_size, token_grid=token_grid,
+        prefix_tokens=prefix_tokens, output_index=output_index, preprocess=preprocess,
+    )
     image = check_image(image)
+    if image is None and preprocess is not None:
+        image = image_from_doc(check_images(doc, None, name="doc", single=True))
+    doc = explainer._prepare(doc, name="doc", single=True)
     maps = explainer._explain_checked(doc, targets)
     image = image if image is not None else image_from_doc(doc)
     return explanation_from_maps(explainer, maps, 0, image, targets, target_names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import keras
@@ -9,10 +10,22 @@ import numpy as np
 
 from . import methods
 from .explanation import Explanation, TargetExplanation, image_from_array
-from .layers import graph_input_shape, resolve_layer
-from .probe import probe_for
-from .targets import ID, SIMILAR, TOP, OutputInfo, Slot, plan_targets
-from .validation import check_images, check_model, check_options
+from .inspection import Inspection, graph_input_shape, inspect
+from .layers import candidate_layers, check_output, no_candidate_error, resolve_layer
+from .layout import Layout, check_prefix_tokens, check_token_grid, layout_for
+from .probe import ProbeResult, probe_for
+from .targets import ID, SIMILAR, TOP, Slot, TargetPlan, plan_targets
+from .validation import (
+    check_images,
+    check_model,
+    check_options,
+    check_output_index,
+    check_preprocess,
+)
+
+
+class ZeroGradientWarning(UserWarning):
+    """The explained score does not depend on the chosen layer: its maps are blank."""
 
 
 @dataclass
@@ -21,7 +34,7 @@ class Maps:
 
     Attributes:
         heatmaps: (N, K, h, w) float64, values in [0, 1] (in [-1, 1] with
-            `relu=False`).
+            `relu=False`); for a vision transformer, (h, w) is its patch grid.
         targets: (N, K) the class id explained, -1 for callable targets.
         scores: (N, K) the explained score (the model output for the class,
             or the pre-activation score with `score="logit"`).
@@ -82,7 +95,9 @@ class Explainer:
     Args:
         model: a built Keras 3 model taking one image batch, channels last.
         layer: a layer of `model` (nested models included), its name, an index
-            into `model.layers`, or `None` for the last layer with a 4-D output.
+            into `model.layers`, or `None` for the automatic choice: the last
+            layer with a spatial output (4-D with more than one position, or a
+            vision transformer's tokens) on which the explained score depends.
         method: `"gradcam"` (default), `"gradcam++"`, `"scorecam"`,
             `"layercam"`, `"xgradcam"`, `"hirescam"`, `"eigencam"`, or another
             name of `camlens.methods.METHODS` (the README's methods table).
@@ -92,11 +107,22 @@ class Explainer:
         counterfactual: explain what speaks against each target (the negated
             score, Selvaraju et al.'s counterfactual explanation).
         score: `"output"` explains the model's output (post-softmax for a model
-            ending in softmax), `"logit"` the score before its last activation,
-            read during the forward pass without changing the model; `None`
-            uses the method's own choice ("logit" for Grad-CAM++, whose closed
-            form needs it, else "output").
+            ending in softmax), `"logit"` the score before its last softmax or
+            sigmoid, read during the forward pass without changing the model (a
+            `ValueError` where camlens cannot find it); `None` uses the method's
+            own choice ("logit" for Grad-CAM++, whose closed form needs it,
+            else "output").
         mask_batch_size: masked images per forward pass (Score-CAM only).
+        token_grid: `(rows, columns)` of a token output's patch grid, where it
+            cannot be inferred (by default: as many patch tokens as fit the
+            input's aspect ratio).
+        prefix_tokens: leading tokens that are not patches (class, distillation
+            or register tokens), dropped; by default those beyond the grid.
+        output_index: for a `layer` whose call returns several tensors (a tuple
+            or list), which one is explained; the first by default.
+        preprocess: a callable applied to the images before the model and
+            outside the differentiated part, e.g. a keras-hub classifier's
+            `preprocessor`: the images may then have any size.
 
     Example:
         >>> explainer = camlens.Explainer(model, layer="last_conv")
@@ -113,29 +139,39 @@ class Explainer:
         counterfactual: bool = False,
         score: str | None = None,
         mask_batch_size: int = 64,
+        token_grid: tuple[int, int] | None = None,
+        prefix_tokens: int | None = None,
+        output_index: int = 0,
+        preprocess=None,
     ):
         self.model = check_model(model)
         self.method = methods.get_method(method)
         self.relu, self.counterfactual, self.score, self.mask_batch_size = check_options(
             self.method, relu, counterfactual, score, mask_batch_size
         )
-        self._layer_argument = layer
+        self.token_grid = check_token_grid(token_grid)
+        self.prefix_tokens = check_prefix_tokens(prefix_tokens)
+        self.output_index = check_output_index(output_index, layer)
+        self.preprocess = check_preprocess(preprocess)
+        self._chosen = layer is not None
         self._layer = None
-        self._outputs: dict[tuple, list[OutputInfo]] = {}
-        input_shape = graph_input_shape(model)
-        if input_shape is not None:
-            self._layer = resolve_layer(model, layer, input_shape)
+        if layer is not None:
+            input_shape = graph_input_shape(model)
+            known = input_shape is not None and None not in input_shape[1:]
+            inspection = inspect(model, input_shape) if known else None
+            self._layer = resolve_layer(model, layer, inspection, self.output_index)
 
     @property
     def layer(self) -> keras.layers.Layer | None:
-        """The layer explained; for subclassed models, known after the first call."""
+        """The layer explained; with the automatic choice, known after the first call."""
         return self._layer
 
     def __call__(self, images: np.ndarray, targets=None) -> Maps:
         """Maps for a batch of images.
 
         Args:
-            images: (N, H, W, C) array fitting the model's input.
+            images: (N, H, W, C) array fitting the model's input (any size
+                with `preprocess`).
             targets: `None` for each image's top prediction, a class id, a
                 target object from `camlens.targets` (`Class`, `Region`,
                 `Output`), a callable mapping the model output to one score per
@@ -145,17 +181,23 @@ class Explainer:
         Returns:
             `Maps` with heatmaps (N, K, h, w).
         """
-        images = check_images(images, self.model, name="images")
-        return self._explain_checked(images, targets)
+        return self._explain_checked(self._prepare(images, name="images"), targets)
+
+    def _prepare(self, images, name: str = "images", single: bool = False) -> np.ndarray:
+        """The model's input for `images`: checked, through `preprocess` if given."""
+        if self.preprocess is not None:
+            raw = check_images(images, None, name=name, single=single)
+            images = keras.ops.convert_to_numpy(self.preprocess(raw))
+        return check_images(images, self.model, name=name, single=single)
 
     def _explain_checked(self, images: np.ndarray, targets, pad_to: int | None = None) -> Maps:
-        """`__call__` for images already checked by `check_images`.
+        """`__call__` for images already prepared by `_prepare`.
 
         `pad_to`: run the probe on a batch of this size (the last image repeated,
         the compiled shape), the methods on the N images only.
         """
         plan, result = self._probe_result(images, targets, pad_to)
-        probe = probe_for(self.model, self._layer)
+        probe = probe_for(self.model, self._layer, self.output_index)
         sign = -1.0 if self.counterfactual else 1.0
 
         def masked_scores(n: int, batch: np.ndarray) -> np.ndarray:
@@ -187,25 +229,59 @@ class Explainer:
         )
 
     def _probe_result(self, images: np.ndarray, targets, pad_to: int | None = None):
-        """The target plan and the probe's arrays for checked images."""
-        layer = self._layer_for(images.shape)
-        shape = images.shape[1:]
-        if shape not in self._outputs:
-            self._outputs[shape] = _output_infos(self.model, images.shape)
-        outputs = self._outputs[shape]
+        """The target plan and the probe's arrays, tokens laid out as a grid.
+
+        Activations (N, h, w, C) and gradients (N, K, h, w, C), for checked images.
+        """
+        inspection = inspect(self.model, images.shape)
+        outputs = inspection.outputs
         plan = _with_comparisons(self.method, plan_targets(targets, outputs, len(images)), outputs)
-        result = probe_for(self.model, layer).run(
-            images, plan, self.score, gradients=self.method.gradients, pad_to=pad_to
-        )
+        count = sum(slot.kind != SIMILAR for slot in plan.slots)
+        if self._layer is None:
+            return plan, self._choose_layer(inspection, images, plan, count, pad_to)
+        check_output(self._layer, inspection, self.output_index)
+        result = self._run(self._layer, None, inspection, images, plan, pad_to)
+        if self._chosen and result.gradients is not None:
+            _warn_if_blank(result, self._layer, count)
         return plan, result
 
-    def _layer_for(self, input_shape: tuple) -> keras.layers.Layer:
-        if self._layer is None:
-            self._layer = resolve_layer(self.model, self._layer_argument, input_shape)
-        return self._layer
+    def _choose_layer(self, inspection: Inspection, images, plan: TargetPlan, targets: int,
+                      pad_to: int | None) -> ProbeResult:
+        """Run the candidates, best first, until the score depends on one.
+
+        The candidates run with gradients even for a method that uses none: a
+        layer the score does not depend on is as useless to it.
+        """
+        first = None
+        for layer, grid in candidate_layers(inspection, self.token_grid, self.prefix_tokens):
+            result = self._run(layer, grid, inspection, images, plan, pad_to, gradients=True)
+            first = first or (layer, result)
+            if np.any(result.gradients[:, :targets]):
+                self._layer = layer
+                return result
+        if first is None:
+            raise no_candidate_error(self.model, self.token_grid, self.prefix_tokens)
+        self._layer, result = first
+        _warn_if_blank(result, self._layer, targets)
+        return result
+
+    def _run(self, layer, grid: Layout | None, inspection: Inspection, images, plan: TargetPlan,
+             pad_to: int | None, gradients: bool | None = None) -> ProbeResult:
+        """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid."""
+        probe = probe_for(self.model, layer, self.output_index)
+        gradients = self.method.gradients if gradients is None else gradients
+        result = probe.run(images, plan, self.score, gradients=gradients, pad_to=pad_to)
+        if grid is None:
+            shape = inspection.output_shape(layer, self.output_index)
+            grid = layout_for(shape, inspection.input_shape, layer.name,
+                              self.token_grid, self.prefix_tokens)
+        result.activations = grid.apply(result.activations, token_axis=1)
+        if result.gradients is not None:
+            result.gradients = grid.apply(result.gradients, token_axis=2)
+        return result
 
 
-def _with_comparisons(method, plan, outputs: list[OutputInfo]):
+def _with_comparisons(method, plan: TargetPlan, outputs: list) -> TargetPlan:
     """The plan with, after its slots, the classes each target is compared with."""
     if not method.comparisons:
         return plan
@@ -224,14 +300,19 @@ def _with_comparisons(method, plan, outputs: list[OutputInfo]):
     )
 
 
-def _output_infos(model: keras.Model, input_shape: tuple) -> list[OutputInfo]:
-    """The model's outputs, flattened in `keras.tree` order, with their names."""
-    structure = model.compute_output_spec(keras.KerasTensor((1,) + tuple(input_shape[1:])))
-    leaves = keras.tree.flatten(structure)
-    if isinstance(structure, dict):
-        names = sorted(structure)
-    else:
-        names = list(getattr(model, "output_names", None) or [])
-    if len(names) != len(leaves):
-        names = [None] * len(leaves)
-    return [OutputInfo(name, tuple(leaf.shape[1:])) for name, leaf in zip(names, leaves)]
+def _warn_if_blank(result: ProbeResult, layer, targets: int) -> None:
+    """A `ZeroGradientWarning` when one of the first `targets` slots has all-zero gradients."""
+    gradients = result.gradients[:, :targets]
+    blank = ~np.any(gradients, axis=tuple(range(2, gradients.ndim)))
+    if blank.any():
+        warnings.warn(
+            f"The gradients of the explained score at layer '{layer.name}' are all "
+            f"zero for {int(blank.sum())} of {blank.size} (image, target) pairs, so "
+            "those maps are blank: the score does not depend on this layer (with "
+            "class-token pooling, a vision transformer's last block reaches no "
+            "score through its patch tokens) or a softmax is saturated. Choose "
+            "layer=None (the automatic choice) or an earlier layer, or "
+            "score='logit'.",
+            ZeroGradientWarning,
+            stacklevel=4,
+        )

@@ -68,7 +68,7 @@ def image_to_doc(image: Image.Image, model) -> np.ndarray:
 
     The model is expected to hold its own preprocessing (e.g. a Rescaling layer).
     """
-    from .layers import graph_input_shape
+    from .inspection import graph_input_shape
 
     shape = graph_input_shape(model)
     if shape is None or None in shape[1:] or len(shape) != 4:

@@ -1,44 +1,41 @@
 """Choosing the layer whose activations explain a prediction.
 
 A layer can be given as an instance, a name, an index into `model.layers`, or
-`None` for the automatic choice: the last layer with a 4-D (batch, height, width,
-channels) output, searched backwards and descending into nested models (the
-transfer-learning `Sequential([base, pooling, head])` pattern). Functional and
-Sequential models describe their layers' outputs in their graph; for subclassed
-models the layers and their output shapes are recorded from a symbolic call.
+`None` for the automatic choice. The automatic choice searches the model
+backwards, in the order its layers ran, for the last layer whose output is
+spatial (4-D with more than one position, or a vision transformer's tokens)
+and on which the explained score depends. It descends into nested models and
+into layers that run their sub-layers as a chain (keras-hub's `ViTEncoder`,
+each block feeding the next); a layer that combines its sub-layers' outputs
+(a residual block) counts as one unit.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 
 import keras
 
-from .capture import call_site, capture, on_output
+from .inspection import Inspection, all_layers
+from .layout import Layout, layout_for
 
 
-def resolve_layer(model: keras.Model, layer, input_shape: tuple) -> keras.layers.Layer:
+def resolve_layer(model: keras.Model, layer, inspection: Inspection | None,
+                  output_index: int = 0) -> keras.layers.Layer:
     """Return the layer instance of `model` that `layer` designates.
 
     Args:
         model: the Keras model being explained.
         layer: a `keras.layers.Layer` of `model` (nested models included), its
-            name, an index into `model.layers`, or `None` for the automatic choice.
-        input_shape: the shape of one batch of input, `(N, H, W, C)`.
+            name, or an index into `model.layers`.
+        inspection: the model's inspection, to check the layer's output;
+            `None` when it is not known yet (checked at the first call).
+        output_index: which tensor of a layer returning several is explained.
 
     Returns:
-        The layer, checked to have a 4-D output.
+        The layer, checked to have a 4-D or token output.
     """
-    outputs = _LayerOutputs(model, input_shape)
-    if layer is None:
-        found = _last_spatial_layer(model, outputs)
-        if found is None:
-            raise ValueError(
-                "Could not find a layer with a 4-D (batch, height, width, channels) "
-                f"output in model '{model.name}'. Pass `layer=` explicitly. "
-                f"Received: layer=None"
-            )
-        return found
     if isinstance(layer, keras.layers.Layer):
         chosen = _check_is_part_of(model, layer)
     elif isinstance(layer, bool) or not isinstance(layer, (int, str)):
@@ -50,138 +47,73 @@ def resolve_layer(model: keras.Model, layer, input_shape: tuple) -> keras.layers
         chosen = _layer_at(model, layer)
     else:
         chosen = _layer_named(model, layer)
-    rank = outputs.rank(chosen)
-    if rank is not None and rank != 4:
-        raise ValueError(
-            f"Layer '{chosen.name}' has an output of shape {outputs.shape(chosen)}; "
-            "a class activation map needs a layer with a 4-D (batch, height, width, "
-            "channels) output, such as a convolution or pooling layer. "
-            f"Received: layer={layer!r}"
-        )
+    if inspection is not None:
+        check_output(chosen, inspection, output_index)
     return chosen
 
 
-def all_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """Every layer inside `model`, nested models and their layers included."""
-    return model._flatten_layers(include_self=False, recursive=True)
-
-
-def graph_input_shape(model: keras.Model) -> tuple | None:
-    """The input shape of a Functional or Sequential model, `None` if it has no graph."""
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        return None
-    if not inputs:
-        return None
-    if len(inputs) != 1:
+def check_output(layer, inspection: Inspection, output_index: int = 0) -> None:
+    """A ValueError unless the layer ran and its output `output_index` is a grid or tokens."""
+    record = inspection.record(layer)
+    if record is None:
+        return  # the probe says that it did not run, with the model's name
+    if not -len(record.shapes) <= output_index < len(record.shapes):
         raise ValueError(
-            "camlens explains models with a single image input. "
-            f"Received: a model with {len(inputs)} inputs"
+            f"Layer '{layer.name}' returns {len(record.shapes)} tensor(s); "
+            f"output_index={output_index} is out of range. Received: "
+            f"output_index={output_index!r}"
         )
-    return tuple(inputs[0].shape)
+    shape = record.shapes[output_index]
+    if len(shape) not in (3, 4):
+        layout_for(shape, inspection.input_shape, layer.name)  # raises with the message
 
 
-def final_activation(model: keras.Model, input_shape: tuple) -> tuple | None:
-    """Where the model's last activation is applied, to read the score before it.
+def candidate_layers(inspection: Inspection, token_grid=None,
+                     prefix_tokens=None) -> Iterator[tuple[keras.layers.Layer, Layout]]:
+    """The automatic choice's candidates, best first, with their layouts.
 
-    Returns:
-        `(object, attribute)` whose call receives the pre-activation scores as its
-        first argument (a Softmax layer's `call`, or the `activation` of the last
-        Dense, Conv or Activation layer), or `None` when the last layer is linear
-        and its output already is the pre-activation score.
+    Each is a layer whose first output tensor is spatial: 4-D with more than one
+    position, or tokens that fit a patch grid. Whether the score depends on it
+    is for the caller to check (it needs a gradient).
     """
-    last = _output_layer(model, input_shape)
-    if isinstance(last, keras.layers.Softmax):
-        return last, "call"
-    activation = getattr(last, "activation", None)
-    if activation is None or getattr(activation, "__name__", "") == "linear":
+    for record in _search_order(inspection.root):
+        layout = _spatial_layout(record, inspection, token_grid, prefix_tokens)
+        if layout is not None:
+            yield record.layer, layout
+
+
+def no_candidate_error(model: keras.Model, token_grid=None, prefix_tokens=None) -> ValueError:
+    """The automatic choice found no layer; the message names the options that narrowed it."""
+    given = ""
+    if token_grid is not None or prefix_tokens is not None:
+        given = f", token_grid={token_grid!r}, prefix_tokens={prefix_tokens!r}"
+    return ValueError(
+        "Could not find a layer with a spatial output (4-D (batch, height, width, "
+        "channels) with more than one position, or a vision transformer's "
+        f"(batch, tokens, channels) fitting a patch grid) in model '{model.name}'. "
+        f"Pass `layer=` explicitly. Received: layer=None{given}"
+    )
+
+
+def _search_order(record):
+    for child in reversed(record.children):
+        if isinstance(child.layer, keras.Model) or child.chain:
+            yield from _search_order(child)
+        yield child
+
+
+def _spatial_layout(record, inspection, token_grid, prefix_tokens) -> Layout | None:
+    if not record.shapes or record.calls != 1:
         return None
-    return last, "activation"
-
-
-def _output_layer(model, input_shape):
-    if not _has_graph(model):
-        by_id = {id(layer): layer for layer in all_layers(model)}
-        for layer_id in reversed(list(_LayerOutputs(model, input_shape).recorded())):
-            if not isinstance(by_id[layer_id], keras.Model):
-                return by_id[layer_id]
+    shape = record.shapes[0]
+    if len(shape) == 4:
+        return Layout() if shape[1] * shape[2] > 1 else None
+    if len(shape) != 3:
         return None
-    if len(model.outputs) != 1:
+    try:
+        return layout_for(shape, inspection.input_shape, record.layer.name, token_grid, prefix_tokens)
+    except ValueError:
         return None
-    layer = model.outputs[0]._keras_history.operation
-    if isinstance(layer, keras.Model):
-        return _output_layer(layer, input_shape)
-    return layer
-
-
-def _has_graph(model) -> bool:
-    return graph_input_shape(model) is not None
-
-
-class _LayerOutputs:
-    """Output shapes of a model's layers, from its graph or from a recorded call."""
-
-    def __init__(self, model, input_shape):
-        self._model = model
-        self._input_shape = input_shape
-        self._recorded = None  # layer id -> shape, in completion order
-
-    def shape(self, layer) -> tuple | None:
-        if _has_graph(self._model):
-            try:
-                output = layer.output
-            except (AttributeError, ValueError):
-                return None
-            return tuple(output.shape) if hasattr(output, "shape") else None
-        return self.recorded().get(id(layer))
-
-    def rank(self, layer) -> int | None:
-        shape = self.shape(layer)
-        return None if shape is None else len(shape)
-
-    def recorded(self) -> dict[int, tuple]:
-        """Layer id -> output shape, for every layer called, in completion order."""
-        if self._recorded is None:
-            self._recorded = _record_output_shapes(self._model, self._input_shape)
-        return self._recorded
-
-
-def _record_output_shapes(model, input_shape) -> dict[int, tuple]:
-    shapes: dict[int, tuple] = {}
-
-    def recorder(layer):
-        def hook(output):
-            shapes.pop(id(layer), None)
-            shapes[id(layer)] = tuple(output.shape) if hasattr(output, "shape") else ()
-            return output
-
-        return hook
-
-    hooks = {call_site(layer): on_output(recorder(layer)) for layer in all_layers(model)}
-    with capture(hooks):
-        model.compute_output_spec(keras.KerasTensor((1,) + tuple(input_shape[1:])))
-    return shapes
-
-
-def _last_spatial_layer(model, outputs: _LayerOutputs):
-    if not _has_graph(model):
-        by_id = {id(layer): layer for layer in all_layers(model)}
-        for layer_id, shape in reversed(list(outputs.recorded().items())):
-            layer = by_id[layer_id]
-            if len(shape) == 4 and not isinstance(layer, keras.Model):
-                return layer
-        return None
-    for layer in reversed(model.layers):
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if isinstance(layer, keras.Model) and _has_graph(layer):
-            inner = _last_spatial_layer(layer, _LayerOutputs(layer, outputs._input_shape))
-            if inner is not None:
-                return inner
-        if outputs.rank(layer) == 4:
-            return layer
-    return None
 
 
 def _check_is_part_of(model, layer):

@@ -11,7 +11,7 @@ import numbers
 import keras
 import numpy as np
 
-from .layers import graph_input_shape
+from .inspection import graph_input_shape
 from .probe import LOGIT, OUTPUT
 
 
@@ -29,7 +29,7 @@ def check_model(model) -> keras.Model:
     return model
 
 
-def check_images(images, model: keras.Model, name: str = "doc", single: bool = False):
+def check_images(images, model: keras.Model | None, name: str = "doc", single: bool = False):
     """A float32 (N, H, W, C) batch that fits `model`'s input.
 
     One image without the batch axis, (H, W, C), is accepted and given one;
@@ -37,7 +37,8 @@ def check_images(images, model: keras.Model, name: str = "doc", single: bool = F
 
     Args:
         images: the array the user passed.
-        model: the model it is for.
+        model: the model it is for; `None` for images of any size (before a
+            `preprocess` callable).
         name: the argument's name, for messages.
         single: require a batch of exactly one image (ELI5's `doc` contract).
     """
@@ -51,10 +52,10 @@ def check_images(images, model: keras.Model, name: str = "doc", single: bool = F
             f"{name} must hold real numbers (float or integer). "
             f"Received: {name}.dtype={images.dtype}"
         )
-    expected = graph_input_shape(model)
+    expected = graph_input_shape(model) if model is not None else None
     if images.ndim == 3 and (
         (expected is not None and _fits((1,) + images.shape, expected))
-        or (expected is None and single)
+        or (expected is None and (single or model is None))
     ):
         images = images[None]  # one image without its batch axis
     if images.ndim != 4:
@@ -106,6 +107,31 @@ def _expected_text(expected: tuple | None) -> str:
     if expected is None:
         return ""
     return f"; the model expects (batch, {', '.join(str(d) for d in expected[1:])})"
+
+
+def check_output_index(output_index, layer) -> int:
+    """The index of the explained tensor of a layer returning several."""
+    if not _is_class_id(output_index):
+        raise TypeError(
+            f"output_index must be an integer. Received: output_index={output_index!r}"
+        )
+    if layer is None and output_index != 0:
+        raise ValueError(
+            "output_index picks a tensor of an explicitly chosen layer; pass layer= "
+            f"too. Received: layer=None, output_index={output_index!r}"
+        )
+    return int(output_index)
+
+
+def check_preprocess(preprocess):
+    """`None` or a callable mapping an image batch to the model's input."""
+    if preprocess is not None and not callable(preprocess):
+        raise TypeError(
+            "preprocess must be None or a callable taking the image batch, e.g. a "
+            "keras-hub classifier's preprocessor. Received: preprocess of type "
+            f"{type(preprocess).__name__}"
+        )
+    return preprocess
 
 
 def check_options(method, relu, counterfactual, score, mask_batch_size) -> tuple:

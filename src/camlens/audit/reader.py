@@ -109,7 +109,7 @@ class Decoder:
     """Decodes items for a model with a fixed (H, W, C) input, as `camlens explain` does."""
 
     def __init__(self, model):
-        from ..layers import graph_input_shape
+        from ..inspection import graph_input_shape
 
         shape = graph_input_shape(model)
         if shape is None or len(shape) != 4 or None in shape[1:]:

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from ..capture import call_site, capture, on_output
 from ..explainer import Explainer
-from ..layers import all_layers
+from ..inspection import inspect, sublayers
 
 
 @dataclass
@@ -96,15 +95,15 @@ def _copy(model):
 
 
 def _reinitialize_after(model, layer_name: str, input_shape: tuple, seed: int) -> list[str]:
-    """Give new random weights to the weighted layers that run after `layer_name`."""
-    order: list = []
-    layers = [layer for layer in all_layers(model) if not isinstance(layer, keras.Model)]
-    recorders = {
-        call_site(layer): on_output(lambda output, layer=layer: order.append(layer) or output)
-        for layer in layers
-    }
-    with capture(recorders):
-        model(np.zeros((1,) + tuple(input_shape[1:]), np.float32), training=False)
+    """Give new random weights to the weighted layers that run after `layer_name`.
+
+    Only layers without sub-layers count: a block's weights are its sub-layers'.
+    """
+    order = [
+        layer
+        for layer in inspect(model, input_shape).layers_in_call_order()
+        if not sublayers(layer) or layer.name == layer_name
+    ]
     names = [layer.name for layer in order]
     if layer_name not in names:
         raise ValueError(f"Layer '{layer_name}' did not run in the copy of the model.")

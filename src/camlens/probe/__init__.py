@@ -25,13 +25,14 @@ _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 
-def probe_for(model: keras.Model, layer: keras.layers.Layer) -> Probe:
-    """The cached probe for `layer` of `model` on the current Keras backend."""
+def probe_for(model: keras.Model, layer: keras.layers.Layer, output_index: int = 0) -> Probe:
+    """The cached probe for `layer` of `model` (its tensor `output_index`) on this backend."""
     with _cache_lock:
         per_model = _cache.setdefault(model, {})
-        probe = per_model.get(id(layer))
+        key = (id(layer), output_index)
+        probe = per_model.get(key)
         if probe is None or probe.layer is not layer:
-            probe = per_model[id(layer)] = _probe_class()(model, layer)
+            probe = per_model[key] = _probe_class()(model, layer, output_index)
         return probe
 
 

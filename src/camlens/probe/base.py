@@ -18,8 +18,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..capture import call_site, capture, on_input, on_output, without_remat
-from ..layers import all_layers, final_activation
+from ..capture import call_site, capture, on_output, without_remat
+from ..inspection import all_layers, inspect
 from ..targets import TargetPlan, slot_scores
 
 OUTPUT = "output"
@@ -60,9 +60,10 @@ class Probe:
     scores and their gradient with respect to the output, outside the trace).
     """
 
-    def __init__(self, model: keras.Model, layer: keras.layers.Layer):
+    def __init__(self, model: keras.Model, layer: keras.layers.Layer, output_index: int = 0):
         self._model_ref = weakref.ref(model)
         self.layer = layer
+        self.output_index = output_index
         self._compiled: dict[tuple, Callable] = {}
         self._lock = threading.Lock()
         self._logit_site = _UNKNOWN
@@ -151,7 +152,7 @@ class Probe:
         key = (mode, score, slots)
         with self._lock:
             if score == LOGIT and self._logit_site is _UNKNOWN:
-                self._logit_site = final_activation(self.model, batch.shape)
+                self._logit_site = inspect(self.model, batch.shape).logit_site()
             compiled = self._compiled.get(key)
             if compiled is None:
                 compiled = self._compiled[key] = self._compile(mode, score, slots)
@@ -211,8 +212,9 @@ class Probe:
             interceptors[call_site(self.layer)] = on_output(
                 self._checked_hook(on_activations, activations)
             )
-        if score == LOGIT and self._logit_site is not None:
-            interceptors[self._logit_site] = on_input(logits.append)
+        site = self._logit_site if score == LOGIT else None
+        if site is not None:
+            interceptors[(site.target, site.attribute)] = _logit_recorder(logits)
         with capture(interceptors):
             outputs = call()
         if on_activations is not None and not activations:
@@ -220,11 +222,11 @@ class Probe:
                 f"Layer '{self.layer.name}' did not run in the forward pass of model "
                 f"'{self.model.name}'. Received: layer='{self.layer.name}'"
             )
-        classes = logits[-1] if logits else outputs
+        classes = _logit_of(logits, outputs, site) if site is not None else outputs
         return classes, outputs, activations[0] if activations else None
 
     def _checked_hook(self, on_activations, captured: list):
-        layer = self.layer
+        layer, index = self.layer, self.output_index
 
         def hook(output):
             if captured:
@@ -233,18 +235,46 @@ class Probe:
                     "(a shared layer), so its activations are ambiguous. Choose a "
                     f"layer that runs once. Received: layer='{layer.name}'"
                 )
-            shape = getattr(output, "shape", None)
-            if shape is None or len(shape) != 4:
+            tensors = keras.tree.flatten(output)
+            chosen = tensors[index] if -len(tensors) <= index < len(tensors) else None
+            shape = getattr(chosen, "shape", None)
+            if shape is None or len(shape) not in (3, 4):
                 raise ValueError(
                     f"Layer '{layer.name}' has an output of shape {shape}; a class "
                     "activation map needs a layer with a 4-D (batch, height, width, "
-                    f"channels) output. Received: layer='{layer.name}'"
+                    "channels) output or a 3-D (batch, tokens, channels) one. "
+                    f"Received: layer='{layer.name}'"
                 )
-            output = on_activations(output)
-            captured.append(output)
-            return output
+            tensors[index] = on_activations(chosen)
+            captured.append(tensors[index])
+            return keras.tree.pack_sequence_as(output, tensors)
 
         return hook
+
+
+def _logit_recorder(logits: list):
+    """An interceptor keeping each call's (first argument, result)."""
+
+    def intercept(original, first, *args, **kwargs):
+        result = original(first, *args, **kwargs)
+        logits.append((first, result))
+        return result
+
+    return intercept
+
+
+def _logit_of(logits: list, outputs, site):
+    """The pre-activation scores: the input of the activation whose result is the output."""
+    if not site.by_output and logits:
+        return logits[-1][0]
+    for scores, result in reversed(logits):
+        if result is outputs:
+            return scores
+    raise ValueError(
+        "score='logit': the model's last activation did not produce its output in "
+        "this forward pass, so the score before it cannot be read. Pass "
+        "score='output'. Received: score='logit'"
+    )
 
 
 def _to_numpy(tensor) -> np.ndarray:

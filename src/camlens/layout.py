@@ -1,0 +1,142 @@
+"""From a layer's output to the spatial grid a method works on.
+
+A convolutional layer's output already is a grid, `(N, h, w, C)`. A vision
+transformer's layer outputs a sequence of tokens, `(N, T, C)`: a few leading
+tokens that belong to no position (a class token, DeiT's distillation token,
+register tokens), then one token per patch, row by row. `Layout` drops the
+leading tokens and folds the patch tokens into `(N, gh, gw, C)`, for the
+activations and their gradients alike, between the probe and the method.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_PREFIX_TOKENS = 16
+"""The most leading non-patch tokens the grid inference considers."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How to read a layer's output as a grid.
+
+    Attributes:
+        prefix: leading tokens dropped (0 for a layer with a 4-D output).
+        grid: `(gh, gw)` patch grid of a token output, `None` for a 4-D output.
+    """
+
+    prefix: int = 0
+    grid: tuple | None = None
+
+    def apply(self, array: np.ndarray, token_axis: int) -> np.ndarray:
+        """`array` with its token axis replaced by the grid's two axes.
+
+        Args:
+            array: activations (N, T, C) with `token_axis=1`, or gradients
+                (N, K, T, C) with `token_axis=2`.
+        """
+        if self.grid is None:
+            return array
+        patches = np.take(array, np.arange(self.prefix, array.shape[token_axis]), axis=token_axis)
+        shape = array.shape[:token_axis] + tuple(self.grid) + array.shape[token_axis + 1 :]
+        return patches.reshape(shape)
+
+
+def layout_for(shape: tuple, input_shape: tuple, layer_name: str,
+               token_grid=None, prefix_tokens=None) -> Layout:
+    """The layout of a layer output of `shape` in a model with input `input_shape`.
+
+    Args:
+        shape: the layer's output shape, `(N, h, w, C)` or tokens `(N, T, C)`.
+        input_shape: the model input's shape, `(N, H, W, C)`.
+        layer_name: for messages.
+        token_grid: `(gh, gw)` given by the user, else inferred: `gh * gw` patch
+            tokens with `gh / gw == H / W`.
+        prefix_tokens: leading tokens to drop, else `T - gh * gw`.
+
+    Raises:
+        ValueError: when the output is neither a grid nor tokens, or when the
+            tokens fit no grid (the message says which options to pass).
+    """
+    if len(shape) == 4:
+        return Layout()
+    if len(shape) != 3:
+        raise ValueError(
+            f"Layer '{layer_name}' has an output of shape {shape}; a class activation "
+            "map needs a layer with a 4-D (batch, height, width, channels) output, "
+            "such as a convolution, or a 3-D (batch, tokens, channels) output of a "
+            f"vision transformer. Received: layer='{layer_name}'"
+        )
+    tokens = shape[1]
+    height, width = input_shape[1:3]
+    if token_grid is not None:
+        grid = check_token_grid(token_grid)
+        prefix = tokens - grid[0] * grid[1] if prefix_tokens is None else prefix_tokens
+        if prefix < 0 or prefix + grid[0] * grid[1] != tokens:
+            raise ValueError(
+                f"Layer '{layer_name}' outputs {tokens} tokens, which do not fit "
+                f"token_grid={grid} with {prefix} leading tokens. Received: "
+                f"token_grid={token_grid!r}, prefix_tokens={prefix_tokens!r}"
+            )
+        return Layout(prefix, grid)
+    prefixes = range(MAX_PREFIX_TOKENS + 1) if prefix_tokens is None else [prefix_tokens]
+    for prefix in prefixes:
+        grid = _grid_of(tokens - prefix, height, width)
+        if grid is not None:
+            return Layout(prefix, grid)
+    raise ValueError(
+        f"Layer '{layer_name}' outputs {tokens} tokens, which fit no patch grid with "
+        f"the input's aspect ratio ({height}x{width})"
+        + ("" if prefix_tokens is None else f" after {prefix_tokens} leading tokens")
+        + ". Pass token_grid=(rows, columns) and, if needed, prefix_tokens=k. "
+        f"Received: layer='{layer_name}', prefix_tokens={prefix_tokens!r}"
+    )
+
+
+def check_token_grid(token_grid) -> tuple | None:
+    """`None` or a `(rows, columns)` pair of positive integers."""
+    if token_grid is None:
+        return None
+    if (
+        not isinstance(token_grid, (tuple, list))
+        or len(token_grid) != 2
+        or not all(_is_positive_int(n) for n in token_grid)
+    ):
+        raise ValueError(
+            "token_grid must be None or (rows, columns), two positive integers. "
+            f"Received: token_grid={token_grid!r}"
+        )
+    return int(token_grid[0]), int(token_grid[1])
+
+
+def check_prefix_tokens(prefix_tokens) -> int | None:
+    """`None` or a non-negative integer."""
+    if prefix_tokens is None:
+        return None
+    if not _is_int(prefix_tokens) or prefix_tokens < 0:
+        raise ValueError(
+            "prefix_tokens must be None or a non-negative integer. "
+            f"Received: prefix_tokens={prefix_tokens!r}"
+        )
+    return int(prefix_tokens)
+
+
+def _grid_of(patches: int, height: int | None, width: int | None) -> tuple | None:
+    """`(gh, gw)` with `gh * gw == patches` and `gh / gw == height / width`, if any."""
+    if patches < 2 or not height or not width:
+        return None
+    for rows in range(1, patches + 1):
+        if patches % rows == 0 and rows * width == (patches // rows) * height:
+            return rows, patches // rows
+    return None
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_positive_int(value) -> bool:
+    return _is_int(value) and value >= 1
