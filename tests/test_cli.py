@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import camlens
 from camlens.cli import main
 from conftest import CLASSES, SIZE, functional_resnet, images
 
@@ -194,3 +195,43 @@ def test_evaluate_on_a_user_model_and_folder(capsys, tmp_path, model_file, image
 def test_evaluate_bad_input(capsys, argv, words):
     status, _, stderr = run(capsys, *argv)
     assert status == 2 and words in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def test_explain_uses_a_keras_hub_models_own_preprocessor(capsys, tmp_path):
+    keras_hub = pytest.importorskip("keras_hub")
+    import hub_models
+
+    model = hub_models.vit()
+    converter = keras_hub.layers.ViTImageConverter(image_size=(64, 64), scale=1 / 255.0)
+    model.preprocessor = keras_hub.models.ViTImageClassifierPreprocessor(image_converter=converter)
+    path = tmp_path / "vit.keras"
+    model.save(path)
+    photo = tmp_path / "raw.png"
+    pixels = np.random.default_rng(1).integers(0, 256, (300, 200, 3)).astype(np.uint8)
+    Image.fromarray(pixels).save(photo)
+    status, out, err = run(capsys, "explain", path, photo, "--out", tmp_path / "o.png")
+    assert status == 0, err
+    assert "layer transformer_block_1" in out
+    with Image.open(tmp_path / "o.png") as written:
+        assert written.size == (200, 300)  # drawn over the raw image
+    # the same map as the preprocessed image explained directly
+    doc = keras.ops.convert_to_numpy(model.preprocessor(pixels[None].astype(np.float32)))
+    expected = camlens.explain_prediction(model, doc)
+    assert f"class {expected.targets[0].target} " in out
+
+
+def test_explain_a_model_with_none_spatial_dimensions_needs_size(capsys, tmp_path, image_file):
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    path = tmp_path / "any_size.keras"
+    keras.Model(inputs, keras.layers.Dense(CLASSES)(x)).save(path)
+    status, _, err = run(capsys, "explain", path, image_file)
+    assert status == 2 and "--size HxW" in err
+    status, out, err = run(capsys, "explain", path, image_file, "--size", "20x24",
+                           "--out", tmp_path / "o.png")
+    assert status == 0, err
+    assert "layer conv" in out
+    with pytest.raises(SystemExit) as raised:
+        main(["explain", str(path), str(image_file), "--size", "20by24"])
+    assert raised.value.code == 2 and "HxW" in capsys.readouterr().err

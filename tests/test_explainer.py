@@ -120,3 +120,27 @@ def test_maps_become_explanations_to_draw(resnet):
     assert camlens.format_targets_as_image(explanations[0], target_names=["a"] * 5).mode == "RGB"
     with pytest.raises(ValueError, match="one image per map"):
         maps.to_explanations(batch[:1])
+
+
+def test_preprocess_takes_a_raw_image_of_any_size():
+    keras_hub = pytest.importorskip("keras_hub")
+    import hub_models
+
+    model = hub_models.vit()
+    converter = keras_hub.layers.ViTImageConverter(image_size=(64, 64), scale=1 / 255.0)
+    preprocessor = keras_hub.models.ViTImageClassifierPreprocessor(image_converter=converter)
+    raw = np.random.default_rng(0).integers(0, 256, (1, 300, 200, 3)).astype(np.uint8)
+    expl = camlens.explain_prediction(model, raw, targets=[1], preprocess=preprocessor)
+    doc = keras.ops.convert_to_numpy(preprocessor(raw.astype(np.float32)))
+    assert doc.shape == (1, 64, 64, 3) and doc.max() <= 1.0
+    plain = camlens.explain_prediction(model, doc, targets=[1])
+    np.testing.assert_allclose(expl.targets[0].heatmap, plain.targets[0].heatmap, atol=1e-6)
+    assert expl.targets[0].heatmap.std() > 0.05
+    assert expl.image.size == (200, 300)  # drawn over the raw image
+    batch = camlens.Explainer(model, preprocess=preprocessor)(raw, targets=[1])
+    np.testing.assert_allclose(batch.heatmaps[0, 0], plain.targets[0].heatmap, atol=1e-6)
+
+
+def test_preprocess_must_be_callable(resnet):
+    with pytest.raises(TypeError, match="preprocess must be None or a callable"):
+        camlens.Explainer(resnet, preprocess="resize")

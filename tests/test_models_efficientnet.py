@@ -112,6 +112,7 @@ def test_architecture_and_layer_names(model):
     # 4,652,008 trainable weights, as published for Lite0, plus 42,016 BN statistics.
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 4_652_008
     assert model.count_params() == 4_694_024
+    assert camlens.Explainer(model).layer.name == "top_relu"  # Grad-CAM's default
 
 
 def test_logits_match_the_independent_torch_forward_pass(keras_logits, torch_logits):
@@ -166,9 +167,7 @@ def test_gradcam_of_the_top_class_lies_on_the_cat(model, photos):
 
 
 def test_explainer_batch_agrees_with_explain_prediction(model, images):
-    explainer = camlens.Explainer(model)
-    maps = explainer(images[:2])
-    assert explainer.layer.name == "top_relu"  # Grad-CAM's default
+    maps = camlens.Explainer(model)(images[:2])
     single = camlens.explain_prediction(model, images[:1])
     assert maps.heatmaps.shape == (2, 1, 7, 7)
     np.testing.assert_allclose(maps.heatmaps[0, 0], single.targets[0].heatmap, atol=1e-4)

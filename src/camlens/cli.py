@@ -88,6 +88,13 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--method", default="gradcam",
                          help="method name, or 'all' for one panel per method (default: gradcam)")
     explain.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        help="HxW to resize the image to (default: the model's input size; with a "
+        "keras-hub model's own preprocessor, the image as it is)",
+    )
+    explain.add_argument(
         "--unsafe",
         action="store_true",
         help="load models with Lambda layers (runs code stored in the file: "
@@ -177,7 +184,7 @@ def _run_explain(args) -> int:
     from .methods import METHODS
 
     outs = output_paths(args.images, args.out, args.out_dir)
-    model, to_doc = load_explained_model(args.model, unsafe=args.unsafe)
+    model, to_doc = load_explained_model(args.model, unsafe=args.unsafe, size=args.size)
     originals = [load_image(path) for path in args.images]  # every file checked first
     layer = args.layer
     if layer is not None and layer.lstrip("-").isdigit():
@@ -325,6 +332,13 @@ def write_png(picture, path: Path) -> None:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     write_atomically(path, buffer.getvalue())
+
+
+def _size(text: str) -> tuple[int, int]:
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(f"must be HxW, two positive integers, received {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def _positive_int(text: str) -> int:

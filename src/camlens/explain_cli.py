@@ -41,16 +41,29 @@ def output_paths(images: list[Path], out: Path | None, out_dir: Path | None) -> 
     return paths
 
 
-def load_explained_model(path: Path, unsafe: bool = False) -> tuple[object, Callable]:
-    """`(model, to_doc)`: a model file or a keras-hub preset folder, and its image-to-input map."""
+def load_explained_model(path: Path, unsafe: bool = False,
+                         size: tuple[int, int] | None = None) -> tuple[object, Callable]:
+    """`(model, to_doc)`: a model file or a keras-hub preset folder, and its image-to-input map.
+
+    A keras-hub task keeps its preprocessor (resizing, scaling) out of its graph:
+    `to_doc` applies it to the image at its own size, or at `size` (height,
+    width) when given. Other models get the image resized to their input size
+    (or to `size`, for inputs with `None` spatial dimensions).
+    """
     from .files import image_to_doc, load_model
+    from .presets import load_preset, preprocessor_of
 
     if Path(path).is_dir():
-        from .presets import load_preset
-
-        return load_preset(path)
-    model = load_model(path, unsafe=unsafe)
-    return model, lambda image: image_to_doc(image, model)
+        model, preprocess = load_preset(path)
+    else:
+        _register_keras_hub()
+        model = load_model(path, unsafe=unsafe)
+        if not callable(getattr(model, "preprocessor", None)):
+            return model, lambda image: image_to_doc(image, model, size=size)
+        preprocess = preprocessor_of(model)
+    if size is None:
+        return model, preprocess
+    return model, lambda image: preprocess(image.resize((size[1], size[0]), Image.BILINEAR))
 
 
 def explain_pictures(explainers: list, doc, original: Image.Image, targets) -> tuple:
@@ -79,3 +92,11 @@ def explain_pictures(explainers: list, doc, original: Image.Image, targets) -> t
         return format_as_image(explanations[0]), lines
     panels = [format_targets_as_image(e) for e in explanations]
     return compose_panels(panels, [[e.method] for e in explanations]), lines
+
+
+def _register_keras_hub() -> None:
+    """Import keras-hub when installed, so that files saved from its models load."""
+    try:
+        import keras_hub  # noqa: F401
+    except ImportError:
+        pass

@@ -155,7 +155,7 @@ class Explainer:
         self.preprocess = check_preprocess(preprocess)
         self._chosen = layer is not None
         self._layer = None
-        if layer is not None:
+        if self._chosen:
             input_shape = graph_input_shape(model)
             known = input_shape is not None and None not in input_shape[1:]
             inspection = inspect(model, input_shape) if known else None
@@ -163,7 +163,18 @@ class Explainer:
 
     @property
     def layer(self) -> keras.layers.Layer | None:
-        """The layer explained; with the automatic choice, known after the first call."""
+        """The layer explained.
+
+        The automatic choice is made on the first batch explained. Asked before
+        that, for a classifier with a fixed input shape, it is made on one seeded
+        random image; otherwise it is `None` until the first call.
+        """
+        if self._layer is None:
+            shape = graph_input_shape(self.model)
+            known = shape is not None and None not in shape[1:]
+            if known and inspect(self.model, shape).num_classes is not None:
+                rng = np.random.default_rng(0)
+                self._probe_result(rng.uniform(0, 1, (1, *shape[1:])).astype(np.float32), None)
         return self._layer
 
     def __call__(self, images: np.ndarray, targets=None) -> Maps:

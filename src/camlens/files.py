@@ -63,20 +63,26 @@ def load_image(path: Path) -> Image.Image:
         raise FileProblem(f"{path} is not an image Pillow can read: {error}") from error
 
 
-def image_to_doc(image: Image.Image, model) -> np.ndarray:
+def image_to_doc(image: Image.Image, model, size: tuple[int, int] | None = None) -> np.ndarray:
     """The (1, H, W, C) float32 input for `model`: the image resized, pixel values 0..255.
 
-    The model is expected to hold its own preprocessing (e.g. a Rescaling layer).
+    The model is expected to hold its own preprocessing (e.g. a Rescaling layer),
+    or to be given a `preprocess` callable.
+
+    Args:
+        size: `(height, width)` to resize to, for models whose input has `None`
+            spatial dimensions (or to override the model's size).
     """
     from .inspection import graph_input_shape
 
     shape = graph_input_shape(model)
-    if shape is None or None in shape[1:] or len(shape) != 4:
+    if shape is None or len(shape) != 4 or (size is None and None in shape[1:3]):
         raise FileProblem(
             "the model has no fixed (height, width, channels) input shape to resize "
-            f"the image to. Received: input shape {shape}"
+            f"the image to; pass --size HxW. Received: input shape {shape}"
         )
-    height, width, channels = shape[1:]
+    height, width = size if size is not None else shape[1:3]
+    channels = shape[3]
     if channels not in IMAGE_MODES:
         raise FileProblem(
             f"the model takes {channels} channels; images have 1, 3 or 4. "

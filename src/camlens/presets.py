@@ -42,10 +42,11 @@ def load_preset(folder: Path) -> tuple[object, Callable]:
         classifier = keras_hub.models.ImageClassifier.from_preset(str(folder))
     except Exception as error:  # keras-hub raises many kinds for a bad preset
         raise FileProblem(f"{folder} is not a keras-hub image classifier preset: {error}") from error
-    return classifier, _preprocessor_of(classifier)
+    return classifier, preprocessor_of(classifier)
 
 
-def _preprocessor_of(classifier) -> Callable:
+def preprocessor_of(classifier) -> Callable:
+    """`preprocess(image)`: a PIL image to the classifier's (1, H, W, C) float32 input."""
     import keras
 
     preprocessor = getattr(classifier, "preprocessor", None)
