@@ -114,6 +114,12 @@ def cnn_classifier(family: str, size: int = 32):
             stackwise_num_repeats=[1, 1], stackwise_num_filters=[8, 16], image_shape=shape
         )
         return models.VGGImageClassifier(backbone, num_classes=CLASSES, pooling_hidden_dim=16)
+    if family == "xception":
+        backbone = models.XceptionBackbone(
+            stackwise_conv_filters=[[8, 16], [16, 32], [32, 32]],
+            stackwise_pooling=[True, True, False], image_shape=shape,
+        )
+        return models.XceptionImageClassifier(backbone, num_classes=CLASSES)
     if family == "efficientnet":
         backbone = models.EfficientNetBackbone(
             width_coefficient=0.25, depth_coefficient=0.25,
@@ -154,9 +160,21 @@ def chain_reference(model, layer_name: str, x: np.ndarray, target: int) -> np.nd
     hidden = x
     for layer in chain[: chain.index(holder)]:
         hidden = layer(hidden)
-    activations = keras.ops.convert_to_numpy(keras.Model(holder.input, cut.output)(hidden))
-    tail = None if cut.output is holder.output else keras.Model(cut.output, holder.output)
     rest = chain[chain.index(holder) + 1 :]
+    if isinstance(holder, keras.Sequential):  # VGG's head: run its layers one by one
+        inner = holder.layers
+        for layer in inner[: inner.index(cut) + 1]:
+            hidden = layer(hidden)
+        activations = keras.ops.convert_to_numpy(hidden)
+        tail_layers = inner[inner.index(cut) + 1 :]
+
+        def tail(a):
+            for layer in tail_layers:
+                a = layer(a)
+            return a
+    else:
+        activations = keras.ops.convert_to_numpy(keras.Model(holder.input, cut.output)(hidden))
+        tail = None if cut.output is holder.output else keras.Model(cut.output, holder.output)
 
     def score(a):
         out = a if tail is None else tail(a)

@@ -135,9 +135,7 @@ def test_shared_layer_is_refused():
         explained_layer(model, "shared")
 
 
-# VGG builds and is explained too, but its Sequential head cannot be cut at `fc2`
-# for the reference, so it is left out here.
-HUB_CNNS = ["resnet", "densenet", "efficientnet", "mobilenet"]
+HUB_CNNS = ["resnet", "densenet", "vgg", "xception", "efficientnet", "mobilenet"]
 
 
 @pytest.mark.parametrize("family", HUB_CNNS)

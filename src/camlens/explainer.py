@@ -321,9 +321,9 @@ def _warn_if_blank(result: ProbeResult, layer, targets: int) -> None:
             f"zero for {int(blank.sum())} of {blank.size} (image, target) pairs, so "
             "those maps are blank: the score does not depend on this layer (with "
             "class-token pooling, a vision transformer's last block reaches no "
-            "score through its patch tokens) or a softmax is saturated. Choose "
-            "layer=None (the automatic choice) or an earlier layer, or "
-            "score='logit'.",
+            "score through its patch tokens), a softmax is saturated, or a Region "
+            "target covers no pixel. Choose layer=None (the automatic choice) or "
+            "an earlier layer, or score='logit'.",
             ZeroGradientWarning,
             stacklevel=4,
         )
