@@ -4,11 +4,13 @@ Usage:
     KERAS_BACKEND=tensorflow PYTHONPATH=src python benchmarks/latency.py [--quick | --full]
         [--models mobilenetv2,resnet50] [--budget SECONDS]
 
-For each model (random weights, BatchNorm calibrated, see models.py) and batch
+For each model (random weights, BatchNorm calibrated, see models.py: the
+keras.applications CNNs and keras-hub's ViT-Ti/16 and Swin-T) and batch
 size (1 and 32), one loop calls, in turn: the model's compiled forward pass,
 `camlens.Explainer(model)(x)`, and at batch 1 `camlens.explain_prediction(model,
 x)`; on TensorFlow also `eli5.explain_prediction(model, x)` (batch 1 only: ELI5
-explains one image) and tf-keras-vis `Gradcam(model)(CategoricalScore(ids), x)`.
+explains one image) and tf-keras-vis `Gradcam(model)(CategoricalScore(ids), x)`,
+for the CNNs only (neither reads a transformer's tokens).
 All tools explain the same layer. After warm-up calls (two on TensorFlow: camlens
 runs a one-off call eagerly and compiles on reuse; one elsewhere), each round
 times every call once; the table gives the medians and ratios of medians.
@@ -45,7 +47,7 @@ def main() -> None:
         if explainer.layer.name != layer:
             raise SystemExit(f"camlens chose {explainer.layer.name!r}, expected {layer!r}")
         forward = bench.compiled_forward(model)
-        others = _other_tools(model, layer)
+        others = {} if name in bench.TRANSFORMERS else _other_tools(model, layer)
         for batch in (1, 32):
             images = bench.random_images(batch)
             top = forward(images).argmax(axis=1).tolist()

@@ -48,10 +48,17 @@ IMAGE_SHAPE = (224, 224, 3)
 MODELS = {
     "mobilenetv2": ("MobileNetV2", "MobileNetV2", "out_relu"),
     "resnet50": ("ResNet50", "ResNet50", "conv5_block3_out"),
+    "vit_ti16": ("ViT-Ti/16 (keras-hub)", "vit_ti16", "transformer_block_10"),
+    "swin_t": ("Swin-T (keras-hub)", "swin_t", "norm"),
 }
-"""name -> (title, `keras.applications` constructor, the layer camlens picks by default).
+"""name -> (title, constructor, the layer camlens picks by default).
 
+The constructor is a `keras.applications` name, or one of `HUB_MODELS`
+(keras-hub classifiers built from the published configs, 1000 classes).
 Every tool is given that layer, so all explain the same activations."""
+
+TRANSFORMERS = ("vit_ti16", "swin_t")
+"""Models whose explained layer outputs tokens: ELI5 and tf-keras-vis cannot explain them."""
 
 
 def backend() -> str:
@@ -65,7 +72,11 @@ def build_model(name: str, calibrated: bool = True) -> keras.Model:
     the cache; later calls, in any process, load them.
     """
     keras.utils.set_random_seed(SEED)
-    model = getattr(keras.applications, MODELS[name][1])(weights=None)
+    constructor = MODELS[name][1]
+    if constructor in HUB_MODELS:
+        model = HUB_MODELS[constructor]()
+    else:
+        model = getattr(keras.applications, constructor)(weights=None)
     if not calibrated:
         return model
     path = _weights_path(name)
@@ -78,6 +89,31 @@ def build_model(name: str, calibrated: bool = True) -> keras.Model:
         model.save_weights(partial)
         os.replace(partial, path)
     return model
+
+
+def _vit_ti16() -> keras.Model:
+    """ViT-Ti/16 at 224x224 (Touvron et al.'s tiny shape): 12 blocks, 3 heads, width 192."""
+    import keras_hub
+
+    backbone = keras_hub.models.ViTBackbone(
+        image_shape=IMAGE_SHAPE, patch_size=16, num_layers=12, num_heads=3,
+        hidden_dim=192, mlp_dim=768,
+    )
+    return keras_hub.models.ViTImageClassifier(backbone, num_classes=1000)
+
+
+def _swin_t() -> keras.Model:
+    """Swin-T at 224x224: patch 4, width 96, depths (2, 2, 6, 2), window 7."""
+    import keras_hub
+
+    backbone = keras_hub.models.SwinTransformerBackbone(
+        image_shape=IMAGE_SHAPE, patch_size=4, embed_dim=96, depths=(2, 2, 6, 2),
+        num_heads=(3, 6, 12, 24), window_size=7,
+    )
+    return keras_hub.models.SwinTransformerImageClassifier(backbone, num_classes=1000)
+
+
+HUB_MODELS = {"vit_ti16": _vit_ti16, "swin_t": _swin_t}
 
 
 def prepare(name: str) -> None:

@@ -235,3 +235,12 @@ def test_explain_a_model_with_none_spatial_dimensions_needs_size(capsys, tmp_pat
     with pytest.raises(SystemExit) as raised:
         main(["explain", str(path), str(image_file), "--size", "20by24"])
     assert raised.value.code == 2 and "HxW" in capsys.readouterr().err
+
+
+def test_a_blank_map_is_reported_as_one_warning_line(capsys, model_file, image_file):
+    # the file's 0..255 pixels saturate this model's softmax: every gradient is zero
+    status, _, stderr = run(capsys, "explain", model_file, image_file, "--layer", "conv1")
+    assert status == 0
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("camlens explain: warning: The gradients")
+    assert "layer 'conv1'" in lines[0]

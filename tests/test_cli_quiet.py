@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import camlens as package
-from conftest import functional_resnet, images
+from conftest import SIZE, functional_resnet, images
 
 BACKEND = keras.backend.backend()
 SOURCES = os.path.dirname(os.path.dirname(package.__file__))  # these sources, from any folder
@@ -31,7 +31,9 @@ def test_demo_prints_only_what_it_wrote(tmp_path):
 
 
 def test_explain_prints_only_its_result(tmp_path):
-    functional_resnet().save(tmp_path / "m.keras")
+    inputs = keras.Input((SIZE, SIZE, 3))  # files hold 0..255, the network takes 0..1
+    scaled = keras.Model(inputs, functional_resnet()(keras.layers.Rescaling(1 / 255)(inputs)))
+    scaled.save(tmp_path / "m.keras")
     Image.fromarray((images(1)[0] * 255).astype(np.uint8)).save(tmp_path / "p.png")
     done = camlens("explain", "m.keras", "p.png", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -14,6 +14,7 @@ import io
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    with _backend_logs_held(enabled=not args.verbose) as replay:
+    with _backend_logs_held(enabled=not args.verbose) as replay, _warnings_as_lines(args.command):
         try:
             return args.run(args)
         except (UsageError, ValueError, TypeError, OSError, ImportError) as error:
@@ -41,6 +42,18 @@ def main(argv: list[str] | None = None) -> int:
                 replay()
             print(f"camlens {args.command}: error: {_one_line(error)}", file=sys.stderr)
             return EXIT_USAGE
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(command: str):
+    """Show each warning (a blank map, ...) as one line in the CLI's voice, not a traceback."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"camlens {command}: warning: {_one_line(message)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -322,13 +335,19 @@ def _writes_to_fd2(stream) -> bool:
         return False
 
 
-def write_png(picture, path: Path) -> None:
-    """Write `picture` as a PNG atomically: a temp file beside it, then a rename."""
+def check_out_path(path: Path) -> Path:
+    """`path` if a PNG can be written there, else a UsageError (checked before any work)."""
     path = Path(path)
     if path.exists() and path.is_dir():
         raise UsageError(f"--out is a directory, expected a file path. Received: {path}")
     if not path.parent.exists():
         raise UsageError(f"--out's folder does not exist. Received: {path}")
+    return path
+
+
+def write_png(picture, path: Path) -> None:
+    """Write `picture` as a PNG atomically: a temp file beside it, then a rename."""
+    path = check_out_path(path)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     write_atomically(path, buffer.getvalue())
@@ -348,7 +367,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _one_line(error: BaseException) -> str:
+def _one_line(error) -> str:
     text = " ".join(str(error).split())
     return text or type(error).__name__
 

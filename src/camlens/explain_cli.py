@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .cli import UsageError
+from .cli import UsageError, check_out_path
 from .explain import explanation_from_maps
 from .formatters import compose_panels, format_as_image, format_targets_as_image
 
@@ -23,7 +23,7 @@ def output_paths(images: list[Path], out: Path | None, out_dir: Path | None) -> 
             raise UsageError(
                 f"--out names one file; for {len(images)} images use --out-dir DIR"
             )
-        return [out]
+        return [check_out_path(out)]
     if out_dir is not None and not out_dir.is_dir():
         raise UsageError(f"--out-dir must be an existing folder. Received: {out_dir}")
     paths = [
