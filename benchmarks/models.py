@@ -48,7 +48,7 @@ IMAGE_SHAPE = (224, 224, 3)
 MODELS = {
     "mobilenetv2": ("MobileNetV2", "MobileNetV2", "out_relu"),
     "resnet50": ("ResNet50", "ResNet50", "conv5_block3_out"),
-    "vit_ti16": ("ViT-Ti/16 (keras-hub)", "vit_ti16", "transformer_block_10"),
+    "vit_ti16": ("ViT-Ti/16 (keras-hub)", "vit_ti16", "transformer_block_11"),
     "swin_t": ("Swin-T (keras-hub)", "swin_t", "norm"),
 }
 """name -> (title, constructor, the layer camlens picks by default).
