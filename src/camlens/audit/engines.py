@@ -188,11 +188,16 @@ def run_ray(model_path: str, unsafe: bool, options: AuditOptions, items: Iterato
     remote_args = {"runtime_env": {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}}}
     if gpus:
         remote_args["num_gpus"] = 1
-    dataset = ray.data.from_items(rows).map_batches(
+    # One block per batch, each block one call: Ray splits the rows evenly into
+    # blocks of at most batch_size rows; batch_size=None keeps a block whole (a
+    # row count would split bundles of blocks into a full batch and a remainder,
+    # two padded passes for one batch of images).
+    blocks = -(-len(rows) // options.batch_size)
+    dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
         _RayAuditor,
         fn_constructor_args=(str(model_path), unsafe, options, workers,
                              None if overlay_dir is None else str(overlay_dir)),
-        batch_size=options.batch_size,
+        batch_size=None,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=concurrency),
         **remote_args,
