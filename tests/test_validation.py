@@ -107,3 +107,21 @@ def test_functional_resnet_fixture_is_deterministic():
     first = functional_resnet().get_weights()
     second = functional_resnet().get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_positive_integers_are_checked_alike_everywhere(resnet):
+    from camlens.metrics import deletion
+    from camlens.models.labels import decode_predictions
+
+    heatmaps, targets = np.ones((1, 1, 4, 4)) / 2, np.array([0])
+    calls = {
+        "batch_size": lambda v: camlens.explain_batch(resnet, images(2), batch_size=v),
+        "mask_batch_size": lambda v: camlens.Explainer(resnet, mask_batch_size=v),
+        "steps": lambda v: deletion(resnet, images(), heatmaps[:, 0], targets, steps=v),
+        "top": lambda v: decode_predictions(np.ones((1, 1000)), top=v),
+    }
+    for name, call in calls.items():
+        call(np.int64(2))  # numpy integers are integers
+        for bad in (0, -3, 2.0, True, "2", None):
+            with pytest.raises(ValueError, match=f"{name} must be a positive integer. Received: "):
+                call(bad)

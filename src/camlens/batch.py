@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from .explainer import Explainer, Maps
-from .validation import check_images
+from .validation import check_images, check_positive_int
 
 
 def explain_batch(
@@ -46,10 +46,7 @@ def explain_batch(
     Returns:
         `Maps` for all images, heatmaps (N, K, h, w); no PIL image is built.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            f"batch_size must be a positive integer. Received: batch_size={batch_size!r}"
-        )
+    batch_size = check_positive_int(batch_size, "batch_size")
     explainer = Explainer(
         model, layer=layer, method=method, relu=relu, counterfactual=counterfactual,
         score=score, mask_batch_size=mask_batch_size, token_grid=token_grid,

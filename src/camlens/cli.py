@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import write_atomically
+from .files import write_atomically, write_png
+from .methods import METHODS
+from .validation import check_positive_int
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-DEFAULT_METHODS = ("gradcam", "gradcam++", "scorecam", "layercam", "xgradcam", "hirescam", "eigencam")
 
 
 class UsageError(Exception):
@@ -124,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--images", type=Path, default=None,
                           help="a folder of images for --model (no object masks: "
                           "localization is skipped)")
-    evaluate.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+    evaluate.add_argument("--methods", default=",".join(METHODS),
                           help="comma-separated method names")
     evaluate.add_argument("--count", type=_positive_int, default=50,
                           help="generated demo images (default model only)")
@@ -194,7 +195,6 @@ def _run_explain(args) -> int:
     from .explainer import Explainer
     from .explain_cli import explain_pictures, load_explained_model, output_paths
     from .files import load_image
-    from .methods import METHODS
 
     outs = output_paths(args.images, args.out, args.out_dir)
     model, to_doc = load_explained_model(args.model, unsafe=args.unsafe, size=args.size)
@@ -335,24 +335,6 @@ def _writes_to_fd2(stream) -> bool:
         return False
 
 
-def check_out_path(path: Path) -> Path:
-    """`path` if a PNG can be written there, else a UsageError (checked before any work)."""
-    path = Path(path)
-    if path.exists() and path.is_dir():
-        raise UsageError(f"--out is a directory, expected a file path. Received: {path}")
-    if not path.parent.exists():
-        raise UsageError(f"--out's folder does not exist. Received: {path}")
-    return path
-
-
-def write_png(picture, path: Path) -> None:
-    """Write `picture` as a PNG atomically: a temp file beside it, then a rename."""
-    path = check_out_path(path)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    write_atomically(path, buffer.getvalue())
-
-
 def _size(text: str) -> tuple[int, int]:
     parts = text.lower().split("x")
     if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
@@ -361,10 +343,10 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, received {value}")
-    return value
+    try:
+        return check_positive_int(int(text), "value")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, received {text!r}") from error
 
 
 def _one_line(error) -> str:

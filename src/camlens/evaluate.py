@@ -17,6 +17,7 @@ import numpy as np
 from . import metrics
 from .batch import explain_batch
 from .explainer import Explainer
+from .methods import METHODS
 
 RANDOM = "random"
 """The pseudo-method of uniformly random heatmaps, the chance level."""
@@ -50,7 +51,7 @@ class Evaluation:
 def evaluate(
     model,
     images: np.ndarray,
-    methods=("gradcam", "gradcam++", "scorecam", "layercam", "xgradcam", "hirescam", "eigencam"),
+    methods=tuple(METHODS),
     targets: np.ndarray | None = None,
     masks: np.ndarray | None = None,
     layer=None,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from .cli import UsageError, check_out_path
+from .cli import UsageError
+from .files import check_png_path, convert_image
 from .explain import explanation_from_maps
 from .formatters import compose_panels, format_as_image, format_targets_as_image
 
@@ -23,7 +24,7 @@ def output_paths(images: list[Path], out: Path | None, out_dir: Path | None) -> 
             raise UsageError(
                 f"--out names one file; for {len(images)} images use --out-dir DIR"
             )
-        return [check_out_path(out)]
+        return [check_png_path(out)]
     if out_dir is not None and not out_dir.is_dir():
         raise UsageError(f"--out-dir must be an existing folder. Received: {out_dir}")
     paths = [
@@ -78,7 +79,7 @@ def explain_pictures(explainers: list, doc, original: Image.Image, targets) -> t
     Returns:
         `(PIL image, lines)`: one line per explainer (class, score, layer, method).
     """
-    picture = original.convert("RGB")
+    picture = convert_image(original, "RGB")
     explanations = [
         explanation_from_maps(explainer, explainer(doc, targets), 0, picture, targets)
         for explainer in explainers

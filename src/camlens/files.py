@@ -1,19 +1,25 @@
-"""Reading the files the command line is given: models and images from anywhere.
+"""The files camlens reads and writes: models and images from anywhere, atomically.
 
 Models load in Keras safe mode (no code stored in the file runs unless the user
 says `--unsafe`); images load with Pillow's decompression-bomb limit in force and
 are decoded in full, so truncated or corrupt files fail here, with their name.
+Images come out as they look in a viewer: turned by their EXIF orientation,
+8 bits per channel (16- and 32-bit integer and float images are scaled from
+their own minimum and maximum to 0..255), in mode L, LA, RGB or RGBA (CMYK,
+YCbCr, palette and other modes converted); of an animated image, the first
+frame, with a warning. Written files appear whole or not at all.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 IMAGE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -48,19 +54,76 @@ def load_model(path: Path, unsafe: bool = False):
 
 
 def load_image(path: Path) -> Image.Image:
-    """A fully decoded PIL image; refuses decompression bombs, truncated or corrupt files."""
+    """A fully decoded PIL image in mode L, LA, RGB or RGBA, upright, 8 bits per channel.
+
+    Refuses decompression bombs, truncated or corrupt files. See the module's
+    docstring for what is converted and how.
+    """
     path = Path(path)
     _check_readable(path, "IMAGE")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                frames = getattr(image, "n_frames", 1)
+                image.seek(0)
                 image.load()
-                return image.copy()
+                upright = ImageOps.exif_transpose(image)
+                decoded = _eight_bit(upright if upright is not None else image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise FileProblem(f"{path} is too large to decode safely: {error}") from error
     except (OSError, SyntaxError, ValueError) as error:
         raise FileProblem(f"{path} is not an image Pillow can read: {error}") from error
+    if frames > 1:
+        warnings.warn(
+            f"{path} holds {frames} frames (an animation); camlens explains the first.",
+            stacklevel=2,
+        )
+    return decoded
+
+
+def convert_image(image: Image.Image, mode: str) -> Image.Image:
+    """`image` (L, LA, RGB or RGBA) in `mode`; transparent parts shown on white.
+
+    Dropping an alpha channel keeps what a viewer shows, not the colours
+    stored under transparent pixels (often black or arbitrary).
+    """
+    if image.mode in ("LA", "RGBA") and mode not in ("LA", "RGBA"):
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    return image.convert(mode)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a temp file beside `path`, then rename it: never a half-written file."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private (0600)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def check_png_path(path: Path, name: str = "--out") -> Path:
+    """`path` if a PNG can be written there (checked before any work); `name` is its role."""
+    path = Path(path)
+    if path.is_dir():
+        raise FileProblem(f"{name} is a directory, expected a file path. Received: {path}")
+    if not path.parent.exists():
+        raise FileProblem(f"{name}'s folder does not exist. Received: {path}")
+    return path
+
+
+def write_png(picture: Image.Image, path: Path, name: str = "--out") -> None:
+    """Write `picture` as a PNG with `write_atomically`; `name` is the path's role in errors."""
+    path = check_png_path(path, name)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    write_atomically(path, buffer.getvalue())
 
 
 def image_to_doc(image: Image.Image, model, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -88,7 +151,7 @@ def image_to_doc(image: Image.Image, model, size: tuple[int, int] | None = None)
             f"the model takes {channels} channels; images have 1, 3 or 4. "
             f"Received: input shape {shape}"
         )
-    resized = image.convert(IMAGE_MODES[channels]).resize((width, height), Image.BILINEAR)
+    resized = convert_image(image, IMAGE_MODES[channels]).resize((width, height), Image.BILINEAR)
     pixels = np.asarray(resized, dtype=np.float32).reshape(height, width, channels)
     return pixels[None]
 
@@ -118,3 +181,32 @@ def _check_readable(path: Path, role: str) -> None:
         raise FileProblem(f"{role} file not found: {path}")
     if not path.is_file():
         raise FileProblem(f"{role} is not a file: {path}")
+
+
+_DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+_KEPT_MODES = ("L", "LA", "RGB", "RGBA")
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """The decoded image in mode L, LA, RGB or RGBA (see the module's docstring)."""
+    if image.mode in _KEPT_MODES:
+        return image.copy()
+    if image.mode in _DEEP_MODES:
+        values = np.asarray(image, dtype=np.float64)
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        low, high = values.min(), values.max()
+        scaled = (values - low) * (255.0 / (high - low)) if high > low else values * 0
+        return Image.fromarray(np.round(scaled).astype(np.uint8), mode="L")
+    if image.mode == "P" and "transparency" in image.info or image.mode in ("PA", "RGBa"):
+        return image.convert("RGBA")
+    if image.mode == "La":
+        return image.convert("LA")
+    if image.mode == "1":
+        return image.convert("L")
+    return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, P without transparency
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import FileProblem
+from .files import FileProblem, convert_image
 
 PRESET_CONFIG = "config.json"
 
@@ -52,7 +52,7 @@ def preprocessor_of(classifier) -> Callable:
     preprocessor = getattr(classifier, "preprocessor", None)
 
     def preprocess(image) -> np.ndarray:
-        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)[None]
+        pixels = np.asarray(convert_image(image, "RGB"), dtype=np.float32)[None]
         if preprocessor is None:
             return pixels
         return np.asarray(keras.ops.convert_to_numpy(preprocessor(pixels)), dtype=np.float32)

@@ -81,6 +81,13 @@ def check_images(images, model: keras.Model | None, name: str = "doc", single: b
     return images
 
 
+def check_positive_int(value, name: str) -> int:
+    """`value` as an int, if it is an integer (numpy's included, bool not) of at least 1."""
+    if not _is_class_id(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
 def check_image(image):
     """`None` or a PIL image."""
     from PIL import Image
@@ -150,9 +157,5 @@ def check_options(method, relu, counterfactual, score, mask_batch_size) -> tuple
         raise ValueError(
             f"score must be {OUTPUT!r}, {LOGIT!r} or None. Received: score={score!r}"
         )
-    if not _is_class_id(mask_batch_size) or mask_batch_size < 1:
-        raise ValueError(
-            f"mask_batch_size must be a positive integer. "
-            f"Received: mask_batch_size={mask_batch_size!r}"
-        )
-    return bool(relu), bool(counterfactual), score, int(mask_batch_size)
+    mask_batch_size = check_positive_int(mask_batch_size, "mask_batch_size")
+    return bool(relu), bool(counterfactual), score, mask_batch_size

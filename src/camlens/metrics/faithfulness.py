@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..resize import upsample
+from ..validation import check_positive_int
 
 BASELINES = ("blur", "zeros", "mean")
 
@@ -80,8 +81,7 @@ def _curves(model, images, heatmaps, targets, baseline, steps, batch_size, inser
     images, heatmaps, targets = _check(images, heatmaps, targets)
     if baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES}. Received: baseline={baseline!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer. Received: steps={steps!r}")
+    steps = check_positive_int(steps, "steps")
     count, height, width, _ = images.shape
     pixels = height * width
     fractions = np.linspace(0, 1, steps + 1)
@@ -127,6 +127,7 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _scores(model, images: np.ndarray, targets: np.ndarray, batch_size: int) -> np.ndarray:
+    batch_size = check_positive_int(batch_size, "batch_size")
     outputs = []
     for start in range(0, len(images), batch_size):
         outputs.append(np.asarray(model.predict_on_batch(images[start : start + batch_size])))

@@ -12,6 +12,8 @@ from importlib import resources
 
 import numpy as np
 
+from ..validation import check_positive_int
+
 LABELS_FILE = "imagenet_labels.txt"  # "<wnid> <name>" per line, in index order
 
 
@@ -40,8 +42,7 @@ def decode_predictions(scores, top: int = 5) -> list[list[tuple[int, str, float]
         raise ValueError(
             f"scores must have shape (N, {len(_table())}). Received: scores.shape={scores.shape}"
         )
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ValueError(f"top must be a positive int. Received: top={top!r}")
+    top = check_positive_int(top, "top")
     names = imagenet_labels()
     order = np.argsort(-scores, axis=1, kind="stable")[:, :top]
     return [[(int(i), names[i], float(row[i])) for i in ids] for row, ids in zip(scores, order)]
