@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 import camlens
-from conftest import functional_resnet, images
+from helpers import functional_resnet, images
 
 CYCLE = ["tensorflow", "jax", "torch"]
 TOLERANCE = 1e-4  # relative to the map's own scale
@@ -24,7 +24,7 @@ SCRIPT = """
 import json, sys
 sys.path.insert(0, {tests!r})
 import camlens
-from conftest import functional_resnet, images
+from helpers import functional_resnet, images
 model = functional_resnet()
 expl = camlens.explain_prediction(model, images(2)[1:], targets=[0, 3], layer={layer!r})
 print(json.dumps([t.heatmap.tolist() for t in expl.targets]))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import camlens
-from conftest import images
+from helpers import images
 
 
 def test_array_and_stream_give_the_maps_of_one_big_call(resnet):

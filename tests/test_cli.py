@@ -11,7 +11,7 @@ from PIL import Image
 
 import camlens
 from camlens.cli import main
-from conftest import CLASSES, SIZE, functional_resnet, images
+from helpers import CLASSES, SIZE, functional_resnet, images
 
 
 @pytest.fixture

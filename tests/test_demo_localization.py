@@ -12,6 +12,8 @@ import camlens
 from camlens.demo import load_demo_model, make_dataset
 from camlens.metrics import boxes_to_masks, pointing_game
 
+pytestmark = pytest.mark.slow  # 200 images per method: left out of `pytest -m "not slow"`
+
 COUNT = 200
 SEED = 4321  # training used seeds 1 and 2
 

@@ -6,7 +6,7 @@ import io
 import numpy as np
 
 from camlens.evaluate import RANDOM, evaluate, format_table, plot_curves, write_csv
-from conftest import SIZE, functional_resnet, images
+from helpers import SIZE, functional_resnet, images
 
 
 def small_evaluation():

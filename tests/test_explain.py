@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 import camlens
-from conftest import CLASSES, SIZE, images, residual_weights
+from helpers import CLASSES, SIZE, images, residual_weights
 from reference import residual_gradcam
 
 

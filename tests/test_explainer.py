@@ -10,7 +10,7 @@ import pytest
 import camlens
 from camlens import probe
 from camlens.targets import ID, Slot
-from conftest import CLASSES, functional_resnet, images, residual_weights
+from helpers import CLASSES, functional_resnet, images, residual_weights
 from reference import residual_gradcam
 
 

@@ -6,7 +6,7 @@ import pytest
 from keras import layers
 
 import camlens
-from conftest import SIZE, images
+from helpers import SIZE, images
 
 
 def batchnorm_model():

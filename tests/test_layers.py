@@ -8,7 +8,7 @@ import pytest
 from keras import layers
 
 import camlens
-from conftest import SIZE, images, nested_functional, nested_sequential, subclassed_resnet
+from helpers import SIZE, images, nested_functional, nested_sequential, subclassed_resnet
 
 
 def explained_layer(model, layer):

@@ -11,7 +11,7 @@ import pytest
 import camlens
 from camlens.methods import METHODS
 from camlens.resize import interpolation_matrix
-from conftest import CLASSES, SIZE, images, residual_weights
+from helpers import CLASSES, SIZE, images, residual_weights
 from reference import residual_forward, residual_gradcam
 
 TARGET = 3
@@ -214,7 +214,7 @@ def test_randomization_check_on_the_new_methods(method):
     """Class-specific maps change when the layers after the explained one lose their
     weights; maps of the activations alone cannot, and the check says so."""
     from camlens.metrics import randomization_check
-    from conftest import functional_resnet
+    from helpers import functional_resnet
 
     check = randomization_check(functional_resnet(), images(3, seed=12), method=method, layer="conv1")
     if method in CLASS_AGNOSTIC:

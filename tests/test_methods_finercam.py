@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import camlens
-from conftest import images, residual_weights
+from helpers import images, residual_weights
 from reference import residual_forward, residual_gradcam
 from test_methods import combine, normalized
 

@@ -16,7 +16,7 @@ from camlens.metrics import (
     randomization_check,
     spearman,
 )
-from conftest import functional_resnet, images
+from helpers import functional_resnet, images
 
 SIZE = 8
 

@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 import camlens
-from conftest import images
+from helpers import images
 
 NAMES = ["zero", "one", "two", "three", "four"]
 

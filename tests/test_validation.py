@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import camlens
-from conftest import CLASSES, SIZE, functional_resnet, images
+from helpers import CLASSES, SIZE, functional_resnet, images
 
 
 @pytest.mark.parametrize(
@@ -101,12 +101,6 @@ def test_model_with_several_outputs_needs_a_callable_target():
         camlens.explain_prediction(model, images(), targets=[1])
     expl = camlens.explain_prediction(model, images(), targets=lambda out: out[1][:, 3])
     assert expl.targets[0].heatmap.shape == (SIZE - 2, SIZE - 2)
-
-
-def test_functional_resnet_fixture_is_deterministic():
-    first = functional_resnet().get_weights()
-    second = functional_resnet().get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(first, second))
 
 
 def test_positive_integers_are_checked_alike_everywhere(resnet):
