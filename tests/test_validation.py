@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import camlens
-from helpers import CLASSES, SIZE, functional_resnet, images
+from helpers import CLASSES, SIZE, images
 
 
 @pytest.mark.parametrize(
