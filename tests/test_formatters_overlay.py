@@ -103,3 +103,8 @@ def test_overlay_takes_arrays():
 def test_overlay_validates_the_image(image, error, message):
     with pytest.raises(error, match=message):
         camlens.overlay(image, np.zeros((2, 2)))
+
+
+def test_panels_refuse_a_text_heatmap_with_a_clear_error():
+    with pytest.raises(TypeError, match="must hold real numbers"):
+        format_targets_as_image(expl_of(Image.new("RGB", (4, 4)), np.array([["a"]])))

@@ -111,7 +111,7 @@ def target_pictures(expl, format_kwargs):
     """One RGB overlay per target (the plain image when there is none)."""
     views = [dataclasses.replace(expl, targets=[t]) for t in expl.targets] or [expl]
     # One signed map draws every panel with the diverging colormap, alike.
-    signed = any(isinstance(t.heatmap, np.ndarray) and (t.heatmap < 0).any() for t in expl.targets)
+    signed = any(_has_negative(t.heatmap) for t in expl.targets)
     return [_on_white(format_as_image(view, signed=signed, **format_kwargs)) for view in views]
 
 
@@ -124,6 +124,12 @@ def caption_lines(target_expl, target_names):
         except (TypeError, ValueError):
             lines.append(str(target_expl.score))
     return lines
+
+
+def _has_negative(heatmap) -> bool:
+    return isinstance(heatmap, np.ndarray) and heatmap.dtype.kind in "if" and bool(
+        (heatmap < 0).any()
+    )
 
 
 def _on_white(picture):
