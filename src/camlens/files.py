@@ -68,8 +68,7 @@ def load_image(path: Path) -> Image.Image:
                 frames = getattr(image, "n_frames", 1)
                 image.seek(0)
                 image.load()
-                upright = ImageOps.exif_transpose(image)
-                decoded = _eight_bit(upright if upright is not None else image)
+                decoded = _eight_bit(ImageOps.exif_transpose(image))  # a copy, upright
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise FileProblem(f"{path} is too large to decode safely: {error}") from error
     except (OSError, SyntaxError, ValueError) as error:
@@ -190,7 +189,7 @@ _KEPT_MODES = ("L", "LA", "RGB", "RGBA")
 def _eight_bit(image: Image.Image) -> Image.Image:
     """The decoded image in mode L, LA, RGB or RGBA (see the module's docstring)."""
     if image.mode in _KEPT_MODES:
-        return image.copy()
+        return image
     if image.mode in _DEEP_MODES:
         values = np.asarray(image, dtype=np.float64)
         values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
