@@ -12,7 +12,7 @@ eli5 = pytest.importorskip("eli5")
 
 import camlens  # noqa: E402
 import camlens.eli5  # noqa: E402,F401  (registers camlens inside ELI5)
-from conftest import SIZE, images, nested_functional, residual_weights  # noqa: E402
+from helpers import SIZE, images, nested_functional, residual_weights  # noqa: E402
 from reference import residual_forward, residual_gradcam  # noqa: E402
 
 
