@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import camlens as package
-from conftest import SIZE, functional_resnet, images
+from helpers import SIZE, functional_resnet, images
 
 BACKEND = keras.backend.backend()
 SOURCES = os.path.dirname(os.path.dirname(package.__file__))  # these sources, from any folder

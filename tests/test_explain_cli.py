@@ -7,7 +7,7 @@ from PIL import Image
 import camlens
 from camlens.files import image_to_doc
 from camlens.methods import METHODS
-from conftest import functional_resnet, images
+from helpers import functional_resnet, images
 from test_cli import model_file, run  # noqa: F401  (the fixture and the runner of the CLI tests)
 
 

@@ -14,7 +14,7 @@ import camlens
 from camlens import probe
 from camlens.methods import METHODS
 from camlens.targets import Class, Output, Region
-from conftest import CLASSES, images, residual_weights
+from helpers import CLASSES, images, residual_weights
 from reference import residual_gradcam
 from test_explainer import CountingIdentity
 
