@@ -13,14 +13,16 @@ from .explain import explanation_from_maps, image_from_doc
 from .explainer import Explainer
 from . import methods
 from .files import write_atomically
-from .formatters import compose_panels, format_targets_as_image
+from .formatters import compose_panels
+from .formatters.panels import caption_lines, target_pictures
 from .summaries import ImageSummaryWriter, tensorboard_available
 from .validation import check_images
 
-MIN_DISPLAY_WIDTH = 96
-"""Small training images are enlarged (nearest neighbour) to at least this width."""
-
 GIF_FRAME_MS = 600
+
+PNG_COMPRESS_LEVEL = 1
+"""zlib level of the grids: about twice as fast to encode as Pillow's default (6),
+for files about 15% larger (benchmarks/results/cpu-callback.md)."""
 
 
 class ExplainCallback(keras.callbacks.Callback):
@@ -28,11 +30,13 @@ class ExplainCallback(keras.callbacks.Callback):
 
     Writes into `log_dir`:
 
-    - `epoch-001.png`, ...: a grid with one row per image (one captioned overlay
-      per target: class and score);
+    - `epoch-001.png`, ...: a grid with one row per image (in the order of
+      `images`) and one column per target, each overlay at the image's own
+      size, captioned with the epoch, the class and the score;
     - `maps.gif` when training ends: the grids of all explained epochs, animated;
     - TensorBoard image summaries (tag `camlens/<method>`, step = epoch) when the
-      `tensorboard` package is installed; TensorFlow is not needed.
+      `tensorboard` package is installed; TensorFlow is not needed. They hold
+      the same PNG bytes as the files.
 
     Training is not changed: the model runs with `training=False`, through the
     same `Explainer` as elsewhere, which draws no random numbers and writes no
@@ -96,7 +100,7 @@ class ExplainCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._explainer = Explainer(self.model, **self._explainer_arguments)
         self.images = check_images(self.images, self.model, name="images")
-        self._pictures = [_display_image(image_from_doc(image[None])) for image in self.images]
+        self._pictures = [image_from_doc(image[None]) for image in self.images]
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._frames = []
         if self._use_tensorboard and self._summaries is None:
@@ -119,20 +123,25 @@ class ExplainCallback(keras.callbacks.Callback):
         self.history[epoch] = maps
         grid = self._grid(maps, epoch)
         self._frames.append(grid)
-        write_atomically(self.log_dir / f"epoch-{epoch:03d}.png", _png_bytes(grid))
-        if self._summaries is not None:
-            self._summaries.add_image(f"camlens/{self._explainer.method.name}", grid, step=epoch)
+        self._write(grid, epoch)
 
     def _grid(self, maps, epoch: int) -> Image.Image:
-        """One row per image: its overlays, one per target, captioned."""
-        rows = [
-            format_targets_as_image(
-                explanation_from_maps(self._explainer, maps, n, picture, self.targets)
+        """One row per image, one captioned overlay per target, in one layout pass."""
+        pictures, captions = [], []
+        for n, picture in enumerate(self._pictures):
+            expl = explanation_from_maps(self._explainer, maps, n, picture, self.targets)
+            pictures += target_pictures(expl, {})
+            captions += [[f"epoch {epoch}", *caption_lines(t, None)] for t in expl.targets]
+        return compose_panels(pictures, captions, columns=maps.heatmaps.shape[1])
+
+    def _write(self, grid: Image.Image, epoch: int) -> None:
+        """The grid's PNG, encoded once, to its file and to TensorBoard."""
+        png = _png_bytes(grid)
+        write_atomically(self.log_dir / f"epoch-{epoch:03d}.png", png)
+        if self._summaries is not None:
+            self._summaries.add_png(
+                f"camlens/{self._explainer.method.name}", png, grid.size, step=epoch
             )
-            for n, picture in enumerate(self._pictures)
-        ]
-        captions = [[f"epoch {epoch}, image {n}"] for n in range(len(rows))]
-        return compose_panels(rows, captions, columns=1)
 
     def _write_gif(self) -> None:
         buffer = io.BytesIO()
@@ -144,14 +153,7 @@ class ExplainCallback(keras.callbacks.Callback):
         write_atomically(self.log_dir / "maps.gif", buffer.getvalue())
 
 
-def _display_image(picture: Image.Image) -> Image.Image:
-    factor = -(-MIN_DISPLAY_WIDTH // picture.width)
-    if factor <= 1:
-        return picture
-    return picture.resize((picture.width * factor, picture.height * factor), Image.NEAREST)
-
-
 def _png_bytes(picture: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
+    picture.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
