@@ -197,6 +197,7 @@ def test_tensorboard_summaries_without_tensorflow(tmp_path):
     [
         (dict(every=0), ValueError, "every must be a positive integer"),
         (dict(every=1.5), ValueError, "every must be a positive integer"),
+        (dict(every=True), ValueError, "every must be a positive integer"),
         (dict(images=[[0.0]]), TypeError, "images must be a numpy.ndarray"),
         (dict(method="nope"), ValueError, "method must be one of"),
     ],

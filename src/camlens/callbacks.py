@@ -16,7 +16,7 @@ from .files import write_atomically
 from .formatters import compose_panels
 from .formatters.panels import caption_lines, target_pictures
 from .summaries import ImageSummaryWriter, tensorboard_available
-from .validation import check_images
+from .validation import check_images, check_positive_int
 
 GIF_FRAME_MS = 600
 
@@ -81,9 +81,7 @@ class ExplainCallback(keras.callbacks.Callback):
             )
         self.images = images
         self.targets = targets
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive integer. Received: every={every!r}")
-        self.every = every
+        self.every = check_positive_int(every, "every")
         self.log_dir = Path(log_dir)
         if tensorboard and not tensorboard_available():
             raise ImportError(
