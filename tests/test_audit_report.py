@@ -1,7 +1,9 @@
-"""The audit's report page in a real browser: headless Chromium driven by Playwright."""
+"""The audit's report page in a real browser (headless Chromium driven by
+Playwright), and its pictures."""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -11,18 +13,18 @@ import pytest
 import camlens
 from audit_data import CORRUPT, write_demo_folder
 from camlens.audit import read_records
+from camlens.audit.report import overlay_png
 from camlens.demo import CLASS_NAMES, load_demo_model
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("CAMLENS_TEST_ARTIFACTS",
                                 Path(__file__).resolve().parents[1] / "test-artifacts"))
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)")
-
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium)")
     folder = tmp_path_factory.mktemp("data")
     write_demo_folder(folder, 30, seed=11)
     summary = camlens.audit(load_demo_model(), folder / "labels.csv",
@@ -108,3 +110,20 @@ def test_sorting_reorders_the_gallery(page):
     assert worst == sorted(worst) and np.max(worst) <= np.sort(energies)[len(worst) - 1] + 1e-9
     page.select_option("#sort", "index")
     assert visible_cards(page) == before
+
+
+def test_pictures_lay_the_map_over_the_image_in_viridis_at_most_65_percent_opaque():
+    import matplotlib
+    from PIL import Image
+
+    pixels = np.full((128, 128, 3), 100.0)
+    heatmap = np.zeros((16, 16))
+    heatmap[:, 8:] = 1.0  # cold left half, hot right half
+    drawn = np.asarray(Image.open(io.BytesIO(overlay_png(pixels, heatmap))), np.float64)
+    assert drawn.shape == (128, 128, 3)
+    # Far from the edge (the resize filter reaches 3 cells, 24 pixels, across it):
+    np.testing.assert_allclose(drawn[:, :32], 100, atol=1)  # a map of 0 leaves the image
+    hottest = np.floor(255 * np.array(matplotlib.colormaps["viridis"](1.0)[:3]))
+    alpha = int(0.65 * 255) / 255
+    expected = alpha * hottest + (1 - alpha) * 100
+    np.testing.assert_allclose(drawn[:, 96:], np.broadcast_to(expected, (128, 32, 3)), atol=2)

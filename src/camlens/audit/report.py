@@ -76,19 +76,14 @@ def write_report(out_dir, options: dict, class_names=None, gallery_size: int = 4
 
 def overlay_png(pixels: np.ndarray, heatmap: np.ndarray) -> bytes:
     """PNG bytes of `heatmap` (h, w) laid over an image (H, W, C) with values 0..255."""
-    from PIL import Image
-
-    array = np.clip(np.asarray(pixels), 0, 255).astype(np.uint8)
-    image = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array[..., :3])
-    return _png(_overlay(image.convert("RGB"), heatmap))
+    return _png(_overlay(pixels, heatmap))
 
 
 def _overlay(image, heatmap):
-    from ..explanation import Explanation, TargetExplanation
-    from ..formatters import format_as_image
+    """`camlens.overlay` of `heatmap` on `image` (a PIL image or pixel array), as RGB."""
+    from ..formatters import overlay
 
-    expl = Explanation(estimator="", image=image, targets=[TargetExplanation(0, 0.0, heatmap)])
-    return format_as_image(expl).convert("RGB")
+    return overlay(image, heatmap).convert("RGB")
 
 
 class _Pictures:
