@@ -87,6 +87,33 @@ def test_maps_and_predictions_match_the_explainer(audited, demo, model):
         np.testing.assert_allclose(np.reshape(cells, (16, 16)), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("target", ["label", "both"])
+def test_label_maps_of_many_different_wrong_labels_equal_one_image_calls(demo, model, tmp_path,
+                                                                         target):
+    _, data = demo
+    images = data.images[:12]
+    predicted = camlens.Explainer(model)(images).outputs.argmax(-1)
+    cycle = np.arange(12) % 5
+    wrong = np.where(cycle == predicted, (cycle + 1) % 5, cycle)
+    labels = np.where(np.arange(12) % 2 == 0, predicted, wrong)  # every other image wrong
+    assert len(set(labels[1::2].tolist())) >= 3 and (labels[1::2] != predicted[1::2]).all()
+    out = camlens.audit(model, list(zip(images, labels)), tmp_path / "out", target=target,
+                        methods=["gradcam", "eigencam"], batch_size=8, report=False,
+                        progress=False).out_dir
+    records = read_records(out).to_pandas()
+    for method in ("gradcam", "eigencam"):
+        explainer = camlens.Explainer(model, method=method)
+        rows = records[(records["method"] == method) & (records["target_kind"] == "label")]
+        rows = rows.sort_values("index")
+        np.testing.assert_array_equal(rows["target"], labels)
+        np.testing.assert_array_equal(rows["predicted"], predicted)
+        for n, (cells, score) in enumerate(zip(rows["heatmap"], rows["score"])):
+            expected = explainer(images[n : n + 1], int(labels[n]))
+            np.testing.assert_allclose(np.reshape(cells, (16, 16)), expected.heatmaps[0, 0],
+                                       atol=1e-5)
+            np.testing.assert_allclose(score, expected.scores[0, 0], rtol=1e-5, atol=1e-6)
+
+
 def test_folder_glob_and_parquet_sources(demo, model, tmp_path):
     folder, _ = demo
     by_folder = camlens.audit(model, folder / "images", tmp_path / "a", report=False,

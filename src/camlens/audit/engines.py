@@ -75,7 +75,7 @@ class BatchAuditor:
                     chosen = np.arange(len(good))
                 else:
                     chosen = np.flatnonzero(labels >= 0)
-                    heatmaps, targets, target_scores, outputs = self._by_label(
+                    heatmaps, targets, target_scores, outputs = self._label_maps(
                         explainer, images[chosen], labels[chosen], top, chosen)
                 if predicted is None and kind == "top":
                     predicted, scores = outputs.argmax(-1), outputs.max(-1)
@@ -98,28 +98,33 @@ class BatchAuditor:
                         self._write_overlay(records[-1], good[n].pixels, heatmaps[row])
         return records
 
-    def _padded(self, explainer, images, target):
-        """(heatmaps (n, h, w), targets (n,), scores (n,), outputs (n, C)) for one
-        target; the batch is padded to `batch_size` so that no new shape is traced."""
+    def _padded(self, explainer, images, targets):
+        """(heatmaps (n, h, w), targets (n,), scores (n,), outputs (n, C)) for the
+        top prediction (`targets=None`) or one class id per image (n,); the batch
+        is padded to `batch_size` (the last image and id repeated) so that no new
+        shape is traced."""
         count, size = len(images), max(self.options.batch_size, len(images))
         if count < size:
             images = np.concatenate([images, np.repeat(images[-1:], size - count, 0)])
-        maps = explainer(images, target)
+            if targets is not None:
+                targets = np.concatenate([targets, np.repeat(targets[-1:], size - count)])
+        maps = explainer(images, targets)
         return (maps.heatmaps[:count, 0], maps.targets[:count, 0], maps.scores[:count, 0],
                 maps.outputs[:count])
 
-    def _by_label(self, explainer, images, labels, top, chosen):
-        """Maps of each image's label: the top map where the label is the prediction
-        (same target, same score), one pass per other label."""
+    def _label_maps(self, explainer, images, labels, top, chosen):
+        """Maps of each image's label (n,): the top map where the label is the
+        prediction (same target, same score), one pass with per-image targets for
+        the others."""
         same = np.zeros(len(images), bool)
         if top is not None and explainer.method.class_specific:
             same = top[1][chosen] == labels
         parts = []  # (positions, (heatmaps, targets, scores, outputs))
         if same.any():
             parts.append((np.flatnonzero(same), tuple(array[chosen][same] for array in top)))
-        for label in sorted(set(labels[~same].tolist())):
-            where = np.flatnonzero(~same & (labels == label))
-            parts.append((where, self._padded(explainer, images[where], int(label))))
+        if not same.all():
+            where = np.flatnonzero(~same)
+            parts.append((where, self._padded(explainer, images[where], labels[where])))
         return _assemble(len(images), parts)
 
     def _predictions(self, explainer, images):
