@@ -114,6 +114,23 @@ def test_label_maps_of_many_different_wrong_labels_equal_one_image_calls(demo, m
             np.testing.assert_allclose(score, expected.scores[0, 0], rtol=1e-5, atol=1e-6)
 
 
+def test_the_model_is_unchanged_after_an_audit_and_after_a_refused_one(demo, tmp_path):
+    folder, _ = demo
+    model = load_demo_model()
+    before = [w.copy() for w in model.get_weights()]  # BatchNorm statistics included
+    camlens.audit(model, folder / "labels.csv", tmp_path / "out", target="both", metrics=True,
+                  steps=2, report=False, progress=False)
+    with pytest.raises(ValueError, match="different options"):
+        camlens.audit(model, folder / "labels.csv", tmp_path / "out", progress=False)
+    for old, new in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+    records = read_records(tmp_path / "out").to_pandas()
+    explained = records[records["error"].isna()]
+    assert len(explained) == 2 * COUNT
+    assert explained["deletion_auc"].between(0, 1).all()
+    assert explained["insertion_auc"].between(0, 1).all()
+
+
 def test_folder_glob_and_parquet_sources(demo, model, tmp_path):
     folder, _ = demo
     by_folder = camlens.audit(model, folder / "images", tmp_path / "a", report=False,
