@@ -43,18 +43,36 @@ def conv_same_backward(grad_out: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 def residual_forward(weights: list[np.ndarray], image: np.ndarray) -> dict:
     """The forward pass of one image: every intermediate, float64."""
-    k0, b0, k1, b1, k2, b2, dense_kernel, dense_bias = (np.asarray(w, np.float64) for w in weights)
-    relu = lambda z: np.maximum(z, 0)  # noqa: E731
+    k0, b0, k1, b1 = (np.asarray(w, np.float64) for w in weights[:4])
     skip = relu(conv_same(image.astype(np.float64), k0, b0))
     activations = relu(conv_same(skip, k1, b1))
+    return dict(skip=skip, activations=activations, **residual_head(weights, activations, skip))
+
+
+def residual_head(weights: list[np.ndarray], activations: np.ndarray, skip: np.ndarray) -> dict:
+    """The rest of the forward pass from A (and the skip connection B)."""
+    k2, b2, dense_kernel, dense_bias = (np.asarray(w, np.float64) for w in weights[4:])
     pre_merge = conv_same(activations, k2, b2) + skip
     merged = relu(pre_merge)
     logits = merged.mean(axis=(0, 1)) @ dense_kernel + dense_bias
     probs = np.exp(logits - logits.max())
     return dict(
-        activations=activations, pre_merge=pre_merge, merged=merged,
-        logits=logits, probs=probs / probs.sum(), k2=k2, dense_kernel=dense_kernel,
+        pre_merge=pre_merge, merged=merged, logits=logits, probs=probs / probs.sum(),
+        k2=k2, dense_kernel=dense_kernel,
     )
+
+
+def head_gradient(f: dict, target: int, score: str = "output") -> tuple[np.ndarray, np.ndarray]:
+    """d score / d A and d score / d pre_merge, by hand, from the intermediates `f`."""
+    probs, pre_merge, merged = f["probs"], f["pre_merge"], f["merged"]
+    onehot = np.eye(len(probs))[target]
+    # d p_t / d logits = p_t (onehot_t - p); d logit_t / d logits = onehot_t
+    grad_logits = onehot if score == "logit" else probs[target] * (onehot - probs)
+    grad_pooled = f["dense_kernel"] @ grad_logits
+    height, width = merged.shape[:2]
+    grad_merged = np.broadcast_to(grad_pooled / (height * width), merged.shape)
+    grad_pre_merge = grad_merged * (pre_merge > 0)
+    return conv_same_backward(grad_pre_merge, f["k2"]), grad_pre_merge
 
 
 def residual_gradcam(
@@ -73,20 +91,14 @@ def residual_gradcam(
         (heatmap (H, W), probabilities (classes,), activations A, gradients dA).
     """
     f = residual_forward(weights, image)
-    activations, pre_merge, merged = f["activations"], f["pre_merge"], f["merged"]
-    probs, k2, dense_kernel = f["probs"], f["k2"], f["dense_kernel"]
+    activations, probs = f["activations"], f["probs"]
     target = int(np.argmax(probs)) if target is None else target
-
-    onehot = np.eye(len(probs))[target]
-    # d p_t / d logits = p_t (onehot_t - p); d logit_t / d logits = onehot_t
-    grad_logits = onehot if score == "logit" else probs[target] * (onehot - probs)
-    grad_pooled = dense_kernel @ grad_logits
-    height, width = merged.shape[:2]
-    grad_merged = np.broadcast_to(grad_pooled / (height * width), merged.shape)
-    grad_pre_merge = grad_merged * (pre_merge > 0)
-    gradients = conv_same_backward(grad_pre_merge, k2)
-
+    gradients, _ = head_gradient(f, target, score)
     cam = np.einsum("hwc,c->hw", activations, gradients.mean(axis=(0, 1)))
     cam = np.maximum(cam, 0)
     heatmap = cam / (cam.max() + 1e-7)
     return heatmap, probs, activations, gradients
+
+
+def relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0)

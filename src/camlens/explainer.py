@@ -17,6 +17,7 @@ from .probe import ProbeResult, probe_for
 from .targets import ID, SIMILAR, TOP, Slot, TargetPlan, plan_targets
 from .validation import (
     check_images,
+    check_max_channels,
     check_model,
     check_options,
     check_output_index,
@@ -112,7 +113,11 @@ class Explainer:
             `ValueError` where camlens cannot find it); `None` uses the method's
             own choice ("logit" for Grad-CAM++, whose closed form needs it,
             else "output").
-        mask_batch_size: masked images per forward pass (Score-CAM only).
+        mask_batch_size: masked or ablated images per forward pass (Score-CAM,
+            Ablation-CAM).
+        max_channels: Score-CAM and Ablation-CAM only: score just the `k`
+            channels of largest activation variance over the locations (Faster
+            Score-CAM); the other channels weigh 0. `None` scores every channel.
         token_grid: `(rows, columns)` of a token output's patch grid, where it
             cannot be inferred (by default: as many patch tokens as fit the
             input's aspect ratio).
@@ -143,6 +148,7 @@ class Explainer:
         prefix_tokens: int | None = None,
         output_index: int = 0,
         preprocess=None,
+        max_channels: int | None = None,
     ):
         self.model = check_model(model)
         self.method = methods.get_method(method)
@@ -153,6 +159,7 @@ class Explainer:
         self.prefix_tokens = check_prefix_tokens(prefix_tokens)
         self.output_index = check_output_index(output_index, layer)
         self.preprocess = check_preprocess(preprocess)
+        self.max_channels = check_max_channels(self.method, max_channels)
         self._chosen = layer is not None
         self._layer = None
         if self._chosen:
@@ -215,6 +222,11 @@ class Explainer:
             variants = plan.for_variants(n, result.targets[n], result.outputs, len(batch))
             return probe.scores(batch, variants, self.score)
 
+        def ablated_scores(n: int, keep: np.ndarray) -> np.ndarray:
+            variants = plan.for_variants(n, result.targets[n], result.outputs, len(keep))
+            batch = np.repeat(images[n : n + 1], len(keep), axis=0)
+            return probe.ablated_scores(batch, variants, keep, self.score)
+
         count = sum(slot.kind != SIMILAR for slot in plan.slots)  # then the compared classes
         gradients = comparisons = None
         if result.gradients is not None:
@@ -231,6 +243,9 @@ class Explainer:
             mask_batch_size=self.mask_batch_size,
             target_count=count,
             comparison_gradients=comparisons,
+            scores=result.scores[:, :count],
+            ablated_scores=ablated_scores,
+            max_channels=self.max_channels,
         )
         return Maps(
             heatmaps=methods.compute(self.method, inputs, relu=self.relu),

@@ -159,3 +159,16 @@ def check_options(method, relu, counterfactual, score, mask_batch_size) -> tuple
         )
     mask_batch_size = check_positive_int(mask_batch_size, "mask_batch_size")
     return bool(relu), bool(counterfactual), score, mask_batch_size
+
+
+def check_max_channels(method, max_channels) -> int | None:
+    """`None`, or a positive int for a method that scores channels one by one."""
+    if max_channels is None:
+        return None
+    if not method.channel_passes:
+        raise ValueError(
+            "max_channels applies to the methods that run a forward pass per channel "
+            f"(Score-CAM, Ablation-CAM). Received: method={method.name!r}, "
+            f"max_channels={max_channels!r}"
+        )
+    return check_positive_int(max_channels, "max_channels")

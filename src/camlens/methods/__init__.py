@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import eigencam, gradcam, gradcampp, hirescam, layercam, scorecam, xgradcam
-from . import eigengradcam, fem, finercam, gradcam_elementwise, kpcacam
+from . import ablationcam, eigengradcam, fem, finercam, gradcam_elementwise, kpcacam
 from .inputs import MethodInputs
 from .normalize import relu_normalize, signed_normalize
 
@@ -35,6 +35,8 @@ class Method:
             `comparison_gradients`); 0 for most methods.
         gradients: False for methods that use no gradients: the probe then
             skips the backward pass (`MethodInputs.gradients` is `None`).
+        channel_passes: True for methods that run a forward pass per channel
+            (and so take `max_channels`).
     """
 
     name: str
@@ -44,6 +46,7 @@ class Method:
     class_specific: bool = True
     comparisons: int = 0
     gradients: bool = True
+    channel_passes: bool = False
 
 
 METHODS = {
@@ -51,7 +54,9 @@ METHODS = {
     for method in (
         Method("gradcam", "Grad-CAM", gradcam.raw_maps),
         Method("gradcam++", "Grad-CAM++", gradcampp.raw_maps, score="logit"),
-        Method("scorecam", "Score-CAM", scorecam.raw_maps, gradients=False),
+        Method(
+            "scorecam", "Score-CAM", scorecam.raw_maps, gradients=False, channel_passes=True
+        ),
         Method("layercam", "Layer-CAM", layercam.raw_maps),
         Method("xgradcam", "XGrad-CAM", xgradcam.raw_maps),
         Method("hirescam", "HiResCAM", hirescam.raw_maps),
@@ -63,6 +68,10 @@ METHODS = {
         Method(
             "finercam", "Finer-CAM", finercam.raw_maps, score="logit",
             comparisons=finercam.COMPARISONS,
+        ),
+        Method(
+            "ablationcam", "Ablation-CAM", ablationcam.raw_maps, gradients=False,
+            channel_passes=True,
         ),
     )
 }

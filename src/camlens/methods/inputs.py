@@ -1,4 +1,4 @@
-"""What a method receives: the probe's arrays and, for Score-CAM, a forward pass."""
+"""What a method receives: the probe's arrays, and the extra passes some methods run."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ class MethodInputs:
             each target is compared with, for methods with `comparisons`
             (Finer-CAM); `None` otherwise.
         target_count: K, the number of targets.
+        scores: (N, K) the explained scores.
+        ablated_scores: `ablated_scores(n, keep)` runs image n with the layer's
+            channels multiplied by each row of `keep` (M, C) and returns the
+            (M, K) target scores (Ablation-CAM).
+        max_channels: how many channels the per-channel methods score (see
+            `channels`); `None` for all.
     """
 
     activations: np.ndarray
@@ -37,7 +43,21 @@ class MethodInputs:
     mask_batch_size: int
     target_count: int
     comparison_gradients: np.ndarray | None = None
+    scores: np.ndarray | None = None
+    ablated_scores: Callable[[int, np.ndarray], np.ndarray] | None = None
+    max_channels: int | None = None
 
     def for_every_target(self, maps: np.ndarray) -> np.ndarray:
         """Class-agnostic maps (N, *spatial) repeated for the K targets: (N, K, *spatial)."""
         return np.repeat(maps[:, None], self.target_count, axis=1)
+
+    def channels(self, n: int) -> np.ndarray:
+        """The channels of image n that per-channel methods score, in order: all
+        of them, or the `max_channels` of largest activation variance over the
+        locations (Faster Score-CAM)."""
+        image = self.activations[n]
+        count = image.shape[-1]
+        if self.max_channels is None or self.max_channels >= count:
+            return np.arange(count)
+        variances = image.reshape(-1, count).astype(np.float64).var(axis=0)
+        return np.sort(np.argsort(-variances, kind="stable")[: self.max_channels])

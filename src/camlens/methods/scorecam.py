@@ -11,7 +11,10 @@ much peakier (on the demo data it pointed at the object less often: 0.93 against
 0.995 with boxes). The authors' code, and pytorch-grad-cam, skip the softmax over
 channels and weight each channel by the masked image's class probability.
 
-A channel that is constant over the image gives an all-zero mask.
+A channel that is constant over the image gives an all-zero mask. With
+`max_channels=k` only the k channels of largest activation variance are scored
+and share the softmax (Faster Score-CAM, as tf-keras-vis ships it); the others
+weigh 0.
 """
 
 from __future__ import annotations
@@ -24,19 +27,19 @@ from ..resize import upsample
 def raw_maps(inputs) -> np.ndarray:
     """Score-weighted channel sums (N, K, h, w) before ReLU."""
     activations = inputs.activations.astype(np.float64)
-    count, height, width, channels = activations.shape
     size = inputs.images.shape[1:3]
     maps = []
-    for n in range(count):
+    for n in range(len(activations)):
+        channels = inputs.channels(n)
         scores = []
-        for start in range(0, channels, inputs.mask_batch_size):
-            chunk = activations[n, :, :, start : start + inputs.mask_batch_size]
+        for start in range(0, len(channels), inputs.mask_batch_size):
+            chunk = activations[n][..., channels[start : start + inputs.mask_batch_size]]
             masks = _normalized(upsample(np.moveaxis(chunk, -1, 0), size))
             masked = inputs.images[n][None] * masks[..., None].astype(np.float32)
             scores.append(inputs.masked_scores(n, masked))
-        increase = inputs.sign * np.concatenate(scores).astype(np.float64)  # (C, K)
+        increase = inputs.sign * np.concatenate(scores).astype(np.float64)  # (C', K)
         weights = _softmax(increase, axis=0)
-        maps.append(np.einsum("hwc,ck->khw", activations[n], weights))
+        maps.append(np.einsum("hwc,ck->khw", activations[n][..., channels], weights))
     return np.stack(maps)
 
 

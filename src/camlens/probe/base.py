@@ -139,9 +139,27 @@ class Probe:
 
     def scores(self, batch: np.ndarray, plan: TargetPlan, score: str = OUTPUT) -> np.ndarray:
         """Scores (N, K) of a forward pass only, for the targets of `plan`."""
-        scores, _, outputs = self._compiled_for("scores", score, plan.slots, batch)(
-            batch, plan.ids, plan.masks
-        )
+        compiled = self._compiled_for("scores", score, plan.slots, batch)
+        return self._checked_forward_scores(compiled(batch, plan.ids, plan.masks), plan)
+
+    def ablated_scores(
+        self, batch: np.ndarray, plan: TargetPlan, keep: np.ndarray, score: str = OUTPUT
+    ) -> np.ndarray:
+        """Scores (N, K) with the layer's channels multiplied by `keep` in the forward pass.
+
+        Args:
+            batch: (N, H, W, C) inputs, e.g. one image repeated.
+            keep: (N, channels) float32, 1 keeps a channel of the layer's output
+                (its last axis: a grid's or a token sequence's), 0 zeroes it;
+                input n runs with row n (Ablation-CAM).
+        """
+        compiled = self._compiled_for("ablated", score, plan.slots, batch)
+        keep = np.asarray(keep, np.float32)
+        return self._checked_forward_scores(compiled(batch, plan.ids, (plan.masks, keep)), plan)
+
+    def _checked_forward_scores(self, arrays, plan: TargetPlan) -> np.ndarray:
+        """The (N, K) scores of a `"scores"` or `"ablated"` pass, callable targets filled in."""
+        scores, _, outputs = arrays
         scores = _to_numpy(scores).copy()
         for k, function in enumerate(plan.callables):
             if function is not None:
@@ -163,7 +181,9 @@ class Probe:
 
         - `"gradients"`: activations, gradients, outputs, targets, scores;
         - `"activations"`: activations, outputs, targets, scores (no backward pass);
-        - `"scores"`: scores, targets, outputs (the layer is not intercepted).
+        - `"scores"`: scores, targets, outputs (the layer is not intercepted);
+        - `"ablated"`: as `"scores"`, with the layer's output multiplied by a
+          channel mask (N, C); `extras` is then `(slot extras, mask)`.
         """
         raise NotImplementedError
 
@@ -185,7 +205,12 @@ class Probe:
         Args:
             forward: `forward(on_activations)` runs `_forward` the backend's way.
         """
-        watch = (lambda activations: activations) if mode == "activations" else None
+        watch = None
+        if mode == "activations":
+            watch = lambda activations: activations  # noqa: E731
+        elif mode == "ablated":
+            extras, keep = extras
+            watch = _channels_kept(keep)
         classes, outputs, activations = forward(watch)
         scores, targets = slot_scores(slots, classes, outputs, ids, extras)
         if mode == "activations":
@@ -250,6 +275,16 @@ class Probe:
             return keras.tree.pack_sequence_as(output, tensors)
 
         return hook
+
+
+def _channels_kept(keep):
+    """An `on_activations` hook: the layer's output (N, ..., C) times `keep` (N, C)."""
+
+    def hook(activations):
+        shape = (-1,) + (1,) * (len(activations.shape) - 2) + (activations.shape[-1],)
+        return activations * keras.ops.cast(keras.ops.reshape(keep, shape), activations.dtype)
+
+    return hook
 
 
 def _logit_recorder(logits: list):
