@@ -92,10 +92,15 @@ def test_png_per_epoch_and_gif(tmp_path):
 
     names = sorted(p.name for p in (tmp_path / "logs").iterdir())
     assert names == ["epoch-002.png", "epoch-003.png", "maps.gif"]  # every 2nd, and the last
-    with Image.open(tmp_path / "logs" / "epoch-002.png") as grid:
-        size = grid.size
+    grids = []
+    for epoch in (2, 3):
+        with Image.open(tmp_path / "logs" / f"epoch-{epoch:03d}.png") as grid:
+            grids.append(np.asarray(grid.convert("RGB"), dtype=float))
     with Image.open(tmp_path / "logs" / "maps.gif") as gif:
-        assert gif.n_frames == 2 and gif.size == size
+        assert gif.n_frames == 2 and gif.size == grids[0].shape[1::-1]
+        for frame, grid in enumerate(grids):  # the PNGs in 256 colours
+            gif.seek(frame)
+            assert np.abs(np.asarray(gif.convert("RGB"), dtype=float) - grid).mean() < 6
 
 
 def on_white(picture):
