@@ -155,26 +155,6 @@ def image_to_doc(image: Image.Image, model, size: tuple[int, int] | None = None)
     return pixels[None]
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write a temp file beside `path`, then rename it: never a half-written file."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private (0600)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _check_readable(path: Path, role: str) -> None:
     if not path.exists():
         raise FileProblem(f"{role} file not found: {path}")

@@ -171,6 +171,7 @@ def model_digest(model) -> str:
 
 def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard_size):
     from ..methods import get_method
+    from ..validation import check_positive_int  # here: the package imports no backend
 
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
     if not methods:
@@ -179,9 +180,9 @@ def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard
         get_method(name)
     if target not in TARGET_KINDS:
         raise ValueError(f"target must be one of {tuple(TARGET_KINDS)}. Received: target={target!r}")
-    for name, value in (("batch_size", batch_size), ("shard_size", shard_size), ("steps", steps)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    shard_size = check_positive_int(shard_size, "shard_size")
+    steps = check_positive_int(steps, "steps")
     if layer is not None and not isinstance(layer, (str, int)):
         raise TypeError("layer must be a layer name or index to be recorded with the audit. "
                         f"Received: layer of type {type(layer).__name__}")
