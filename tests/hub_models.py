@@ -46,6 +46,30 @@ def swin(image_shape=(64, 64, 3)):
     return keras_hub.models.SwinTransformerImageClassifier(backbone, num_classes=CLASSES)
 
 
+def vit_split(model, x: np.ndarray):
+    """A ViT classifier (2 blocks, class-token head) cut after its first block.
+
+    Returns:
+        `(tokens, logits)`: tokens (1, T, C) numpy, the first block's output
+        for `x`, and `logits(tokens)` the (1, classes) output from them,
+        written with the model's own layers.
+    """
+    backbone = model.backbone
+    encoder = backbone.get_layer("vit_encoder")
+
+    def block(layer, tokens):
+        out = layer(tokens)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+    tokens = block(encoder.encoder_layers[0], backbone.get_layer("vit_patching_and_embedding")(x))
+
+    def logits(tokens):
+        out = block(encoder.encoder_layers[1], keras.ops.convert_to_tensor(tokens))
+        return model.output_dense(encoder.layer_norm(out)[:, 0])
+
+    return keras.ops.convert_to_numpy(tokens), logits
+
+
 def images(shape=(64, 64, 3), count=1, seed=3) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0, 1, (count, *shape)).astype(np.float32)
 

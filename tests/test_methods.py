@@ -208,7 +208,9 @@ CLASS_AGNOSTIC = ("kpcacam", "fem")
 
 
 @pytest.mark.parametrize(
-    "method", ["eigengradcam", "gradcam-elementwise", "finercam", *CLASS_AGNOSTIC]
+    "method",
+    ["eigengradcam", "gradcam-elementwise", "finercam", "shapleycam", "guided-gradcam",
+     *CLASS_AGNOSTIC],
 )
 def test_randomization_check_on_the_new_methods(method):
     """Class-specific maps change when the layers after the explained one lose their

@@ -71,16 +71,10 @@ def test_ablationcam_on_vision_transformer_tokens():
     import hub_models
 
     model, x, target = hub_models.vit(), hub_models.images(), 2
-    backbone = model.backbone
-    encoder = backbone.get_layer("vit_encoder")
-    tokens = encoder.encoder_layers[0](backbone.get_layer("vit_patching_and_embedding")(x))
-    tokens = keras.ops.convert_to_numpy(tokens[0] if isinstance(tokens, (tuple, list)) else tokens)
+    tokens, logits = hub_models.vit_split(model, x)
 
     def score(tokens):
-        out = encoder.encoder_layers[1](keras.ops.convert_to_tensor(tokens))
-        out = out[0] if isinstance(out, (tuple, list)) else out
-        logits = model.output_dense(encoder.layer_norm(out)[:, 0])
-        return float(keras.ops.convert_to_numpy(logits)[0, target])
+        return float(keras.ops.convert_to_numpy(logits(tokens))[0, target])
 
     full = score(tokens)
     weights = []

@@ -162,6 +162,7 @@ class Explainer:
         self.max_channels = check_max_channels(self.method, max_channels)
         self._chosen = layer is not None
         self._layer = None
+        self._layouts: dict[tuple, Layout] = {}  # (id(layer), input shape) -> the grid used
         if self._chosen:
             input_shape = graph_input_shape(model)
             known = input_shape is not None and None not in input_shape[1:]
@@ -227,6 +228,13 @@ class Explainer:
             batch = np.repeat(images[n : n + 1], len(keep), axis=0)
             return probe.ablated_scores(batch, variants, keep, self.score)
 
+        def hessian_products() -> np.ndarray:
+            products = probe.hessian_products(images, plan, self.score, pad_to)
+            return sign * self._layouts[id(self._layer), images.shape].apply(products, token_axis=2)
+
+        def guided_gradients() -> np.ndarray:
+            return sign * probe.guided_gradients(images, plan, self.score, pad_to)
+
         count = sum(slot.kind != SIMILAR for slot in plan.slots)  # then the compared classes
         gradients = comparisons = None
         if result.gradients is not None:
@@ -246,6 +254,8 @@ class Explainer:
             scores=result.scores[:, :count],
             ablated_scores=ablated_scores,
             max_channels=self.max_channels,
+            hessian_products=hessian_products,
+            guided_gradients=guided_gradients,
         )
         return Maps(
             heatmaps=methods.compute(self.method, inputs, relu=self.relu),
@@ -301,6 +311,7 @@ class Explainer:
             shape = inspection.output_shape(layer, self.output_index)
             grid = layout_for(shape, inspection.input_shape, layer.name,
                               self.token_grid, self.prefix_tokens)
+        self._layouts[id(layer), images.shape] = grid
         result.activations = grid.apply(result.activations, token_axis=1)
         if result.gradients is not None:
             result.gradients = grid.apply(result.gradients, token_axis=2)

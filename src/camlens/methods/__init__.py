@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import eigencam, gradcam, gradcampp, hirescam, layercam, scorecam, xgradcam
-from . import ablationcam, eigengradcam, fem, finercam, gradcam_elementwise, kpcacam
+from . import ablationcam, eigengradcam, fem, finercam, gradcam_elementwise, guided_gradcam
+from . import kpcacam, shapleycam
 from .inputs import MethodInputs
 from .normalize import relu_normalize, signed_normalize
 
@@ -73,6 +74,8 @@ METHODS = {
             "ablationcam", "Ablation-CAM", ablationcam.raw_maps, gradients=False,
             channel_passes=True,
         ),
+        Method("shapleycam", "Shapley-CAM", shapleycam.raw_maps),
+        Method("guided-gradcam", "Guided Grad-CAM", guided_gradcam.raw_maps),
     )
 }
 

@@ -33,6 +33,12 @@ class MethodInputs:
             (M, K) target scores (Ablation-CAM).
         max_channels: how many channels the per-channel methods score (see
             `channels`); `None` for all.
+        hessian_products: `hessian_products()` returns (N, K, h, w, C) the
+            Hessian of each score with respect to the activations times the
+            activations, signed like `gradients` (Shapley-CAM).
+        guided_gradients: `guided_gradients()` returns (N, K, H, W, c) the
+            guided-backpropagation gradients with respect to the input, signed
+            like `gradients` (Guided Grad-CAM).
     """
 
     activations: np.ndarray
@@ -46,6 +52,8 @@ class MethodInputs:
     scores: np.ndarray | None = None
     ablated_scores: Callable[[int, np.ndarray], np.ndarray] | None = None
     max_channels: int | None = None
+    hessian_products: Callable[[], np.ndarray] | None = None
+    guided_gradients: Callable[[], np.ndarray] | None = None
 
     def for_every_target(self, maps: np.ndarray) -> np.ndarray:
         """Class-agnostic maps (N, *spatial) repeated for the K targets: (N, K, *spatial)."""

@@ -103,22 +103,13 @@ class Probe:
         gradient with respect to them enters the compiled backward pass.
         """
         count = len(batch)
-        if pad_to is not None and pad_to > count:
-            batch = batch[np.minimum(np.arange(pad_to), count - 1)]
-            plan = plan.padded(pad_to)
-        extras = list(plan.masks)
-        values = {}
+        batch, plan = _padded(batch, plan, pad_to)
+        extras, values = plan.masks, {}
         callables = [k for k, function in enumerate(plan.callables) if function is not None]
-        if gradients and callables:
-            _, _, outputs = self._compiled_for("scores", score, plan.slots, batch)(
-                batch, plan.ids, tuple(extras)
-            )
-            for k in callables:
-                slot_output = _slot_output(outputs, plan.slots[k])
-                value, extras[k] = self._callable_terms(plan.callables[k], slot_output)
-                values[k] = _checked_scores(value, len(batch), plan.callables[k])
+        if gradients:
+            extras, values = self._callable_extras(batch, plan, score)
         mode = "gradients" if gradients else "activations"
-        arrays = self._compiled_for(mode, score, plan.slots, batch)(batch, plan.ids, tuple(extras))
+        arrays = self._compiled_for(mode, score, plan.slots, batch)(batch, plan.ids, extras)
         if not gradients:
             arrays = arrays[:1] + (None,) + arrays[1:]
         activations, grads, outputs, targets, scores = arrays
@@ -157,6 +148,65 @@ class Probe:
         keep = np.asarray(keep, np.float32)
         return self._checked_forward_scores(compiled(batch, plan.ids, (plan.masks, keep)), plan)
 
+    def hessian_products(
+        self, batch: np.ndarray, plan: TargetPlan, score: str = OUTPUT, pad_to: int | None = None
+    ) -> np.ndarray:
+        """(N, K, *layer output) the Hessian of each target score with respect to
+        the layer's activations A, times A: sum_j A_j d^2 y / dA_i dA_j
+        (Shapley-CAM), in the layer's own shape ((N, K, T, C) for tokens).
+
+        Callable targets are refused: the probe differentiates a callable once,
+        outside the compiled function, so its second derivative is not there.
+        """
+        if any(function is not None for function in plan.callables):
+            raise ValueError(
+                "Hessian products (Shapley-CAM) need targets the probe can "
+                "differentiate twice: class ids, Class, Region or Output, not a "
+                "callable. Received: a callable in targets"
+            )
+        count = len(batch)
+        batch, plan = _padded(batch, plan, pad_to)
+        compiled = self._compiled_for("hessian", score, plan.slots, batch)
+        return _to_numpy(compiled(batch, plan.ids, plan.masks))[:count]
+
+    def guided_gradients(
+        self, batch: np.ndarray, plan: TargetPlan, score: str = OUTPUT, pad_to: int | None = None
+    ) -> np.ndarray:
+        """(N, K, H, W, c) guided backpropagation (Springenberg et al. 2015).
+
+        The gradients of the target scores with respect to the input, every
+        ReLU passing back only positive gradients. The model is not changed: the
+        ReLUs' outputs go through an identity whose gradient is max(g, 0), in
+        this forward pass only (through the capture).
+        """
+        if not relu_sites(self.model):
+            raise ValueError(
+                f"Guided backpropagation needs ReLU activations; model '{self.model.name}' "
+                "has none (ReLU layers, or layers with activation='relu'). "
+                "Received: method='guided-gradcam'"
+            )
+        count = len(batch)
+        batch, plan = _padded(batch, plan, pad_to)
+        extras, _ = self._callable_extras(batch, plan, score)
+        compiled = self._compiled_for("guided", score, plan.slots, batch)
+        return _to_numpy(compiled(batch, plan.ids, extras))[:count]
+
+    def _callable_extras(self, batch: np.ndarray, plan: TargetPlan, score: str):
+        """`(extras, values)` for a pass with a backward part: per slot, the mask
+        or a callable's gradient with respect to the outputs (one forward pass
+        when there are callables), and the callables' (N,) scores by slot."""
+        extras, values = list(plan.masks), {}
+        callables = [k for k, function in enumerate(plan.callables) if function is not None]
+        if callables:
+            _, _, outputs = self._compiled_for("scores", score, plan.slots, batch)(
+                batch, plan.ids, tuple(extras)
+            )
+            for k in callables:
+                slot_output = _slot_output(outputs, plan.slots[k])
+                value, extras[k] = self._callable_terms(plan.callables[k], slot_output)
+                values[k] = _checked_scores(value, len(batch), plan.callables[k])
+        return tuple(extras), values
+
     def _checked_forward_scores(self, arrays, plan: TargetPlan) -> np.ndarray:
         """The (N, K) scores of a `"scores"` or `"ablated"` pass, callable targets filled in."""
         scores, _, outputs = arrays
@@ -183,7 +233,10 @@ class Probe:
         - `"activations"`: activations, outputs, targets, scores (no backward pass);
         - `"scores"`: scores, targets, outputs (the layer is not intercepted);
         - `"ablated"`: as `"scores"`, with the layer's output multiplied by a
-          channel mask (N, C); `extras` is then `(slot extras, mask)`.
+          channel mask (N, C); `extras` is then `(slot extras, mask)`;
+        - `"hessian"`: (N, K, *layer output) Hessian products, see
+          `hessian_products`;
+        - `"guided"`: (N, K, *input) guided gradients, see `guided_gradients`.
         """
         raise NotImplementedError
 
@@ -217,7 +270,7 @@ class Probe:
             return activations, outputs, targets, scores
         return scores, targets, outputs
 
-    def _forward(self, call: Callable[[], Any], on_activations, score: str = OUTPUT):
+    def _forward(self, call: Callable[[], Any], on_activations, score: str = OUTPUT, gate=None):
         """Run the model with its layers intercepted.
 
         Args:
@@ -225,6 +278,8 @@ class Probe:
             on_activations: `None` to leave the explained layer alone, or a
                 function given its output that returns what the model should see.
             score: `LOGIT` also records the input of the last activation.
+            gate: `None`, or a function every ReLU's output passes through
+                (guided backpropagation).
 
         Returns:
             `(classes, outputs, activations)`: what the target scores are read
@@ -237,6 +292,8 @@ class Probe:
             interceptors[call_site(self.layer)] = on_output(
                 self._checked_hook(on_activations, activations)
             )
+        if gate is not None:
+            interceptors.update({site: on_output(gate) for site in relu_sites(self.model)})
         site = self._logit_site if score == LOGIT else None
         if site is not None:
             interceptors[(site.target, site.attribute)] = _logit_recorder(logits)
@@ -275,6 +332,27 @@ class Probe:
             return keras.tree.pack_sequence_as(output, tensors)
 
         return hook
+
+
+def relu_sites(model: keras.Model) -> list[tuple]:
+    """`(object, attribute)` of every ReLU of `model`: the call of ReLU layers, the
+    `activation` of layers (Conv, Dense, Activation) whose activation is relu."""
+    relus = (keras.activations.relu, keras.ops.relu)
+    sites = []
+    for layer in all_layers(model):
+        if isinstance(layer, keras.layers.ReLU):
+            sites.append(call_site(layer))
+        elif getattr(layer, "activation", None) in relus:
+            sites.append((layer, "activation"))
+    return sites
+
+
+def _padded(batch: np.ndarray, plan: TargetPlan, pad_to: int | None):
+    """The batch and plan repeated up to `pad_to` images (the last one repeated)."""
+    count = len(batch)
+    if pad_to is None or pad_to <= count:
+        return batch, plan
+    return batch[np.minimum(np.arange(pad_to), count - 1)], plan.padded(pad_to)
 
 
 def _channels_kept(keep):

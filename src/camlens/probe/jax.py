@@ -23,6 +23,10 @@ class JaxProbe(Probe):
     def _compile(self, mode: str, score: str, slots: tuple):
         if mode == "gradients":
             return self._with_variables(self._explain(score, slots))
+        if mode == "hessian":
+            return self._with_variables(self._hessian(score, slots))
+        if mode == "guided":
+            return self._with_variables(self._guided(score, slots))
 
         @jax.jit
         def forward(values, batch, ids, extras):
@@ -59,6 +63,53 @@ class JaxProbe(Probe):
 
         return explain
 
+    def _hessian(self, score: str, slots: tuple):
+        """d/de of the gradient at A + e A, e = 0: the Hessian times A."""
+
+        @jax.jit
+        def hessian(values, batch, ids, extras):
+            activations = self._stateless_forward(values, batch, lambda a: a, score)[2]
+
+            def gradient(delta, slot):
+                def score_at(d):
+                    classes, outputs, _ = self._stateless_forward(
+                        values, batch, lambda a: a + d, score
+                    )
+                    return slot_scores(slots, classes, outputs, ids, extras)[0][:, slot].sum()
+
+                return jax.grad(score_at)(delta)
+
+            zero = jnp.zeros_like(activations)
+            products = [
+                jax.jvp(lambda d, slot=slot: gradient(d, slot), (zero,), (activations,))[1]
+                for slot in range(len(slots))
+            ]
+            return jnp.stack(products, axis=1)
+
+        return hessian
+
+    def _guided(self, score: str, slots: tuple):
+        @jax.jit
+        def guided(values, batch, ids, extras):
+            def scores_of(inputs):
+                mapping = list(zip(self.model.variables, values))
+                with keras.StatelessScope(state_mapping=mapping):
+                    classes, outputs, _ = self._forward(
+                        lambda: self.model(inputs, training=False), None, score,
+                        gate=_positive_gradients,
+                    )
+                return slot_scores(slots, classes, outputs, ids, extras)[0]
+
+            scores, pullback = jax.vjp(scores_of, batch)
+            count = scores.shape[1]
+            cotangents = jnp.broadcast_to(
+                jnp.eye(count, dtype=scores.dtype)[:, None, :], (count,) + scores.shape
+            )
+            (gradients,) = jax.vmap(pullback)(cotangents)
+            return jnp.moveaxis(gradients, 0, 1)
+
+        return guided
+
     def _callable_terms(self, function, outputs):
         values, pullback = jax.vjp(function, outputs)
         (cotangent,) = pullback(jnp.ones_like(values))
@@ -74,3 +125,12 @@ class JaxProbe(Probe):
             return compiled([v.value for v in self.model.variables], batch, ids, extras)
 
         return run
+
+
+@jax.custom_vjp
+def _positive_gradients(x):
+    """The identity, passing back only positive gradients."""
+    return x
+
+
+_positive_gradients.defvjp(lambda x: (x, None), lambda _, g: (jnp.maximum(g, 0),))

@@ -21,6 +21,10 @@ class TensorFlowProbe(Probe):
     def _compile(self, mode: str, score: str, slots: tuple):
         if mode == "gradients":
             return _compiled_on_reuse(self._explain(score, slots))
+        if mode == "hessian":
+            return _compiled_on_reuse(self._hessian(score, slots))
+        if mode == "guided":
+            return _compiled_on_reuse(self._guided(score, slots))
 
         def forward(batch, ids, extras):
             def run(watch):
@@ -47,15 +51,55 @@ class TensorFlowProbe(Probe):
                 )
                 scores, targets = slot_scores(slots, classes, outputs, ids, extras)
                 totals = [tf.reduce_sum(scores[:, k]) for k in range(len(slots))]
-            gradients = [
-                tape.gradient(
-                    total, activations, unconnected_gradients=tf.UnconnectedGradients.ZERO
-                )
-                for total in totals
-            ]
+            gradients = [_gradient(tape, total, activations) for total in totals]
             return activations, tf.stack(gradients, axis=1), outputs, targets, scores
 
         return explain
+
+    def _hessian(self, score: str, slots: tuple):
+        def hessian(batch, ids, extras):
+            with tf.GradientTape(persistent=True, watch_accessed_variables=False) as outer:
+                with tf.GradientTape(
+                    persistent=len(slots) > 1, watch_accessed_variables=False
+                ) as inner:
+
+                    def watch(activations):
+                        outer.watch(activations)
+                        inner.watch(activations)
+                        return activations
+
+                    classes, outputs, activations = self._forward(
+                        lambda: self.model(batch, training=False), watch, score
+                    )
+                    scores, _ = slot_scores(slots, classes, outputs, ids, extras)
+                    totals = [tf.reduce_sum(scores[:, k]) for k in range(len(slots))]
+                # g . A with A held constant: its gradient is H A
+                products = [
+                    tf.reduce_sum(
+                        _gradient(inner, total, activations) * tf.stop_gradient(activations)
+                    )
+                    for total in totals
+                ]
+            return tf.stack([_gradient(outer, p, activations) for p in products], axis=1)
+
+        return hessian
+
+    def _guided(self, score: str, slots: tuple):
+        def guided(batch, ids, extras):
+            batch = tf.convert_to_tensor(batch)
+            with tf.GradientTape(
+                persistent=len(slots) > 1, watch_accessed_variables=False
+            ) as tape:
+                tape.watch(batch)
+                classes, outputs, _ = self._forward(
+                    lambda: self.model(batch, training=False), None, score,
+                    gate=_positive_gradients,
+                )
+                scores, _ = slot_scores(slots, classes, outputs, ids, extras)
+                totals = [tf.reduce_sum(scores[:, k]) for k in range(len(slots))]
+            return tf.stack([_gradient(tape, total, batch) for total in totals], axis=1)
+
+        return guided
 
     def _callable_terms(self, function, outputs):
         outputs = tf.nest.map_structure(tf.convert_to_tensor, outputs)
@@ -65,6 +109,16 @@ class TensorFlowProbe(Probe):
             total = tf.reduce_sum(values)
         cotangent = tape.gradient(total, outputs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return values, cotangent
+
+
+@tf.custom_gradient
+def _positive_gradients(x):
+    """The identity, passing back only positive gradients."""
+    return tf.identity(x), tf.nn.relu
+
+
+def _gradient(tape, total, source):
+    return tape.gradient(total, source, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
 
 def _compiled_on_reuse(function):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keras
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from ..targets import slot_scores
 from .base import Probe
@@ -16,17 +17,17 @@ from .base import Probe
 
 class TorchProbe(Probe):
     def _compile(self, mode: str, score: str, slots: tuple):
+        if mode == "hessian":
+            return self._hessian(score, slots)
+        if mode == "guided":
+            return self._guided(score, slots)
+
         def explain(batch, ids, extras):
             batch, ids, extras = _tensors((batch, ids, extras))
 
-            def track_from_here(activations):
-                activations = activations.detach().requires_grad_(True)
-                torch.set_grad_enabled(True)
-                return activations
-
             with torch.no_grad():
                 classes, outputs, activations = self._forward(
-                    lambda: self.model(batch, training=False), track_from_here, score
+                    lambda: self.model(batch, training=False), _track_from_here, score
                 )
                 scores, targets = slot_scores(slots, classes, outputs, ids, extras)
                 gradients = [
@@ -46,6 +47,45 @@ class TorchProbe(Probe):
 
         return explain if mode == "gradients" else forward
 
+    def _hessian(self, score: str, slots: tuple):
+        """Double backward; attention runs as plain math (the fused CPU kernels
+        have no second derivative)."""
+
+        def hessian(batch, ids, extras):
+            batch, ids, extras = _tensors((batch, ids, extras))
+            with torch.no_grad(), sdpa_kernel([SDPBackend.MATH]):
+                classes, outputs, activations = self._forward(
+                    lambda: self.model(batch, training=False), _track_from_here, score
+                )
+                scores, _ = slot_scores(slots, classes, outputs, ids, extras)
+                products = []
+                for k in range(len(slots)):
+                    gradient = self._gradient(scores[:, k].sum(), activations, True, create_graph=True)
+                    # g . A with A held constant: its gradient is H A
+                    product = (gradient * activations.detach()).sum()
+                    products.append(self._gradient(product, activations, True))
+            return torch.stack(products, dim=1)
+
+        return hessian
+
+    def _guided(self, score: str, slots: tuple):
+        def guided(batch, ids, extras):
+            batch, ids, extras = _tensors((batch, ids, extras))
+            batch = batch.detach().requires_grad_(True)
+            with torch.enable_grad():
+                classes, outputs, _ = self._forward(
+                    lambda: self.model(batch, training=False), None, score,
+                    gate=_PositiveGradients.apply,
+                )
+                scores, _ = slot_scores(slots, classes, outputs, ids, extras)
+                gradients = [
+                    self._gradient(scores[:, k].sum(), batch, k < len(slots) - 1)
+                    for k in range(len(slots))
+                ]
+            return torch.stack(gradients, dim=1)
+
+        return guided
+
     def _callable_terms(self, function, outputs):
         leaves = [leaf.detach().requires_grad_(True) for leaf in keras.tree.flatten(outputs)]
         outputs = keras.tree.pack_sequence_as(outputs, leaves)
@@ -61,13 +101,37 @@ class TorchProbe(Probe):
         return values.detach(), keras.tree.pack_sequence_as(outputs, gradients)
 
     @staticmethod
-    def _gradient(total, activations, keep_graph: bool):
+    def _gradient(total, activations, keep_graph: bool, create_graph: bool = False):
         if not total.requires_grad:  # the score does not depend on the layer
             return torch.zeros_like(activations)
         (gradient,) = torch.autograd.grad(
-            total, activations, retain_graph=keep_graph, allow_unused=True
+            total, activations, retain_graph=keep_graph, create_graph=create_graph,
+            allow_unused=True,
         )
         return torch.zeros_like(activations) if gradient is None else gradient
+
+
+def _track_from_here(activations):
+    """The layer's output detached, autograd recording from it on."""
+    activations = activations.detach().requires_grad_(True)
+    torch.set_grad_enabled(True)
+    return activations
+
+
+class _PositiveGradients(torch.autograd.Function):
+    """The identity, passing back only positive gradients."""
+
+    @staticmethod
+    def forward(x):
+        return x.view_as(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, gradient):
+        return gradient.clamp(min=0)
 
 
 def _tensors(structure):
