@@ -20,6 +20,7 @@ _PUBLIC = {
     "TargetExplanation": ".explanation",
     "expand_heatmap": ".formatters",
     "explain_batch": ".batch",
+    "explain_methods": ".compare",
     "explain_prediction": ".explain",
     "format_as_image": ".formatters",
     "format_targets_as_image": ".formatters",
@@ -41,6 +42,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .batch import explain_batch
+    from .compare import explain_methods
     from .explain import explain_prediction, gradcam_backend, show_prediction
     from .explainer import Explainer, Maps, ZeroGradientWarning
     from .explanation import Explanation, TargetExplanation

@@ -70,6 +70,8 @@ def load_explained_model(path: Path, unsafe: bool = False,
 def explain_pictures(explainers: list, doc, original: Image.Image, targets) -> tuple:
     """The picture of one image: its overlay, or one captioned panel per explainer.
 
+    The explainers share one probe pass per score kind (`compare.explain_together`).
+
     Args:
         explainers: `Explainer`s of the same model, one per method.
         doc: (1, H, W, C) the model's input for `original`.
@@ -79,10 +81,13 @@ def explain_pictures(explainers: list, doc, original: Image.Image, targets) -> t
     Returns:
         `(PIL image, lines)`: one line per explainer (class, score, layer, method).
     """
+    from .compare import explain_together
+
     picture = convert_image(original, "RGB")
+    maps = explain_together(explainers, explainers[0]._prepare(doc), targets)
     explanations = [
-        explanation_from_maps(explainer, explainer(doc, targets), 0, picture, targets)
-        for explainer in explainers
+        explanation_from_maps(explainer, each, 0, picture, targets)
+        for explainer, each in zip(explainers, maps)
     ]
     lines = [
         f"class {e.targets[0].target} score {e.targets[0].score:.4f} layer {e.layer} "

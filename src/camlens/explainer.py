@@ -14,6 +14,7 @@ from .inspection import Inspection, graph_input_shape, inspect
 from .layers import candidate_layers, check_output, no_candidate_error, resolve_layer
 from .layout import Layout, check_prefix_tokens, check_token_grid, layout_for
 from .probe import ProbeResult, probe_for
+from .smoothing import augmented
 from .targets import ID, SIMILAR, TOP, Slot, TargetPlan, plan_targets
 from .validation import (
     check_images,
@@ -22,6 +23,7 @@ from .validation import (
     check_options,
     check_output_index,
     check_preprocess,
+    check_smooth,
 )
 
 
@@ -118,6 +120,11 @@ class Explainer:
         max_channels: Score-CAM and Ablation-CAM only: score just the `k`
             channels of largest activation variance over the locations (Faster
             Score-CAM); the other channels weigh 0. `None` scores every channel.
+        smooth: `"aug"` averages the maps of the image and its horizontal flip,
+            each with its intensities scaled by 0.9, 1 and 1.1 (the flipped maps
+            flipped back), as pytorch-grad-cam's `aug_smooth`; every variant
+            explains the classes chosen for the image itself (class-id targets
+            only). `None`: no smoothing.
         token_grid: `(rows, columns)` of a token output's patch grid, where it
             cannot be inferred (by default: as many patch tokens as fit the
             input's aspect ratio).
@@ -149,6 +156,7 @@ class Explainer:
         output_index: int = 0,
         preprocess=None,
         max_channels: int | None = None,
+        smooth: str | None = None,
     ):
         self.model = check_model(model)
         self.method = methods.get_method(method)
@@ -160,6 +168,7 @@ class Explainer:
         self.output_index = check_output_index(output_index, layer)
         self.preprocess = check_preprocess(preprocess)
         self.max_channels = check_max_channels(self.method, max_channels)
+        self.smooth = check_smooth(smooth)
         self._chosen = layer is not None
         self._layer = None
         self._layouts: dict[tuple, Layout] = {}  # (id(layer), input shape) -> the grid used
@@ -215,6 +224,34 @@ class Explainer:
         `pad_to`: run the probe on a batch of this size (the last image repeated,
         the compiled shape), the methods on the N images only.
         """
+        inputs, result, plan = self._method_inputs(images, targets, pad_to)
+        maps = self._maps(self.method, inputs, result)
+        if self.smooth is not None:
+
+            def heatmaps_of(batch: np.ndarray, ids: np.ndarray) -> np.ndarray:
+                return self._maps(self.method, *self._method_inputs(batch, ids, pad_to)[:2]).heatmaps
+
+            maps.heatmaps = augmented(images, plan, maps.heatmaps, maps.targets, heatmaps_of, self.relu)
+        return maps
+
+    def _maps(self, method: methods.Method, inputs: methods.MethodInputs,
+              result: ProbeResult) -> Maps:
+        """The `Maps` of `method` from the arrays of one probe pass (`_method_inputs`)."""
+        count = inputs.target_count
+        return Maps(
+            heatmaps=methods.compute(method, inputs, relu=self.relu),
+            targets=result.targets[:, :count],
+            scores=result.scores[:, :count],
+            outputs=result.outputs,
+        )
+
+    def _method_inputs(self, images: np.ndarray, targets, pad_to: int | None = None):
+        """`(MethodInputs, ProbeResult, TargetPlan)` of one probe pass over prepared images.
+
+        Any method of this explainer's score (and no more compared classes than
+        its own method) can be computed from them: the passes some methods need
+        more of (masked, ablated, second-order, guided) run when they ask.
+        """
         plan, result = self._probe_result(images, targets, pad_to)
         probe = probe_for(self.model, self._layer, self.output_index)
         sign = -1.0 if self.counterfactual else 1.0
@@ -257,12 +294,7 @@ class Explainer:
             hessian_products=hessian_products,
             guided_gradients=guided_gradients,
         )
-        return Maps(
-            heatmaps=methods.compute(self.method, inputs, relu=self.relu),
-            targets=result.targets[:, :count],
-            scores=result.scores[:, :count],
-            outputs=result.outputs,
-        )
+        return inputs, result, plan
 
     def _probe_result(self, images: np.ndarray, targets, pad_to: int | None = None):
         """The target plan and the probe's arrays, tokens laid out as a grid.

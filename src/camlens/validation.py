@@ -161,6 +161,13 @@ def check_options(method, relu, counterfactual, score, mask_batch_size) -> tuple
     return bool(relu), bool(counterfactual), score, mask_batch_size
 
 
+def check_smooth(smooth) -> str | None:
+    """`None` or `"aug"`."""
+    if smooth is not None and smooth != "aug":
+        raise ValueError(f"smooth must be None or 'aug'. Received: smooth={smooth!r}")
+    return smooth
+
+
 def check_max_channels(method, max_channels) -> int | None:
     """`None`, or a positive int for a method that scores channels one by one."""
     if max_channels is None:

@@ -23,6 +23,10 @@ def raw_maps(inputs) -> np.ndarray:
 def first_component(features: np.ndarray) -> np.ndarray:
     """Projection of each location on the first right singular vector, sum >= 0.
 
+    Computed from the smaller Gram matrix (M M^T or M^T M) with `eigh`: the
+    projection M v_1 is sigma_1 u_1, and the symmetric eigenproblem of the
+    smaller side is many times faster than the SVD of a (49, 1280) matrix.
+
     Args:
         features: (*spatial, C) one image's (weighted) activations.
 
@@ -30,8 +34,11 @@ def first_component(features: np.ndarray) -> np.ndarray:
         (*spatial,) float64.
     """
     matrix = features.reshape(-1, features.shape[-1]).astype(np.float64)
-    _, _, right = np.linalg.svd(matrix, full_matrices=False)
-    projection = matrix @ right[0]
+    if matrix.shape[0] <= matrix.shape[1]:
+        values, vectors = np.linalg.eigh(matrix @ matrix.T)
+        projection = vectors[:, -1] * np.sqrt(max(values[-1], 0.0))
+    else:
+        projection = matrix @ np.linalg.eigh(matrix.T @ matrix)[1][:, -1]
     if projection.sum() < 0:
         projection = -projection
     return projection.reshape(features.shape[:-1])
