@@ -12,7 +12,9 @@ against 0.35 GB compiled).
 from __future__ import annotations
 
 import tensorflow as tf
+from keras.src.backend.tensorflow import nn as _keras_tf_nn  # see `_hessian`
 
+from ..capture import capture
 from ..targets import slot_scores
 from .base import Probe
 
@@ -57,8 +59,19 @@ class TensorFlowProbe(Probe):
         return explain
 
     def _hessian(self, score: str, slots: tuple):
+        """Nested tapes. `tf.nn.moments` stops the gradient of the mean inside
+        the variance: first derivatives are right (the deviations sum to 0),
+        second ones are not (2% off through a ViT's LayerNormalization). Keras's
+        TensorFlow backend computes every moment through its module function
+        `_compute_moments` (a Keras internal, no public hook does the same),
+        which is replaced here, for this pass only, by the same formula without
+        the stop."""
+        moments = {(_keras_tf_nn, "_compute_moments"): _moments_with_mean_gradient}
+
         def hessian(batch, ids, extras):
-            with tf.GradientTape(persistent=True, watch_accessed_variables=False) as outer:
+            with capture(moments), tf.GradientTape(
+                persistent=True, watch_accessed_variables=False
+            ) as outer:
                 with tf.GradientTape(
                     persistent=len(slots) > 1, watch_accessed_variables=False
                 ) as inner:
@@ -115,6 +128,13 @@ class TensorFlowProbe(Probe):
 def _positive_gradients(x):
     """The identity, passing back only positive gradients."""
     return tf.identity(x), tf.nn.relu
+
+
+def _moments_with_mean_gradient(original, x, axes, keepdims):
+    """`tf.nn.moments(x, axes, keepdims)`, the mean differentiated in the variance too."""
+    mean = tf.reduce_mean(x, axes, keepdims=True)
+    variance = tf.reduce_mean(tf.square(x - mean), axes, keepdims=keepdims)
+    return (mean if keepdims else tf.squeeze(mean, axes)), variance
 
 
 def _gradient(tape, total, source):
