@@ -266,11 +266,11 @@ class Explainer:
             return probe.ablated_scores(batch, variants, keep, self.score)
 
         def hessian_products() -> np.ndarray:
-            products = probe.hessian_products(images, plan, self.score, pad_to)
+            products = probe.hessian_products(images, plan, self.score, pad_to)[:, :count]
             return sign * self._layouts[id(self._layer), images.shape].apply(products, token_axis=2)
 
         def guided_gradients() -> np.ndarray:
-            return sign * probe.guided_gradients(images, plan, self.score, pad_to)
+            return sign * probe.guided_gradients(images, plan, self.score, pad_to)[:, :count]
 
         count = sum(slot.kind != SIMILAR for slot in plan.slots)  # then the compared classes
         gradients = comparisons = None
