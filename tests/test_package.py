@@ -17,6 +17,17 @@ def test_import_loads_no_backend():
     assert done.stdout.split() == ["False", camlens.__version__]
 
 
+def test_the_command_line_parses_its_options_without_a_backend():
+    # the CLI holds the backend's start-up logs back; importing Keras while parsing
+    # (e.g. to check `--count`) would print them before that
+    code = ("import sys; from camlens.cli import _parser; "
+            "_parser().parse_args(['demo', '--count', '2']); print('keras' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]
+
+
 def test_every_public_name_resolves():
     for name in camlens.__all__:
         assert getattr(camlens, name).__name__ == name

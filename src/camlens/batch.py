@@ -8,7 +8,8 @@ import keras
 import numpy as np
 
 from .explainer import Explainer, Maps
-from .validation import check_images, check_positive_int
+from .integers import check_positive_int
+from .validation import check_images
 
 
 def explain_batch(

@@ -16,7 +16,8 @@ from .files import write_atomically
 from .formatters import compose_panels
 from .formatters.panels import caption_lines, target_pictures
 from .summaries import ImageSummaryWriter, tensorboard_available
-from .validation import check_images, check_positive_int
+from .integers import check_positive_int
+from .validation import check_images
 
 GIF_FRAME_MS = 600
 

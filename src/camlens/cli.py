@@ -21,7 +21,7 @@ import numpy as np
 
 from .files import write_atomically, write_png
 from .methods import METHODS
-from .validation import check_positive_int
+from .integers import check_positive_int
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

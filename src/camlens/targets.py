@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 import keras
 import numpy as np
 
+from .integers import is_integer
+
 TOP = "top"
 """A slot explaining each image's top prediction."""
 
@@ -128,7 +130,7 @@ class Output:
             )
         if isinstance(target, Output):
             raise TypeError(f"Output(target) cannot be another Output. Received: target={target!r}")
-        if not (target is None or _is_class_id(target) or callable(target)
+        if not (target is None or is_integer(target) or callable(target)
                 or isinstance(target, (Class, Region))):
             raise TypeError(
                 "Output(target) must be None, a class id, Class, Region or a callable. "
@@ -140,7 +142,7 @@ class Output:
     @property
     def name(self) -> str:
         inner = "top prediction" if self.target is None else getattr(
-            self.target, "name", f"class {self.target}" if _is_class_id(self.target) else "callable"
+            self.target, "name", f"class {self.target}" if is_integer(self.target) else "callable"
         )
         return f"{inner} of output {self.output!r}"
 
@@ -289,7 +291,7 @@ def plan_targets(targets, outputs: Sequence[OutputInfo], count: int) -> TargetPl
 
 def target_of(requested, class_id: int):
     """What `TargetExplanation.target` holds: a class id, or the target object or callable."""
-    if requested is None or _is_class_id(requested):
+    if requested is None or is_integer(requested):
         return class_id
     if isinstance(requested, Class):
         return requested.class_id
@@ -397,7 +399,7 @@ def _slot(item, outputs: Sequence[OutputInfo], targets):
     _check_classifier(info, item, targets)
     if item is None:
         return Slot(TOP, output_index), 0, None, None
-    if not (_is_class_id(item) or isinstance(item, Class)):
+    if not (is_integer(item) or isinstance(item, Class)):
         raise TypeError(
             "each target must be a class id (int), a target object (Class, Region, "
             f"Output) or a callable. Received: {item!r} of type {type(item).__name__} "
@@ -499,7 +501,7 @@ def _check_range(class_id: int, classes, targets) -> None:
 
 
 def _class_id(value, argument: str) -> int:
-    if not _is_class_id(value):
+    if not is_integer(value):
         raise TypeError(
             f"{argument} must be a class id (int). Received: {value!r} of type "
             f"{type(value).__name__}"
@@ -510,8 +512,4 @@ def _class_id(value, argument: str) -> int:
 
 
 def _is_target(value) -> bool:
-    return _is_class_id(value) or callable(value) or isinstance(value, (Class, Region, Output))
-
-
-def _is_class_id(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    return is_integer(value) or callable(value) or isinstance(value, (Class, Region, Output))

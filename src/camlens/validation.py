@@ -6,12 +6,11 @@ and what was expected, before any backend work starts.
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 import numpy as np
 
 from .inspection import graph_input_shape
+from .integers import check_positive_int, is_integer
 from .probe import LOGIT, OUTPUT
 
 
@@ -81,13 +80,6 @@ def check_images(images, model: keras.Model | None, name: str = "doc", single: b
     return images
 
 
-def check_positive_int(value, name: str) -> int:
-    """`value` as an int, if it is an integer (numpy's included, bool not) of at least 1."""
-    if not _is_class_id(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-    return int(value)
-
-
 def check_image(image):
     """`None` or a PIL image."""
     from PIL import Image
@@ -98,10 +90,6 @@ def check_image(image):
             f"Received: image of type {type(image).__name__}"
         )
     return image
-
-
-def _is_class_id(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _fits(shape: tuple, expected: tuple) -> bool:
@@ -118,7 +106,7 @@ def _expected_text(expected: tuple | None) -> str:
 
 def check_output_index(output_index, layer) -> int:
     """The index of the explained tensor of a layer returning several."""
-    if not _is_class_id(output_index):
+    if not is_integer(output_index):
         raise TypeError(
             f"output_index must be an integer. Received: output_index={output_index!r}"
         )

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..integers import check_positive_int
 from .engines import TARGET_KINDS, AuditOptions, default_workers, run_local, run_ray
 from .reader import open_source
 from .writer import MANIFEST, RECORDS, ShardWriter, read_records
@@ -171,7 +172,6 @@ def model_digest(model) -> str:
 
 def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard_size):
     from ..methods import get_method
-    from ..validation import check_positive_int  # here: the package imports no backend
 
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
     if not methods:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..resize import upsample
-from ..validation import check_positive_int
+from ..integers import check_positive_int
 
 BASELINES = ("blur", "zeros", "mean")
 

@@ -12,7 +12,7 @@ from importlib import resources
 
 import numpy as np
 
-from ..validation import check_positive_int
+from ..integers import check_positive_int
 
 LABELS_FILE = "imagenet_labels.txt"  # "<wnid> <name>" per line, in index order
 
