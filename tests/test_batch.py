@@ -55,3 +55,16 @@ def test_bad_arguments(resnet, kwargs, error, words):
     arguments.update(kwargs)
     with pytest.raises(error, match=words):
         camlens.explain_batch(resnet, arguments.pop("images"), **arguments)
+
+
+def test_max_channels_and_smooth_reach_the_explainer(resnet):
+    batch = images(3, seed=6)
+    maps = camlens.explain_batch(resnet, batch, batch_size=2, smooth="aug", progress=False)
+    expected = camlens.Explainer(resnet, smooth="aug")(batch)
+    np.testing.assert_allclose(maps.heatmaps, expected.heatmaps, atol=1e-6)
+    fast = camlens.explain_batch(resnet, batch, method="scorecam", max_channels=2, progress=False)
+    np.testing.assert_allclose(
+        fast.heatmaps,
+        camlens.Explainer(resnet, method="scorecam", max_channels=2)(batch).heatmaps,
+        atol=1e-6,
+    )

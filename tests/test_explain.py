@@ -147,3 +147,15 @@ def test_gradcam_backend_rejects_several_targets(resnet):
         camlens.gradcam_backend(resnet, images(), [1, 2], "conv1")
     with pytest.raises(TypeError, match="targets"):
         camlens.gradcam_backend(resnet, images(), 1, "conv1")
+
+
+def test_max_channels_and_smooth_reach_the_explainer(resnet):
+    x = images(1, seed=4)
+    fast = camlens.explain_prediction(resnet, x, method="scorecam", max_channels=2, layer="conv1")
+    full = camlens.explain_prediction(resnet, x, method="scorecam", layer="conv1")
+    expected = camlens.Explainer(resnet, layer="conv1", method="scorecam", max_channels=2)(x)
+    np.testing.assert_allclose(fast.targets[0].heatmap, expected.heatmaps[0, 0], atol=1e-6)
+    assert np.abs(fast.targets[0].heatmap - full.targets[0].heatmap).max() > 1e-3
+    smoothed = camlens.explain_prediction(resnet, x, smooth="aug")
+    plain = camlens.explain_prediction(resnet, x)
+    assert np.abs(smoothed.targets[0].heatmap - plain.targets[0].heatmap).max() > 1e-3

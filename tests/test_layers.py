@@ -167,3 +167,16 @@ def test_mobilenet_v3_automatic_layer_is_not_the_1x1_head():
 
 
 CLASSES_V3 = 3
+
+
+def test_a_settled_layer_the_score_does_not_depend_on_is_passed_over():
+    # class 0 reads only branch a, class 1 only branch b (conv_b runs last)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    branch_a = layers.GlobalAveragePooling2D()(layers.Conv2D(4, 3, name="conv_a")(inputs))
+    branch_b = layers.GlobalAveragePooling2D()(layers.Conv2D(4, 3, name="conv_b")(inputs))
+    scores = layers.Concatenate()([layers.Dense(1)(branch_a), layers.Dense(1)(branch_b)])
+    model = keras.Model(inputs, scores)
+    x = images()
+    assert camlens.explain_prediction(model, x, targets=[0]).layer == "conv_a"
+    assert camlens.explain_prediction(model, x, targets=[1]).layer == "conv_b"  # conv_a tried first
+    assert camlens.explain_prediction(model, x, targets=[0]).layer == "conv_a"

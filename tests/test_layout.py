@@ -155,3 +155,23 @@ def test_tokens_that_fit_no_grid_name_the_options():
 def test_bad_grid_options(vit, options, message):
     with pytest.raises(ValueError, match=message):
         camlens.Explainer(vit, **options)
+
+
+def test_a_later_call_tries_the_settled_layer_first(monkeypatch):
+    from camlens.probe import Probe
+
+    vit = hub_models.vit()  # its own model: no earlier choice settled
+    runs = []
+    original = Probe.run
+    monkeypatch.setattr(
+        Probe, "run", lambda self, *a, **k: runs.append(self.layer.name) or original(self, *a, **k)
+    )
+    x = hub_models.images(seed=11)
+    first = camlens.explain_prediction(vit, x)
+    # the final norm and the last block come first, with zero gradients
+    assert runs == ["ln", "transformer_block_2", "transformer_block_1"]
+    runs.clear()
+    again = camlens.explain_prediction(vit, x)
+    assert runs == ["transformer_block_1"]  # one pass, not two
+    assert again.layer == first.layer
+    np.testing.assert_allclose(again.targets[0].heatmap, first.targets[0].heatmap, atol=1e-5)

@@ -34,6 +34,8 @@ def explain_prediction(
     prefix_tokens: int | None = None,
     output_index: int = 0,
     preprocess=None,
+    max_channels: int | None = None,
+    smooth: str | None = None,
 ) -> Explanation:
     """Explain a Keras image classifier's prediction for one image.
 
@@ -56,7 +58,8 @@ def explain_prediction(
         target_names: class names (a sequence indexed by class id, or a
             mapping) kept on the explanation for display.
         relu, counterfactual, score, mask_batch_size, token_grid,
-            prefix_tokens, output_index, preprocess: as in `Explainer`.
+            prefix_tokens, output_index, preprocess, max_channels, smooth: as
+            in `Explainer`.
 
     Returns:
         `Explanation` with `image` and `targets`; each target has `target`,
@@ -70,6 +73,7 @@ def explain_prediction(
         model, layer=layer, method=method, relu=relu, counterfactual=counterfactual,
         score=score, mask_batch_size=mask_batch_size, token_grid=token_grid,
         prefix_tokens=prefix_tokens, output_index=output_index, preprocess=preprocess,
+        max_channels=max_channels, smooth=smooth,
     )
     image = check_image(image)
     if image is None and preprocess is not None:

@@ -318,14 +318,18 @@ class Explainer:
         """Run the candidates, best first, until the score depends on one.
 
         The candidates run with gradients even for a method that uses none: a
-        layer the score does not depend on is as useless to it.
+        layer the score does not depend on is as useless to it. The layer an
+        earlier choice for this model and input shape settled on runs first.
         """
         first = None
-        for layer, grid in candidate_layers(inspection, self.token_grid, self.prefix_tokens):
+        key = (self.token_grid, self.prefix_tokens)
+        settled = inspection.settled_layers.get(key)
+        for layer, grid in candidate_layers(inspection, self.token_grid, self.prefix_tokens,
+                                            first=settled):
             result = self._run(layer, grid, inspection, images, plan, pad_to, gradients=True)
             first = first or (layer, result)
             if np.any(result.gradients[:, :targets]):
-                self._layer = layer
+                self._layer = inspection.settled_layers[key] = layer
                 return result
         if first is None:
             raise no_candidate_error(self.model, self.token_grid, self.prefix_tokens)

@@ -18,6 +18,10 @@ Keras internals relied on, each because no public API gives the same:
   `Softmax` layer, `activation="softmax"`, `keras.ops.softmax` in a subclassed
   `call` or a Functional graph) ends in one of them, so intercepting them finds
   the score before the activation however the model wrote it.
+- `keras.src.backend.tensorflow.nn._compute_moments` (in the TensorFlow probe's
+  Hessian pass only): `tf.nn.moments` stops the gradient of the mean, which
+  leaves second derivatives through LayerNormalization wrong; the pass shadows
+  it with the same formula without the stop.
 """
 
 from __future__ import annotations
@@ -113,6 +117,10 @@ class Inspection:
             the batch axis: what targets are checked against.
         num_classes: the size of the class axis of a `(batch, classes)`
             output, `None` for other outputs.
+        settled_layers: the layer each automatic choice settled on, by its
+            `(token_grid, prefix_tokens)`: later explainers of the model try it
+            first, so that they do not rerun the candidates before it (a ViT's
+            last block, whose gradients are zero) on every call.
     """
 
     def __init__(self, model: keras.Model, input_shape: tuple):
@@ -127,6 +135,7 @@ class Inspection:
             OutputInfo(name, shape[1:])
             for name, shape in zip(_output_names(model, output), self.output_shapes)
         ]
+        self.settled_layers: dict[tuple, keras.layers.Layer] = {}
         single = len(self.output_shapes) == 1 and len(self.output_shapes[0]) == 2
         self.num_classes = self.output_shapes[0][-1] if single else None
 

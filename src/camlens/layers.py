@@ -68,18 +68,25 @@ def check_output(layer, inspection: Inspection, output_index: int = 0) -> None:
         layout_for(shape, inspection.input_shape, layer.name)  # raises with the message
 
 
-def candidate_layers(inspection: Inspection, token_grid=None,
-                     prefix_tokens=None) -> Iterator[tuple[keras.layers.Layer, Layout]]:
+def candidate_layers(inspection: Inspection, token_grid=None, prefix_tokens=None,
+                     first=None) -> Iterator[tuple[keras.layers.Layer, Layout]]:
     """The automatic choice's candidates, best first, with their layouts.
 
     Each is a layer whose first output tensor is spatial: 4-D with more than one
     position, or tokens that fit a patch grid. Whether the score depends on it
     is for the caller to check (it needs a gradient).
+
+    Args:
+        first: a layer to try before the others (the one an earlier choice for
+            this model settled on), if it is a candidate.
     """
+    candidates = []
     for record in _search_order(inspection.root):
         layout = _spatial_layout(record, inspection, token_grid, prefix_tokens)
         if layout is not None:
-            yield record.layer, layout
+            candidates.append((record.layer, layout))
+    candidates.sort(key=lambda candidate: candidate[0] is not first)  # stable: the rest in order
+    yield from candidates
 
 
 def no_candidate_error(model: keras.Model, token_grid=None, prefix_tokens=None) -> ValueError:
