@@ -46,6 +46,24 @@ def swin(image_shape=(64, 64, 3)):
     return keras_hub.models.SwinTransformerImageClassifier(backbone, num_classes=CLASSES)
 
 
+def vgg_with_preprocessor(image_size=(32, 32)):
+    """A small keras-hub VGG classifier with `None` spatial input dimensions and
+    its preprocessor: an image converter to `image_size` (`None`: the image's own
+    size; centre-cropped to the aspect ratio, as keras-hub does by default),
+    scaled by 1/127.5 and offset by -1."""
+    import keras_hub
+
+    keras.utils.set_random_seed(0)
+    backbone = keras_hub.models.VGGBackbone(
+        stackwise_num_repeats=[1, 1], stackwise_num_filters=[8, 16], image_shape=(None, None, 3)
+    )
+    converter = keras_hub.layers.VGGImageConverter(image_size=image_size, scale=1 / 127.5,
+                                                   offset=-1.0)
+    preprocessor = keras_hub.models.VGGImageClassifierPreprocessor(image_converter=converter)
+    return keras_hub.models.VGGImageClassifier(backbone, num_classes=CLASSES, pooling="avg",
+                                               pooling_hidden_dim=16, preprocessor=preprocessor)
+
+
 def vit_split(model, x: np.ndarray):
     """A ViT classifier (2 blocks, class-token head) cut after its first block.
 

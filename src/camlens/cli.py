@@ -148,7 +148,8 @@ def _add_audit(commands, verbose) -> None:
         "audit", help="explain a whole data set: Parquet records, a report page, resumable",
         parents=[verbose],
     )
-    audit.add_argument("model", type=Path, help="a .keras (or legacy .h5) model file")
+    audit.add_argument("model", type=Path,
+                       help="a .keras (or legacy .h5) model file, or a keras-hub preset folder")
     audit.add_argument("data", help="a folder of images, a glob, or a .csv / .parquet of paths "
                        "(columns path, and optionally label, mask, top/left/bottom/right)")
     audit.add_argument("--out", type=Path, required=True, help="the folder to write (rerun "
@@ -163,6 +164,9 @@ def _add_audit(commands, verbose) -> None:
     audit.add_argument("--overlays", action="store_true", help="write overlays/ (PNG per image)")
     audit.add_argument("--no-report", action="store_true", help="skip report.html")
     audit.add_argument("--class-names", default=None, help="comma-separated class names")
+    audit.add_argument("--size", type=_size, default=None,
+                       help="HxW to resize the images to, as for explain (for inputs with "
+                       "None spatial dimensions)")
     audit.add_argument("--engine", default="local", choices=("local", "ray"))
     audit.add_argument("--ray-address", default=None, help="join this Ray cluster")
     audit.add_argument("--concurrency", type=_positive_int, default=None, help="Ray actors")
@@ -277,7 +281,7 @@ def _run_audit(args) -> int:
             methods=[name.strip() for name in args.methods.split(",") if name.strip()],
             target=args.target, layer=layer, metrics=args.metrics, batch_size=args.batch_size,
             shard_size=args.shard_size, overlays=args.overlays, report=not args.no_report,
-            class_names=names, engine=args.engine, concurrency=args.concurrency,
+            class_names=names, size=args.size, engine=args.engine, concurrency=args.concurrency,
             ray_address=args.ray_address, workers=args.workers, unsafe=args.unsafe,
         )
     except KeyboardInterrupt:

@@ -51,20 +51,30 @@ def load_explained_model(path: Path, unsafe: bool = False,
     width) when given. Other models get the image resized to their input size
     (or to `size`, for inputs with `None` spatial dimensions).
     """
-    from .files import image_to_doc, load_model
-    from .presets import load_preset, preprocessor_of
+    from .files import load_model
+    from .presets import load_preset
 
-    if Path(path).is_dir():
-        model, preprocess = load_preset(path)
-    else:
+    if not Path(path).is_dir():
         _register_keras_hub()
         model = load_model(path, unsafe=unsafe)
-        if not callable(getattr(model, "preprocessor", None)):
-            return model, lambda image: image_to_doc(image, model, size=size)
-        preprocess = preprocessor_of(model)
-    if size is None:
-        return model, preprocess
-    return model, lambda image: preprocess(image.resize((size[1], size[0]), Image.BILINEAR))
+        return model, image_input(model, size)
+    model, preprocess = load_preset(path)
+    return model, _resized_first(preprocess, size)
+
+
+def image_input(model, size: tuple[int, int] | None = None) -> Callable:
+    """`to_doc(image)`: a PIL image to the (1, H, W, C) float32 input of a loaded model.
+
+    A model with a callable `preprocessor` (a keras-hub task) gets it applied to
+    the image at its own size, or resized to `size` (height, width) first; any
+    other model gets the image resized to its input size (or to `size`).
+    """
+    from .files import image_to_doc
+    from .presets import preprocessor_of
+
+    if not callable(getattr(model, "preprocessor", None)):
+        return lambda image: image_to_doc(image, model, size=size)
+    return _resized_first(preprocessor_of(model), size)
 
 
 def explain_pictures(explainers: list, doc, original: Image.Image, targets) -> tuple:
@@ -98,6 +108,12 @@ def explain_pictures(explainers: list, doc, original: Image.Image, targets) -> t
         return format_as_image(explanations[0]), lines
     panels = [format_targets_as_image(e) for e in explanations]
     return compose_panels(panels, [[e.method] for e in explanations]), lines
+
+
+def _resized_first(preprocess: Callable, size: tuple[int, int] | None) -> Callable:
+    if size is None:
+        return preprocess
+    return lambda image: preprocess(image.resize((size[1], size[0]), Image.BILINEAR))
 
 
 def _register_keras_hub() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..integers import check_positive_int
 from .engines import TARGET_KINDS, AuditOptions, default_workers, run_local, run_ray
-from .reader import open_source
+from .reader import Decoder, check_size, open_source
 from .writer import MANIFEST, RECORDS, ShardWriter, read_records
 
 __all__ = ["AuditSummary", "audit", "read_records"]
@@ -65,6 +65,7 @@ def audit(
     overlays: bool = False,
     report: bool = True,
     class_names=None,
+    size=None,
     engine: str = "local",
     concurrency: int | None = None,
     ray_address: str | None = None,
@@ -79,8 +80,10 @@ def audit(
     options are refused there.
 
     Args:
-        model: a Keras model, or the path of a `.keras` / `.h5` file (loaded in
-            safe mode unless `unsafe`).
+        model: a Keras model, the path of a `.keras` / `.h5` file (loaded in
+            safe mode unless `unsafe`), or a keras-hub preset folder. A model with
+            a `preprocessor` (a keras-hub task) gets it applied to each image, as
+            `camlens explain` does.
         data: a folder (searched recursively), a glob pattern, a `.csv` / `.parquet`
             table with a `path` column and optional `label`, `mask` (a mask image's
             path) and `top`, `left`, `bottom`, `right` (a box) columns; or an
@@ -94,6 +97,9 @@ def audit(
         batch_size: images per forward pass; `shard_size`: images per part file.
         overlays: write one overlay PNG per record into `out_dir/overlays/`.
         report: write `out_dir/report.html`; `class_names` label its classes.
+        size: `(height, width)` to resize image files to before the model (or
+            its preprocessor): needed for inputs with `None` spatial dimensions
+            unless the preprocessor resizes. In-memory images are used as given.
         engine: `"local"` or `"ray"` (Ray Data actors; files only).
         concurrency: Ray actors (default: one per GPU, else CPUs - 1).
         ray_address: a Ray cluster to join (default: the running one, or a new
@@ -104,16 +110,18 @@ def audit(
     Returns:
         An `AuditSummary`.
     """
-    from ..files import load_model
+    from ..explain_cli import load_explained_model
 
     start = time.perf_counter()
-    options = _options(methods, target, layer, metrics, steps, baseline, batch_size, shard_size)
+    options = _options(methods, target, layer, metrics, steps, baseline, batch_size, shard_size,
+                       size)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}. Received: engine={engine!r}")
     model_path = None
     if isinstance(model, (str, Path)):
         model_path = Path(model)
-        model = load_model(model_path, unsafe=unsafe)
+        model = load_explained_model(model_path, unsafe=unsafe)[0]
+    decoder = Decoder(model, options.size, pictures=overlays)  # refuses before any write
     source = open_source(data)
     if options.target != "top" and source.has_labels is False:
         raise ValueError(f"target={target!r} needs labels, and data has none.")
@@ -130,7 +138,8 @@ def audit(
     workers = workers or default_workers()
     with _progress_bar(progress, source.length, writer) as bar:
         if engine == "local":
-            run_local(model, options, source.items(), writer, bar, workers, overlay_dir)
+            run_local(model, options, source.items(), writer, bar, workers, overlay_dir,
+                      decoder)
         else:
             if not source.files:
                 raise ValueError("engine='ray' audits files (a folder, a glob or a table of "
@@ -170,7 +179,7 @@ def model_digest(model) -> str:
     return digest.hexdigest()
 
 
-def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard_size):
+def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard_size, size):
     from ..methods import get_method
 
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
@@ -187,7 +196,7 @@ def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard
         raise TypeError("layer must be a layer name or index to be recorded with the audit. "
                         f"Received: layer of type {type(layer).__name__}")
     return AuditOptions(methods, target, layer, bool(metrics), steps, baseline, batch_size,
-                        shard_size)
+                        shard_size, check_size(size))
 
 
 class _progress_bar:

@@ -35,6 +35,7 @@ class AuditOptions:
     baseline: str = "blur"
     batch_size: int = 32
     shard_size: int = 256
+    size: tuple[int, int] | None = None  # files resized to (height, width) first
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -92,10 +93,12 @@ class BatchAuditor:
                         "score": float(target_scores[row]),
                         "heatmap": heatmap_cells(heatmaps[row]),
                         "heatmap_height": heatmaps.shape[1], "heatmap_width": heatmaps.shape[2],
+                        "image_height": good[n].image_size[0],
+                        "image_width": good[n].image_size[1],
                         **{name: values[row] for name, values in metrics.items()},
                     })
                     if self.overlay_dir is not None:
-                        self._write_overlay(records[-1], good[n].pixels, heatmaps[row])
+                        self._write_overlay(records[-1], _picture(good[n]), heatmaps[row])
         return records
 
     def _padded(self, explainer, images, targets):
@@ -160,10 +163,13 @@ class BatchAuditor:
 
 
 def run_local(model, options: AuditOptions, items: Iterator[Item], writer: ShardWriter,
-              bar, workers: int, overlay_dir=None) -> None:
-    """Audit the items not yet written, decoding ahead in `workers` threads."""
+              bar, workers: int, overlay_dir=None, decoder: Decoder | None = None) -> None:
+    """Audit the items not yet written, decoding ahead in `workers` threads
+    (with `decoder`, or a `Decoder` of the model and `options.size`)."""
     auditor = BatchAuditor(model, options, overlay_dir)
-    decoded = prefetch(_pending(items, writer.done, options.shard_size), Decoder(model),
+    if decoder is None:
+        decoder = Decoder(model, options.size, pictures=overlay_dir is not None)
+    decoded = prefetch(_pending(items, writer.done, options.shard_size), decoder,
                        workers, depth=2 * options.batch_size)
     for shard, group in itertools.groupby(decoded, key=lambda d: d.item.index // options.shard_size):
         records = []
@@ -229,11 +235,11 @@ class _RayAuditor:
 
     def __init__(self, model_path: str, unsafe: bool, options: AuditOptions, workers: int,
                  overlay_dir: str | None):
-        from ..files import load_model
+        from ..explain_cli import load_explained_model
 
-        self.model = load_model(Path(model_path), unsafe=unsafe)
+        self.model = load_explained_model(Path(model_path), unsafe=unsafe)[0]
         self.auditor = BatchAuditor(self.model, options, overlay_dir)
-        self.decoder = Decoder(self.model)
+        self.decoder = Decoder(self.model, options.size, pictures=overlay_dir is not None)
         self.workers = workers
         self.shard_size = options.shard_size
 
@@ -267,6 +273,11 @@ def _chunks(decoded, size: int) -> Iterator[list[Decoded]]:
     iterator = iter(decoded)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
+
+
+def _picture(decoded: Decoded) -> np.ndarray:
+    """What an overlay is drawn over: the image as given (else the model's input)."""
+    return decoded.pixels if decoded.picture is None else decoded.picture
 
 
 def _failure(decoded: Decoded) -> dict:

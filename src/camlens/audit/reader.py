@@ -49,13 +49,25 @@ class Item:
 
 @dataclass(frozen=True)
 class Decoded:
-    """An item ready for the model: pixels (H, W, C) float32 and the object
-    mask (H, W) bool at the model's input size, or the reason it failed."""
+    """An item ready for the model, or the reason it failed.
+
+    Attributes:
+        item: the `Item`.
+        pixels: (H, W, C) float32, the model's input (after its preprocessor).
+        mask: (H, W) bool, the object in the model's input, or `None`.
+        error: why the item could not be decoded, or `None`.
+        image_size: (height, width) of the image as given (the file's pixels,
+            upright, before any resizing; an in-memory image's own shape).
+        picture: the image as given, (height, width, C) 0..255, kept for
+            overlays (`Decoder(pictures=True)`), else `None`.
+    """
 
     item: Item
     pixels: np.ndarray | None = None
     mask: np.ndarray | None = None
     error: str | None = None
+    image_size: tuple[int, int] | None = None
+    picture: np.ndarray | None = None
 
 
 @dataclass
@@ -106,19 +118,38 @@ def open_source(data) -> Source:
 
 
 class Decoder:
-    """Decodes items for a model with a fixed (H, W, C) input, as `camlens explain` does."""
+    """Decodes items into the model's input, as `camlens explain` does.
 
-    def __init__(self, model):
-        from ..inspection import graph_input_shape
+    Files: a model with a `preprocessor` (a keras-hub task) gets it applied to
+    the image at its own size, or resized to `size` first; any other model gets
+    the image resized to its input size (or to `size`, for inputs with `None`
+    spatial dimensions). In-memory images go through the preprocessor as given
+    (`size` is for files); without one they must fit the model's input. Masks
+    and boxes are in the image's pixels and are carried into the model's input
+    with it: through the preprocessor (its resizing and cropping; its scaling
+    is undone, which holds for keras-hub's per-pixel affine image converters),
+    else resized as the image.
 
-        shape = graph_input_shape(model)
-        if shape is None or len(shape) != 4 or None in shape[1:]:
-            raise ValueError(
-                "audit needs a model with a fixed (height, width, channels) image input. "
-                f"Received: a model with input shape {shape}"
-            )
+    Args:
+        model: the Keras model.
+        size: `(height, width)` to resize files to, or `None`.
+        pictures: keep each image as given (`Decoded.picture`), for overlays.
+
+    Raises:
+        ValueError: the model's input size cannot be known (`None` spatial
+            dimensions, no `size`, and no preprocessor that resizes).
+    """
+
+    def __init__(self, model, size: tuple[int, int] | None = None, pictures: bool = False):
+        from ..explain_cli import image_input
+
         self.model = model
-        self.shape = tuple(shape[1:])
+        self.size = check_size(size)
+        preprocessor = getattr(model, "preprocessor", None)
+        self.preprocessor = preprocessor if callable(preprocessor) else None
+        self.to_doc = image_input(model, self.size)
+        self.pictures = pictures
+        self.shape = self._input_shape()
 
     def __call__(self, item: Item) -> Decoded:
         try:
@@ -127,32 +158,122 @@ class Decoder:
             return Decoded(item, error=" ".join(str(error).split()) or type(error).__name__)
 
     def _decode(self, item: Item) -> Decoded:
+        from ..files import convert_image, load_image
+
+        if item.pixels is not None:
+            given = np.asarray(item.pixels, np.float32)
+            pixels = given if self.preprocessor is None else self._preprocess(given[None])[0]
+            return Decoded(item, self._checked(pixels, f"image {item.index}"),
+                           image_size=given.shape[:2],
+                           picture=given if self.pictures else None)
+        image = load_image(Path(item.path))
+        pixels = self._checked(self.to_doc(image)[0], item.path)
+        picture = np.asarray(convert_image(image, "RGB")) if self.pictures else None
+        return Decoded(item, pixels, self._object_mask(item, image),
+                       image_size=(image.height, image.width), picture=picture)
+
+    def _input_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of every decoded image: the model's input, or what the
+        preprocessor makes of an image of `size` (of any size, when it resizes)."""
         from PIL import Image
 
-        from ..files import image_to_doc, load_image
+        from ..inspection import graph_input_shape
 
-        height, width, channels = self.shape
-        if item.pixels is not None:
-            pixels = np.asarray(item.pixels, np.float32)
-            if pixels.shape != self.shape:
+        shape = graph_input_shape(self.model)
+        if shape is None or len(shape) != 4 or shape[3] is None:
+            raise ValueError(
+                "audit needs a model with an image input (N, height, width, channels). "
+                f"Received: a model with input shape {shape}"
+            )
+        if None not in shape[1:3]:
+            if self.preprocessor is None and self.size not in (None, tuple(shape[1:3])):
                 raise ValueError(
-                    f"image {item.index} has shape {pixels.shape}; the model takes "
-                    f"{self.shape}"
+                    f"size must be the model's input size {tuple(shape[1:3])} or None for a "
+                    f"model without a preprocessor. Received: size={self.size}"
                 )
-            return Decoded(item, pixels)
-        image = load_image(Path(item.path))
-        pixels = image_to_doc(image, self.model)[0]
-        mask = None
-        if item.mask is not None:
-            mask_image = load_image(Path(item.mask)).convert("L")
-            mask = np.asarray(mask_image.resize((width, height), Image.NEAREST)) >= 128
-        elif item.box is not None:
-            from ..metrics import boxes_to_masks
+            return tuple(shape[1:])
+        if self.preprocessor is None:
+            if self.size is None:
+                raise ValueError(
+                    "the model's input has no fixed height and width (input shape "
+                    f"{shape}): pass size=(height, width) (--size HxW) to resize the images to"
+                )
+            return (*self.size, shape[3])
+        probes = [self.size] if self.size is not None else [(37, 53), (53, 37)]
+        shapes = {self.to_doc(Image.new("RGB", (w, h), (128, 128, 128))).shape[1:]
+                  for h, w in probes}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"the model's input has no fixed height and width (input shape {shape}) "
+                "and its preprocessor keeps each image's size: pass size=(height, width) "
+                "(--size HxW) to resize the images to"
+            )
+        return shapes.pop()
 
+    def _checked(self, pixels: np.ndarray, name) -> np.ndarray:
+        if pixels.shape != self.shape:
+            via = "" if self.preprocessor is None else " after the model's preprocessor"
+            raise ValueError(f"{name} has shape {pixels.shape}{via}; the model takes {self.shape}")
+        return pixels
+
+    def _preprocess(self, images: np.ndarray) -> np.ndarray:
+        import keras
+
+        return np.asarray(keras.ops.convert_to_numpy(self.preprocessor(images)), np.float32)
+
+    def _object_mask(self, item: Item, image) -> np.ndarray | None:
+        """The object (the mask's white, or the box) as (H, W) bool in the model's input."""
+        from PIL import Image
+
+        from ..files import load_image
+        from ..metrics import boxes_to_masks
+
+        if item.mask is None and item.box is None:
+            return None
+        height, width = self.shape[:2]
+        if self.preprocessor is None:
+            if item.mask is not None:
+                mask_image = load_image(Path(item.mask)).convert("L")
+                return np.asarray(mask_image.resize((width, height), Image.NEAREST)) >= 128
             scale = np.array([height / image.height, width / image.width] * 2)
             box = np.round(np.asarray(item.box, np.float64) * scale).astype(int)
-            mask = boxes_to_masks(box[None], (height, width))[0]
-        return Decoded(item, pixels, mask)
+            return boxes_to_masks(box[None], (height, width))[0]
+        if item.mask is not None:
+            mask_image = load_image(Path(item.mask)).convert("L")
+            raw = np.asarray(mask_image.resize(image.size, Image.NEAREST)) >= 128
+        else:
+            raw = boxes_to_masks(np.asarray(item.box)[None], (image.height, image.width))[0]
+        return self._through_preprocessor(raw)
+
+    def _through_preprocessor(self, raw: np.ndarray) -> np.ndarray:
+        """A mask (h, w) bool of the image as given, placed as the preprocessor places
+        the image: white, black and the mask go through it, and each output pixel's
+        share of white is read back (its scaling undone), kept where >= 0.5."""
+        from PIL import Image
+
+        if self.size is not None:
+            resized = Image.fromarray(raw.astype(np.uint8) * 255).resize(
+                (self.size[1], self.size[0]), Image.NEAREST)
+            raw = np.asarray(resized) >= 128
+        white = np.full(raw.shape, 255.0, np.float32)
+        stack = np.stack([raw * white, 0 * white, white])[..., None].repeat(3, -1)
+        mask, black, white = self._preprocess(stack).astype(np.float64)
+        span = white - black
+        if np.abs(span).min() < 1e-6:
+            raise ValueError("the model's preprocessor maps black and white to the same "
+                             "values: the object mask cannot be placed in its input")
+        return ((mask - black) / span).mean(axis=-1) >= 0.5
+
+
+def check_size(size) -> tuple[int, int] | None:
+    """`size` as `(height, width)` ints, or `None`."""
+    from ..integers import check_positive_int
+
+    if size is None:
+        return None
+    if isinstance(size, (str, bytes)) or not hasattr(size, "__len__") or len(size) != 2:
+        raise ValueError(f"size must be (height, width) or None. Received: size={size!r}")
+    return tuple(check_positive_int(n, "size") for n in size)
 
 
 def prefetch(items: Iterable[Item], decode: Callable[[Item], Decoded], workers: int,

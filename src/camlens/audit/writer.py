@@ -19,7 +19,7 @@ from ..files import write_atomically
 
 RECORDS = "records.parquet"
 MANIFEST = "manifest.json"
-_VERSION = 1
+_VERSION = 2  # 2: image_height, image_width; options.size
 
 
 def record_schema():
@@ -39,6 +39,8 @@ def record_schema():
         ("heatmap", pa.list_(pa.float32())),  # the map at layer resolution, row-major
         ("heatmap_height", pa.int32()),
         ("heatmap_width", pa.int32()),
+        ("image_height", pa.int32()),   # the image as given (before resizing), upright
+        ("image_width", pa.int32()),
         ("pointing_game", pa.bool_()),  # with a mask or box: is the map's peak on the object
         ("energy", pa.float64()),       # share of the map's mass on the object
         ("deletion_auc", pa.float64()),
