@@ -279,3 +279,58 @@ def test_ctrl_c_keeps_the_finished_shards_and_the_rerun_completes(demo, model, t
     summary = camlens.audit(model, pairs, tmp_path / "out", **options)
     assert summary.images == COUNT and summary.rows == COUNT
     assert sorted(read_records(tmp_path / "out").to_pandas()["index"]) == list(range(COUNT))
+
+
+class _Pairs:
+    """(image, label) pairs with no length; the first pass stops with Ctrl-C after `stop`."""
+
+    def __init__(self, images, labels, stop=None):
+        self.images, self.labels, self.stop, self.passes = images, labels, stop, 0
+
+    def __iter__(self):
+        self.passes += 1
+        for n, pair in enumerate(zip(self.images, self.labels)):
+            if self.passes == 1 and n == self.stop:
+                raise KeyboardInterrupt
+            yield pair
+
+
+def test_a_stream_with_another_first_image_refuses_to_resume(demo, model, tmp_path):
+    _, data = demo
+    images, labels = data.images[:16], data.labels[:16]
+    options = dict(batch_size=4, shard_size=4, report=False, progress=False)
+    with pytest.raises(KeyboardInterrupt):  # after shard 0 (8 images are decoded ahead)
+        camlens.audit(model, _Pairs(images, labels, stop=14), tmp_path / "out", **options)
+    changed = images.copy()
+    changed[0, 0, 0, 0] += 1  # one value of the first image
+    with pytest.raises(ValueError, match=r"different data.*first item"):
+        camlens.audit(model, _Pairs(changed, labels), tmp_path / "out", **options)
+    relabelled = labels.copy()
+    relabelled[0] = (labels[0] + 1) % 5
+    with pytest.raises(ValueError, match="different data"):
+        camlens.audit(model, _Pairs(images, relabelled), tmp_path / "out", **options)
+    with pytest.raises(ValueError, match="different data"):  # a list has a length
+        camlens.audit(model, list(zip(images, labels)), tmp_path / "out", **options)
+    first = (tmp_path / "out" / "records.parquet" / "part-00000.parquet").stat().st_mtime_ns
+    summary = camlens.audit(model, _Pairs(images, labels), tmp_path / "out", **options)
+    assert summary.rows == 16
+    assert sorted(read_records(summary.out_dir)["index"].to_pylist()) == list(range(16))
+    assert (tmp_path / "out" / "records.parquet" / "part-00000.parquet").stat().st_mtime_ns == first
+
+
+def test_a_one_pass_iterator_loses_no_item_to_its_fingerprint(demo, model, tmp_path):
+    _, data = demo
+    summary = camlens.audit(model, iter(list(zip(data.images[:5], data.labels[:5]))),
+                            tmp_path / "out", batch_size=4, report=False, progress=False)
+    records = read_records(summary.out_dir).to_pandas()
+    assert list(records["index"]) == list(range(5)) and list(records["label"]) == list(
+        data.labels[:5])
+
+
+def test_arrays_are_fingerprinted_by_their_bytes(demo, model, tmp_path):
+    _, data = demo
+    images = data.images[:4].copy()
+    camlens.audit(model, images, tmp_path / "out", report=False, progress=False)
+    images[3, 5, 5, 0] += 1
+    with pytest.raises(ValueError, match="different data"):
+        camlens.audit(model, images, tmp_path / "out", report=False, progress=False)

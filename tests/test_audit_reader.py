@@ -107,3 +107,23 @@ def test_prefetch_decodes_ahead_in_threads_and_keeps_the_order():
 def test_unknown_data_is_refused():
     with pytest.raises(TypeError, match="data must be"):
         open_source(42)
+
+
+def test_streams_are_recognised_by_type_length_and_first_item():
+    tf = pytest.importorskip("tensorflow")
+    torch = pytest.importorskip("torch")
+    x = images(6)
+
+    def identity(data):
+        items, found = open_source(data).open()
+        assert [i.index for i in items] == list(range(6))  # the first item is not lost
+        return found
+
+    batched = tf.data.Dataset.from_tensor_slices(x).batch(2)
+    assert " of length 3, first item " in identity(batched)
+    assert identity(batched) == identity(tf.data.Dataset.from_tensor_slices(x).batch(2))
+    assert identity(batched) != identity(tf.data.Dataset.from_tensor_slices(x).batch(3))
+    assert identity(batched) != identity(tf.data.Dataset.from_tensor_slices(x[::-1]).batch(2))
+    loader = torch.utils.data.DataLoader(torch.from_numpy(x), batch_size=4)
+    assert identity(loader).startswith("DataLoader of length 2, first item")
+    assert identity(x[i] for i in range(6)).startswith("generator, first item")

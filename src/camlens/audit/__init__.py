@@ -125,10 +125,11 @@ def audit(
     source = open_source(data)
     if options.target != "top" and source.has_labels is False:
         raise ValueError(f"target={target!r} needs labels, and data has none.")
+    items, identity = source.open()
     out_dir = Path(out_dir)
     writer = ShardWriter(out_dir, {
         "model": model_digest(model),
-        "data": source.identity or f"stream of {type(data).__name__}",
+        "data": identity,
         "options": options.as_dict(),
     })
     overlay_dir = None
@@ -138,8 +139,7 @@ def audit(
     workers = workers or default_workers()
     with _progress_bar(progress, source.length, writer) as bar:
         if engine == "local":
-            run_local(model, options, source.items(), writer, bar, workers, overlay_dir,
-                      decoder)
+            run_local(model, options, items, writer, bar, workers, overlay_dir, decoder)
         else:
             if not source.files:
                 raise ValueError("engine='ray' audits files (a folder, a glob or a table of "
@@ -148,7 +148,7 @@ def audit(
                 model_path = out_dir / "model.keras"
                 model.save(model_path)
             with _ray(ray_address):
-                run_ray(model_path, unsafe, options, source.items(), writer, bar, workers,
+                run_ray(model_path, unsafe, options, items, writer, bar, workers,
                         concurrency, overlay_dir)
     writer.finish()
     table = read_records(out_dir)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import itertools
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -77,10 +78,13 @@ class Source:
     Attributes:
         items: a function returning a fresh iterator over the items.
         length: the number of images when known, else `None`.
-        identity: a digest of what the data holds (paths and labels), so that a
-            resumed audit can refuse different data; `None` for streams.
+        identity: a digest of what the data holds (paths and labels; an array's
+            bytes), so that a resumed audit can refuse different data; `None`
+            for streams, recognised by `open()` from their first item.
         files: True when every item is a file (what the Ray engine needs).
         has_labels: whether labels are known (`None`: not known before reading).
+        stream: for a stream, its type's name and its length when it has one
+            (elements: batches for a batched stream), else `None`.
     """
 
     items: Callable[[], Iterator[Item]]
@@ -88,6 +92,31 @@ class Source:
     identity: str | None
     files: bool
     has_labels: bool | None
+    stream: dict | None = None
+
+    def open(self) -> tuple[Iterator[Item], str]:
+        """`(items, identity)`: a fresh iterator over the items, and the data's identity.
+
+        A stream's identity is what can be known cheaply: its type, its length
+        when it has one, and its first item (the image's shape, dtype and a
+        SHA-256 of its bytes, and its label), read from the same iterator (which
+        yields it again). A stream that changes only after its first item cannot
+        be told apart; a shuffled one is refused on resuming (its first item
+        changes), as it must be: the images skipped would be other images.
+        """
+        items = self.items()
+        if self.identity is not None:
+            return items, self.identity
+        first = next(items, None)
+        described = self.stream["type"] + (
+            "" if self.stream["length"] is None else f" of length {self.stream['length']}")
+        if first is None:
+            return items, f"{described}, empty"
+        pixels = np.ascontiguousarray(_as_array(first.pixels))
+        digest = hashlib.sha256(f"{pixels.shape} {pixels.dtype} {first.label}".encode())
+        digest.update(pixels.tobytes())
+        return (itertools.chain([first], items),
+                f"{described}, first item {digest.hexdigest()[:16]} {pixels.shape}")
 
 
 def open_source(data) -> Source:
@@ -101,15 +130,17 @@ def open_source(data) -> Source:
                 "data given as an array must be (N, height, width, channels). "
                 f"Received: data.shape={data.shape}"
             )
-        return Source(lambda: _array_items(data), len(data), None, False, False)
+        return Source(lambda: _array_items(data), len(data), _array_identity(data), False, False)
+    stream = {"type": type(data).__name__, "length": _stream_length(data)}
     if hasattr(data, "as_numpy_iterator"):  # tf.data.Dataset
-        return Source(lambda: _stream_items(data.as_numpy_iterator()), None, None, False, None)
+        return Source(lambda: _stream_items(data.as_numpy_iterator()), None, None, False, None,
+                      stream)
     if _is_py_dataset(data):
         batches = lambda: (data[i] for i in range(len(data)))  # noqa: E731
-        return Source(lambda: _stream_items(batches()), None, None, False, None)
+        return Source(lambda: _stream_items(batches()), None, None, False, None, stream)
     if isinstance(data, Iterable):
         length = len(data) if hasattr(data, "__len__") and not hasattr(data, "batch_size") else None
-        return Source(lambda: _stream_items(iter(data)), length, None, False, None)
+        return Source(lambda: _stream_items(iter(data)), length, None, False, None, stream)
     raise TypeError(
         "data must be a folder, a glob pattern, a .csv or .parquet file of paths, an "
         "(N, H, W, C) array, or an iterable of images or (image, label) pairs. "
@@ -399,6 +430,25 @@ def _as_array(value) -> np.ndarray:
     if array.ndim not in (0, 1, 2, 3, 4):
         raise ValueError(f"expected images or labels. Received: an array of shape {array.shape}")
     return array
+
+
+def _array_identity(images: np.ndarray) -> str:
+    """An (N, H, W, C) array's shape, dtype and a SHA-256 of its bytes."""
+    digest = hashlib.sha256(f"{images.shape} {images.dtype}".encode())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    return f"array {images.shape} {images.dtype} {digest.hexdigest()[:16]}"
+
+
+def _stream_length(data) -> int | None:
+    """A stream's number of elements when it says so cheaply (`len`, tf.data's
+    known cardinality), else `None`."""
+    if hasattr(data, "cardinality"):  # tf.data.Dataset: -1 infinite, -2 unknown
+        count = int(data.cardinality())
+        return count if count >= 0 else None
+    try:
+        return len(data)
+    except TypeError:  # no __len__, or one that refuses (an IterableDataset's loader)
+        return None
 
 
 def _is_py_dataset(data) -> bool:

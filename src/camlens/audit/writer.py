@@ -178,7 +178,7 @@ def _read_manifest(out_dir: Path) -> dict | None:
 
 def _short(value) -> str:
     text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def record_order(record: dict) -> tuple:
