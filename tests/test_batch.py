@@ -68,3 +68,17 @@ def test_max_channels_and_smooth_reach_the_explainer(resnet):
         camlens.Explainer(resnet, method="scorecam", max_channels=2)(batch).heatmaps,
         atol=1e-6,
     )
+
+
+def test_preprocess_is_applied_to_every_batch(resnet):
+    """Raw images twice the model's size, halved by `preprocess`, give the maps of the halved images."""
+    small = images(5, seed=21)
+    raw = np.repeat(np.repeat(small, 2, axis=1), 2, axis=2) * 255.0
+
+    def halve(batch):
+        return np.asarray(batch)[:, ::2, ::2] / 255.0
+
+    maps = camlens.explain_batch(resnet, raw, targets=[0], preprocess=halve, batch_size=2)
+    plain = camlens.Explainer(resnet)(small, targets=[0])
+    assert maps.heatmaps.shape == plain.heatmaps.shape
+    np.testing.assert_allclose(maps.heatmaps, plain.heatmaps, atol=1e-6)

@@ -9,7 +9,6 @@ import numpy as np
 
 from .explainer import Explainer, Maps
 from .integers import check_positive_int
-from .validation import check_images
 
 
 def explain_batch(
@@ -78,7 +77,7 @@ def explain_batch(
                         f"outnumber its {len(targets)} rows. Received: "
                         f"targets.shape={targets.shape}"
                     )
-            batch = check_images(batch, model, name="images")
+            batch = explainer._prepare(batch, name="images")
             # A short last batch runs at the compiled batch size; the methods
             # see its real images only.
             maps = explainer._explain_checked(batch, batch_targets, pad_to=batch_size if parts else None)

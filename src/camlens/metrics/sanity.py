@@ -36,25 +36,50 @@ class RandomizationCheck:
 
 
 def randomization_check(
-    model, images, method="gradcam", layer=None, threshold=0.5, seed=0, **options
+    model,
+    images,
+    method: str = "gradcam",
+    layer=None,
+    threshold: float = 0.5,
+    seed: int = 0,
+    relu: bool = True,
+    counterfactual: bool = False,
+    score: str | None = None,
+    mask_batch_size: int = 64,
+    token_grid: tuple[int, int] | None = None,
+    prefix_tokens: int | None = None,
+    output_index: int = 0,
+    preprocess=None,
+    max_channels: int | None = None,
+    smooth: str | None = None,
 ) -> RandomizationCheck:
     """Compare the maps of `model` with those of a copy whose top layers are re-initialised.
 
     Args:
         model: a built Functional or Sequential Keras model.
         images: (N, H, W, C) inputs.
-        method, layer, **options: as in `Explainer`.
+        method, layer: as in `Explainer`; both models are explained at the layer
+            the trained model's explainer uses.
         threshold: the check passes when the mean absolute rank correlation is
             below this.
         seed: seed of the new random weights.
+        relu, counterfactual, score, mask_batch_size, token_grid,
+            prefix_tokens, output_index, preprocess, max_channels, smooth: as
+            in `Explainer`, for both models.
     """
-    trained = Explainer(model, layer=layer, method=method, **options)
-    maps = trained(images)
+    options = dict(
+        method=method, relu=relu, counterfactual=counterfactual, score=score,
+        mask_batch_size=mask_batch_size, token_grid=token_grid, prefix_tokens=prefix_tokens,
+        output_index=output_index, max_channels=max_channels, smooth=smooth,
+    )
+    trained = Explainer(model, layer=layer, preprocess=preprocess, **options)
+    inputs = trained._prepare(images)  # the copy takes the preprocessed images
+    maps = trained._explain_checked(inputs, None)
     copy = _copy(model)
     explained = trained.layer.name
-    randomized = _reinitialize_after(copy, explained, images.shape, seed)
-    untrained = Explainer(copy, layer=explained, method=method, **options)
-    copied = untrained(images, targets=maps.targets[:, 0]).heatmaps[:, 0]
+    randomized = _reinitialize_after(copy, explained, inputs.shape, seed)
+    untrained = Explainer(copy, layer=explained, **options)
+    copied = untrained(inputs, targets=maps.targets[:, 0]).heatmaps[:, 0]
     correlations = np.array(
         [spearman(maps.heatmaps[n, 0].ravel(), copied[n].ravel()) for n in range(len(images))]
     )
