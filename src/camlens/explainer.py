@@ -14,7 +14,7 @@ from .inspection import Inspection, graph_input_shape, inspect
 from .layers import candidate_layers, check_output, no_candidate_error, resolve_layer
 from .layout import Layout, check_prefix_tokens, check_token_grid, layout_for
 from .probe import ProbeResult, probe_for
-from .smoothing import augmented
+from .smoothing import AUGMENT, augmented
 from .targets import ID, SIMILAR, TOP, Slot, TargetPlan, plan_targets
 from .validation import (
     check_images,
@@ -124,7 +124,10 @@ class Explainer:
             each with its intensities scaled by 0.9, 1 and 1.1 (the flipped maps
             flipped back), as pytorch-grad-cam's `aug_smooth`; every variant
             explains the classes chosen for the image itself (class-id targets
-            only). `None`: no smoothing.
+            only). `"eigen"` replaces the sum over channels by the projection
+            of the method's channel terms on their first principal component
+            (pytorch-grad-cam's `eigen_smooth`; for the methods whose map is
+            such a sum). `None`: no smoothing.
         token_grid: `(rows, columns)` of a token output's patch grid, where it
             cannot be inferred (by default: as many patch tokens as fit the
             input's aspect ratio).
@@ -168,7 +171,7 @@ class Explainer:
         self.output_index = check_output_index(output_index, layer)
         self.preprocess = check_preprocess(preprocess)
         self.max_channels = check_max_channels(self.method, max_channels)
-        self.smooth = check_smooth(smooth)
+        self.smooth = check_smooth(self.method, smooth)
         self._chosen = layer is not None
         self._layer = None
         self._layouts: dict[tuple, Layout] = {}  # (id(layer), input shape) -> the grid used
@@ -226,7 +229,7 @@ class Explainer:
         """
         inputs, result, plan = self._method_inputs(images, targets, pad_to)
         maps = self._maps(self.method, inputs, result)
-        if self.smooth is not None:
+        if self.smooth == AUGMENT:
 
             def heatmaps_of(batch: np.ndarray, ids: np.ndarray) -> np.ndarray:
                 return self._maps(self.method, *self._method_inputs(batch, ids, pad_to)[:2]).heatmaps
@@ -239,7 +242,7 @@ class Explainer:
         """The `Maps` of `method` from the arrays of one probe pass (`_method_inputs`)."""
         count = inputs.target_count
         return Maps(
-            heatmaps=methods.compute(method, inputs, relu=self.relu),
+            heatmaps=methods.compute(method, inputs, relu=self.relu, smooth=self.smooth),
             targets=result.targets[:, :count],
             scores=result.scores[:, :count],
             outputs=result.outputs,

@@ -149,10 +149,18 @@ def check_options(method, relu, counterfactual, score, mask_batch_size) -> tuple
     return bool(relu), bool(counterfactual), score, mask_batch_size
 
 
-def check_smooth(smooth) -> str | None:
-    """`None` or `"aug"`."""
-    if smooth is not None and smooth != "aug":
-        raise ValueError(f"smooth must be None or 'aug'. Received: smooth={smooth!r}")
+def check_smooth(method, smooth) -> str | None:
+    """`None`, `"aug"`, or `"eigen"` for a method whose map is a sum over channels."""
+    if smooth is not None and smooth not in ("aug", "eigen"):
+        raise ValueError(f"smooth must be None, 'aug' or 'eigen'. Received: smooth={smooth!r}")
+    if smooth == "eigen" and method.channel_terms is None:
+        raise ValueError(
+            "smooth='eigen' projects the terms a method sums over channels, and "
+            f"{method.title} is not such a sum (Eigen-CAM, Eigen-Grad-CAM, KPCA-CAM "
+            "and FEM project or threshold the activations themselves; Guided "
+            "Grad-CAM multiplies by input gradients). Use smooth='aug' or None. "
+            f"Received: method={method.name!r}, smooth='eigen'"
+        )
     return smooth
 
 

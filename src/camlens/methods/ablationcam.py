@@ -20,6 +20,11 @@ from .gradcam import weighted_sum
 
 def raw_maps(inputs) -> np.ndarray:
     """Score-drop-weighted channel sums (N, K, h, w) before ReLU."""
+    return weighted_sum(inputs.activations, channel_weights(inputs))
+
+
+def channel_weights(inputs) -> np.ndarray:
+    """(N, K, C): each channel's relative score drop; 0 for channels not scored."""
     count, channels = inputs.activations.shape[0], inputs.activations.shape[-1]
     weights = np.zeros((count, inputs.target_count, channels))
     for n in range(count):
@@ -33,4 +38,4 @@ def raw_maps(inputs) -> np.ndarray:
         baseline = np.abs(inputs.scores[n]).astype(np.float64)
         relative = np.concatenate(drops).astype(np.float64) / np.where(baseline > 0, baseline, 1.0)
         weights[n][:, scored] = inputs.sign * relative.T  # (K, C')
-    return weighted_sum(inputs.activations, weights)
+    return weights

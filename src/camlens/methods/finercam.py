@@ -28,8 +28,13 @@ GAMMA = 1.0
 
 def raw_maps(inputs) -> np.ndarray:
     """Grad-CAM-weighted channel sums (N, K, h, w) of the score differences."""
+    return weighted_sum(inputs.activations, channel_weights(inputs))
+
+
+def channel_weights(inputs) -> np.ndarray:
+    """(N, K, C): the mean gradient of the score differences per channel."""
     gradients = inputs.gradients.astype(np.float64)  # (N, K, *spatial, C)
     comparisons = inputs.comparison_gradients.astype(np.float64)  # (N, K, M, *spatial, C)
     difference = comparisons.shape[2] * gradients - GAMMA * comparisons.sum(axis=2)
     spatial = tuple(range(2, difference.ndim - 1))
-    return weighted_sum(inputs.activations, difference.mean(axis=spatial))
+    return difference.mean(axis=spatial)

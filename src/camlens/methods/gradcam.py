@@ -13,7 +13,13 @@ from .normalize import relu_normalize
 
 def raw_maps(inputs) -> np.ndarray:
     """Weighted channel sums (N, K, h, w) before ReLU."""
-    return weighted_sum(inputs.activations, inputs.gradients.mean(axis=(2, 3)))
+    return weighted_sum(inputs.activations, channel_weights(inputs))
+
+
+def channel_weights(inputs) -> np.ndarray:
+    """(N, K, C): each channel's mean gradient over the locations."""
+    gradients = inputs.gradients
+    return gradients.mean(axis=tuple(range(2, gradients.ndim - 1)))
 
 
 def weighted_sum(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -24,6 +24,11 @@ from .gradcam import weighted_sum
 
 def raw_maps(inputs) -> np.ndarray:
     """Grad-CAM++ weighted channel sums (N, K, h, w) before ReLU."""
+    return weighted_sum(inputs.activations, channel_weights(inputs))
+
+
+def channel_weights(inputs) -> np.ndarray:
+    """(N, K, C): the closed-form weights w_k."""
     activations = inputs.activations.astype(np.float64)  # (N, h, w, C)
     gradients = inputs.gradients.astype(np.float64)  # (N, K, h, w, C)
     squared = gradients**2
@@ -31,5 +36,4 @@ def raw_maps(inputs) -> np.ndarray:
     denominator = 2 * squared + activation_sums * gradients**3
     safe = np.where(denominator != 0, denominator, 1.0)
     alpha = np.where(denominator != 0, squared / safe, 0.0)
-    weights = (alpha * np.maximum(gradients, 0)).sum(axis=(2, 3))  # (N, K, C)
-    return weighted_sum(activations, weights)
+    return (alpha * np.maximum(gradients, 0)).sum(axis=(2, 3))

@@ -13,8 +13,9 @@ import numpy as np
 
 def raw_maps(inputs) -> np.ndarray:
     """Gradient-times-activation channel sums (N, K, h, w) before ReLU."""
-    return np.einsum(
-        "nkhwc,nhwc->nkhw",
-        inputs.gradients.astype(np.float64),
-        inputs.activations.astype(np.float64),
-    )
+    return channel_terms(inputs).sum(axis=-1)
+
+
+def channel_terms(inputs) -> np.ndarray:
+    """(N, K, h, w, C): g * A, the terms the map sums over channels."""
+    return inputs.gradients.astype(np.float64) * inputs.activations[:, None]

@@ -11,8 +11,9 @@ import numpy as np
 
 def raw_maps(inputs) -> np.ndarray:
     """Element-wise weighted channel sums (N, K, h, w) before ReLU."""
-    return np.einsum(
-        "nkhwc,nhwc->nkhw",
-        np.maximum(inputs.gradients.astype(np.float64), 0),
-        inputs.activations.astype(np.float64),
-    )
+    return channel_terms(inputs).sum(axis=-1)
+
+
+def channel_terms(inputs) -> np.ndarray:
+    """(N, K, h, w, C): ReLU(g) * A, the terms the map sums over channels."""
+    return np.maximum(inputs.gradients.astype(np.float64), 0) * inputs.activations[:, None]

@@ -22,13 +22,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..resize import upsample
+from .gradcam import weighted_sum
 
 
 def raw_maps(inputs) -> np.ndarray:
     """Score-weighted channel sums (N, K, h, w) before ReLU."""
+    return weighted_sum(inputs.activations, channel_weights(inputs))
+
+
+def channel_weights(inputs) -> np.ndarray:
+    """(N, K, C): the softmax over channels of each masked image's score; 0 for
+    channels not scored."""
     activations = inputs.activations.astype(np.float64)
     size = inputs.images.shape[1:3]
-    maps = []
+    weights = np.zeros((len(activations), inputs.target_count, activations.shape[-1]))
     for n in range(len(activations)):
         channels = inputs.channels(n)
         scores = []
@@ -38,9 +45,8 @@ def raw_maps(inputs) -> np.ndarray:
             masked = inputs.images[n][None] * masks[..., None].astype(np.float32)
             scores.append(inputs.masked_scores(n, masked))
         increase = inputs.sign * np.concatenate(scores).astype(np.float64)  # (C', K)
-        weights = _softmax(increase, axis=0)
-        maps.append(np.einsum("hwc,ck->khw", activations[n][..., channels], weights))
-    return np.stack(maps)
+        weights[n][:, channels] = _softmax(increase, axis=0).T
+    return weights
 
 
 def _normalized(upsampled: np.ndarray) -> np.ndarray:

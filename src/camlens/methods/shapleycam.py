@@ -22,6 +22,11 @@ from .gradcam import weighted_sum
 
 def raw_maps(inputs) -> np.ndarray:
     """Shapley-weighted channel sums (N, K, h, w) before ReLU."""
+    return weighted_sum(inputs.activations, channel_weights(inputs))
+
+
+def channel_weights(inputs) -> np.ndarray:
+    """(N, K, C): the mean Shapley value g - H A / 2 per channel."""
     values = inputs.gradients.astype(np.float64) - 0.5 * inputs.hessian_products()
     spatial = tuple(range(2, values.ndim - 1))
-    return weighted_sum(inputs.activations, values.mean(axis=spatial))
+    return values.mean(axis=spatial)

@@ -14,8 +14,12 @@ from .gradcam import weighted_sum
 
 def raw_maps(inputs) -> np.ndarray:
     """XGrad-CAM weighted channel sums (N, K, h, w) before ReLU."""
+    return weighted_sum(inputs.activations, channel_weights(inputs))
+
+
+def channel_weights(inputs) -> np.ndarray:
+    """(N, K, C): the gradients averaged with the channel's activations as weights."""
     activations = inputs.activations.astype(np.float64)
     totals = activations.sum(axis=(1, 2))  # (N, C)
     share = activations / np.where(totals != 0, totals, 1.0)[:, None, None, :]
-    weights = np.einsum("nhwc,nkhwc->nkc", share, inputs.gradients.astype(np.float64))
-    return weighted_sum(activations, weights)
+    return np.einsum("nhwc,nkhwc->nkc", share, inputs.gradients.astype(np.float64))
