@@ -100,9 +100,9 @@ def test_images_are_validated(resnet):
         explainer([[0.0]])
 
 
-def test_public_surface_is_the_call_and_the_layer():
+def test_public_surface_is_the_call_and_the_layers():
     public = {name for name in vars(camlens.Explainer) if not name.startswith("_")}
-    assert public == {"layer"}
+    assert public == {"layer", "layers"}
 
 
 def test_maps_become_explanations_to_draw(resnet):

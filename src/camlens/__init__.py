@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 _PUBLIC = {
     "Explainer": ".explainer",
     "Explanation": ".explanation",
-    "Maps": ".explainer",
+    "Maps": ".maps",
     "ZeroGradientWarning": ".explainer",
     "TargetExplanation": ".explanation",
     "expand_heatmap": ".formatters",
@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from .batch import explain_batch
     from .compare import explain_methods
     from .explain import explain_prediction, gradcam_backend, show_prediction
-    from .explainer import Explainer, Maps, ZeroGradientWarning
+    from .explainer import Explainer, ZeroGradientWarning
+    from .maps import Maps
     from .explanation import Explanation, TargetExplanation
     from . import targets
     from .formatters import (

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 import keras
 import numpy as np
 
-from .explainer import Explainer, Maps
+from .explainer import Explainer
+from .maps import Maps
 from .integers import check_positive_int
 
 
@@ -29,6 +30,8 @@ def explain_batch(
     preprocess=None,
     max_channels: int | None = None,
     smooth: str | None = None,
+    layers=None,
+    combine: str = "mean",
 ) -> Maps:
     """Heatmaps for many images, in batches through one compiled computation.
 
@@ -40,8 +43,8 @@ def explain_batch(
             array (N,) or (N, K) gives class ids per image, one row per image
             of `images` (a stream included).
         layer, method, relu, counterfactual, score, mask_batch_size, token_grid,
-            prefix_tokens, output_index, preprocess, max_channels, smooth: as in
-            `Explainer`.
+            prefix_tokens, output_index, preprocess, max_channels, smooth,
+            layers, combine: as in `Explainer`.
         batch_size: images per forward pass.
         progress: show a progress bar on stderr; `None` shows one when the input
             has a known length of more than 4 batches.
@@ -54,7 +57,7 @@ def explain_batch(
         model, layer=layer, method=method, relu=relu, counterfactual=counterfactual,
         score=score, mask_batch_size=mask_batch_size, token_grid=token_grid,
         prefix_tokens=prefix_tokens, output_index=output_index, preprocess=preprocess,
-        max_channels=max_channels, smooth=smooth,
+        max_channels=max_channels, smooth=smooth, layers=layers, combine=combine,
     )
     total = _length(images)
     per_image = isinstance(targets, np.ndarray) and targets.ndim > 0

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 
 from . import methods as registry
-from .explainer import Explainer, Maps
+from .explainer import Explainer
+from .maps import Maps
 from .smoothing import AUGMENT
 
 GRADIENT_METHODS = (
@@ -79,7 +80,8 @@ def explain_together(explainers: list[Explainer], images: np.ndarray, targets) -
     One probe pass per score kind: it runs for the most demanding method of the
     kind (with gradients if one needs them, with the most compared classes),
     and every method's map is computed from it. Explainers with
-    `smooth="aug"` run alone (each variant image is a pass of its own).
+    `smooth="aug"` or `layers=` run alone (each variant image or layer is a
+    pass of its own).
 
     Args:
         explainers: of the same model, layer argument and options.
@@ -92,7 +94,7 @@ def explain_together(explainers: list[Explainer], images: np.ndarray, targets) -
     maps: list[Maps | None] = [None] * len(explainers)
     groups: dict[str, list[int]] = {}
     for index, explainer in enumerate(explainers):
-        if explainer.smooth != AUGMENT:
+        if explainer.smooth != AUGMENT and explainer._parts is None:
             groups.setdefault(explainer.score, []).append(index)
         else:
             maps[index] = explainer._explain_checked(images, targets)

@@ -36,6 +36,8 @@ def explain_prediction(
     preprocess=None,
     max_channels: int | None = None,
     smooth: str | None = None,
+    layers=None,
+    combine: str = "mean",
 ) -> Explanation:
     """Explain a Keras image classifier's prediction for one image.
 
@@ -58,8 +60,8 @@ def explain_prediction(
         target_names: class names (a sequence indexed by class id, or a
             mapping) kept on the explanation for display.
         relu, counterfactual, score, mask_batch_size, token_grid,
-            prefix_tokens, output_index, preprocess, max_channels, smooth: as
-            in `Explainer`.
+            prefix_tokens, output_index, preprocess, max_channels, smooth,
+            layers, combine: as in `Explainer`.
 
     Returns:
         `Explanation` with `image` and `targets`; each target has `target`,
@@ -73,7 +75,7 @@ def explain_prediction(
         model, layer=layer, method=method, relu=relu, counterfactual=counterfactual,
         score=score, mask_batch_size=mask_batch_size, token_grid=token_grid,
         prefix_tokens=prefix_tokens, output_index=output_index, preprocess=preprocess,
-        max_channels=max_channels, smooth=smooth,
+        max_channels=max_channels, smooth=smooth, layers=layers, combine=combine,
     )
     image = check_image(image)
     if image is None and preprocess is not None:
@@ -168,7 +170,7 @@ def explanation_from_maps(
             )
             for slot in range(maps.heatmaps.shape[1])
         ],
-        layer=explainer.layer.name,
+        layer=", ".join(layer.name for layer in explainer.layers),
         target_names=target_names,
     )
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
-from dataclasses import dataclass
-
 import keras
 import numpy as np
 
 from . import methods
-from .explanation import Explanation, TargetExplanation, image_from_array
 from .inspection import Inspection, graph_input_shape, inspect
 from .layers import candidate_layers, check_output, no_candidate_error, resolve_layer
 from .layout import Layout, check_prefix_tokens, check_token_grid, layout_for
+from .maps import Maps
+from .multilayer import check_combine, check_layers, combined
 from .probe import ProbeResult, probe_for
 from .smoothing import AUGMENT, augmented
 from .targets import ID, SIMILAR, TOP, Slot, TargetPlan, plan_targets
@@ -29,62 +29,6 @@ from .validation import (
 
 class ZeroGradientWarning(UserWarning):
     """The explained score does not depend on the chosen layer: its maps are blank."""
-
-
-@dataclass
-class Maps:
-    """Class activation maps for a batch of N images and K targets.
-
-    Attributes:
-        heatmaps: (N, K, h, w) float64, values in [0, 1] (in [-1, 1] with
-            `relu=False`); for a vision transformer, (h, w) is its patch grid.
-        targets: (N, K) the class id explained, -1 for callable targets.
-        scores: (N, K) the explained score (the model output for the class,
-            or the pre-activation score with `score="logit"`).
-        outputs: (N, ...) the model's outputs (a list or dict of such arrays
-            for a model with several outputs).
-    """
-
-    heatmaps: np.ndarray
-    targets: np.ndarray
-    scores: np.ndarray
-    outputs: np.ndarray
-
-    def to_explanations(self, images, target_names=None) -> list[Explanation]:
-        """One `Explanation` per image, to draw with the formatters.
-
-        Args:
-            images: the N images shown under the maps: PIL images, or an
-                (N, H, W, C) array (each image shifted to 0 and scaled to
-                0..255, as `explain_prediction` does).
-            target_names: class names for the captions, as in
-                `format_targets_as_image`.
-
-        Returns:
-            N explanations, each with K targets (class id, score, heatmap);
-            a callable target shows as class id -1.
-        """
-        if len(images) != len(self.heatmaps):
-            raise ValueError(
-                f"images must hold one image per map ({len(self.heatmaps)}). "
-                f"Received: {len(images)} images"
-            )
-        return [
-            Explanation(
-                estimator="",
-                image=image_from_array(image) if isinstance(image, np.ndarray) else image,
-                targets=[
-                    TargetExplanation(
-                        target=int(self.targets[n, k]),
-                        score=float(self.scores[n, k]),
-                        heatmap=self.heatmaps[n, k],
-                    )
-                    for k in range(self.heatmaps.shape[1])
-                ],
-                target_names=target_names,
-            )
-            for n, image in enumerate(images)
-        ]
 
 
 class Explainer:
@@ -138,6 +82,11 @@ class Explainer:
         preprocess: a callable applied to the images before the model and
             outside the differentiated part, e.g. a keras-hub classifier's
             `preprocessor`: the images may then have any size.
+        layers: several layers at once, instead of `layer`: each layer's
+            maps are upsampled to the finest layer's grid and combined
+            (multi-layer CAM, e.g. Layer-CAM over several stages); one
+            probe pass per layer.
+        combine: how the maps of `layers` are combined: `"mean"` or `"max"`.
 
     Example:
         >>> explainer = camlens.Explainer(model, layer="last_conv")
@@ -160,6 +109,8 @@ class Explainer:
         preprocess=None,
         max_channels: int | None = None,
         smooth: str | None = None,
+        layers=None,
+        combine: str = "mean",
     ):
         self.model = check_model(model)
         self.method = methods.get_method(method)
@@ -172,14 +123,27 @@ class Explainer:
         self.preprocess = check_preprocess(preprocess)
         self.max_channels = check_max_channels(self.method, max_channels)
         self.smooth = check_smooth(self.method, smooth)
+        self.combine = check_combine(combine)
+        layers = check_layers(layers, layer)
         self._chosen = layer is not None
         self._layer = None
         self._layouts: dict[tuple, Layout] = {}  # (id(layer), input shape) -> the grid used
-        if self._chosen:
+        self._parts: list[Explainer] | None = None  # one explainer per layer of `layers`
+        if self._chosen or layers is not None:
             input_shape = graph_input_shape(model)
             known = input_shape is not None and None not in input_shape[1:]
             inspection = inspect(model, input_shape) if known else None
+        if self._chosen:
             self._layer = resolve_layer(model, layer, inspection, self.output_index)
+        if layers is not None:
+            self._parts = [self._at(resolve_layer(model, item, inspection, self.output_index))
+                           for item in layers]
+
+    def _at(self, layer) -> Explainer:
+        """This explainer's options at one chosen layer (a part of `layers=`)."""
+        part = copy.copy(self)
+        part._chosen, part._layer, part._layouts, part._parts = True, layer, {}, None
+        return part
 
     @property
     def layer(self) -> keras.layers.Layer | None:
@@ -187,8 +151,11 @@ class Explainer:
 
         The automatic choice is made on the first batch explained. Asked before
         that, for a classifier with a fixed input shape, it is made on one seeded
-        random image; otherwise it is `None` until the first call.
+        random image; otherwise it is `None` until the first call. `None` with
+        `layers=` (see `layers`).
         """
+        if self._parts is not None:
+            return None
         if self._layer is None:
             shape = graph_input_shape(self.model)
             known = shape is not None and None not in shape[1:]
@@ -196,6 +163,13 @@ class Explainer:
                 rng = np.random.default_rng(0)
                 self._probe_result(rng.uniform(0, 1, (1, *shape[1:])).astype(np.float32), None)
         return self._layer
+
+    @property
+    def layers(self) -> list[keras.layers.Layer]:
+        """The layers explained: those of `layers=`, or the one `layer`."""
+        if self._parts is not None:
+            return [part._layer for part in self._parts]
+        return [self.layer]
 
     def __call__(self, images: np.ndarray, targets=None) -> Maps:
         """Maps for a batch of images.
@@ -227,6 +201,9 @@ class Explainer:
         `pad_to`: run the probe on a batch of this size (the last image repeated,
         the compiled shape), the methods on the N images only.
         """
+        if self._parts is not None:
+            parts = [part._explain_checked(images, targets, pad_to) for part in self._parts]
+            return combined(parts, self.combine, self.relu)
         inputs, result, plan = self._method_inputs(images, targets, pad_to)
         maps = self._maps(self.method, inputs, result)
         if self.smooth == AUGMENT:

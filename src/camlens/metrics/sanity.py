@@ -52,33 +52,37 @@ def randomization_check(
     preprocess=None,
     max_channels: int | None = None,
     smooth: str | None = None,
+    layers=None,
+    combine: str = "mean",
 ) -> RandomizationCheck:
     """Compare the maps of `model` with those of a copy whose top layers are re-initialised.
 
     Args:
         model: a built Functional or Sequential Keras model.
         images: (N, H, W, C) inputs.
-        method, layer: as in `Explainer`; both models are explained at the layer
-            the trained model's explainer uses.
+        method, layer, layers: as in `Explainer`; both models are explained
+            at the layers the trained model's explainer uses, and every layer
+            with weights after the first of them is re-initialised.
         threshold: the check passes when the mean absolute rank correlation is
             below this.
         seed: seed of the new random weights.
         relu, counterfactual, score, mask_batch_size, token_grid,
-            prefix_tokens, output_index, preprocess, max_channels, smooth: as
-            in `Explainer`, for both models.
+            prefix_tokens, output_index, preprocess, max_channels, smooth,
+            combine: as in `Explainer`, for both models.
     """
     options = dict(
         method=method, relu=relu, counterfactual=counterfactual, score=score,
         mask_batch_size=mask_batch_size, token_grid=token_grid, prefix_tokens=prefix_tokens,
-        output_index=output_index, max_channels=max_channels, smooth=smooth,
+        output_index=output_index, max_channels=max_channels, smooth=smooth, combine=combine,
     )
-    trained = Explainer(model, layer=layer, preprocess=preprocess, **options)
+    trained = Explainer(model, layer=layer, layers=layers, preprocess=preprocess, **options)
     inputs = trained._prepare(images)  # the copy takes the preprocessed images
     maps = trained._explain_checked(inputs, None)
     copy = _copy(model)
-    explained = trained.layer.name
+    explained = [chosen.name for chosen in trained.layers]
     randomized = _reinitialize_after(copy, explained, inputs.shape, seed)
-    untrained = Explainer(copy, layer=explained, **options)
+    at = {"layer": explained[0]} if layers is None else {"layers": explained}
+    untrained = Explainer(copy, **at, **options)
     copied = untrained(inputs, targets=maps.targets[:, 0]).heatmaps[:, 0]
     correlations = np.array(
         [spearman(maps.heatmaps[n, 0].ravel(), copied[n].ravel()) for n in range(len(images))]
@@ -119,22 +123,24 @@ def _copy(model):
     return copy
 
 
-def _reinitialize_after(model, layer_name: str, input_shape: tuple, seed: int) -> list[str]:
-    """Give new random weights to the weighted layers that run after `layer_name`.
+def _reinitialize_after(model, layer_names: list[str], input_shape: tuple, seed: int) -> list[str]:
+    """Give new random weights to the weighted layers that run after the first of `layer_names`.
 
     Only layers without sub-layers count: a block's weights are its sub-layers'.
     """
     order = [
         layer
         for layer in inspect(model, input_shape).layers_in_call_order()
-        if not sublayers(layer) or layer.name == layer_name
+        if not sublayers(layer) or layer.name in layer_names
     ]
     names = [layer.name for layer in order]
-    if layer_name not in names:
-        raise ValueError(f"Layer '{layer_name}' did not run in the copy of the model.")
+    for name in layer_names:
+        if name not in names:
+            raise ValueError(f"Layer '{name}' did not run in the copy of the model.")
     rng = np.random.default_rng(seed)
     randomized = []
-    for layer in order[names.index(layer_name) + 1 :]:
+    first = min(names.index(name) for name in layer_names)
+    for layer in order[first + 1 :]:
         if not layer.trainable_weights:
             continue
         for variable in layer.trainable_weights:

@@ -1,0 +1,65 @@
+"""`Maps`: what an `Explainer` returns for a batch, and its `Explanation` objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .explanation import Explanation, TargetExplanation, image_from_array
+
+
+@dataclass
+class Maps:
+    """Class activation maps for a batch of N images and K targets.
+
+    Attributes:
+        heatmaps: (N, K, h, w) float64, values in [0, 1] (in [-1, 1] with
+            `relu=False`); for a vision transformer, (h, w) is its patch grid.
+        targets: (N, K) the class id explained, -1 for callable targets.
+        scores: (N, K) the explained score (the model output for the class,
+            or the pre-activation score with `score="logit"`).
+        outputs: (N, ...) the model's outputs (a list or dict of such arrays
+            for a model with several outputs).
+    """
+
+    heatmaps: np.ndarray
+    targets: np.ndarray
+    scores: np.ndarray
+    outputs: np.ndarray
+
+    def to_explanations(self, images, target_names=None) -> list[Explanation]:
+        """One `Explanation` per image, to draw with the formatters.
+
+        Args:
+            images: the N images shown under the maps: PIL images, or an
+                (N, H, W, C) array (each image shifted to 0 and scaled to
+                0..255, as `explain_prediction` does).
+            target_names: class names for the captions, as in
+                `format_targets_as_image`.
+
+        Returns:
+            N explanations, each with K targets (class id, score, heatmap);
+            a callable target shows as class id -1.
+        """
+        if len(images) != len(self.heatmaps):
+            raise ValueError(
+                f"images must hold one image per map ({len(self.heatmaps)}). "
+                f"Received: {len(images)} images"
+            )
+        return [
+            Explanation(
+                estimator="",
+                image=image_from_array(image) if isinstance(image, np.ndarray) else image,
+                targets=[
+                    TargetExplanation(
+                        target=int(self.targets[n, k]),
+                        score=float(self.scores[n, k]),
+                        heatmap=self.heatmaps[n, k],
+                    )
+                    for k in range(self.heatmaps.shape[1])
+                ],
+                target_names=target_names,
+            )
+            for n, image in enumerate(images)
+        ]
