@@ -28,6 +28,9 @@ OUTPUT = "output"
 LOGIT = "logit"
 """Explain the score before the model's last activation, e.g. the softmax's input."""
 
+HALF_DTYPES = ("float16", "bfloat16")
+"""Activations of these dtypes (mixed-precision models) are watched in float32."""
+
 _UNKNOWN = object()
 
 
@@ -327,8 +330,12 @@ class Probe:
                     "channels) output or a 3-D (batch, tokens, channels) one. "
                     f"Received: layer='{layer.name}'"
                 )
-            tensors[index] = on_activations(chosen)
-            captured.append(tensors[index])
+            # Mixed precision: the activations are watched, and their gradients
+            # taken, in float32; the rest of the model sees its own dtype.
+            half = keras.backend.standardize_dtype(chosen.dtype) in HALF_DTYPES
+            watched = on_activations(keras.ops.cast(chosen, "float32") if half else chosen)
+            captured.append(watched)
+            tensors[index] = keras.ops.cast(watched, chosen.dtype) if half else watched
             return keras.tree.pack_sequence_as(output, tensors)
 
         return hook
