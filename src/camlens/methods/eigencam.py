@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .threads import one_blas_thread
+
 
 def raw_maps(inputs) -> np.ndarray:
     """First-principal-component projections (N, K, h, w), the same for all K."""
     activations = inputs.activations.astype(np.float64)
-    maps = np.stack([first_component(image) for image in activations])
+    with one_blas_thread():
+        maps = np.stack([first_component(image) for image in activations])
     return inputs.for_every_target(maps)
 
 

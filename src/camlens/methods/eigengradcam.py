@@ -13,11 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from .eigencam import first_component
+from .threads import one_blas_thread
 
 
 def raw_maps(inputs) -> np.ndarray:
     """First-principal-component projections (N, K, h, w) of A * g."""
     products = inputs.activations[:, None].astype(np.float64) * inputs.gradients
-    return np.stack(
-        [np.stack([first_component(target) for target in image]) for image in products]
-    )
+    with one_blas_thread():
+        return np.stack(
+            [np.stack([first_component(target) for target in image]) for image in products]
+        )

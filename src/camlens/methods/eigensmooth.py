@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .eigencam import first_component
+from .threads import one_blas_thread
 
 EIGEN = "eigen"
 
@@ -37,9 +38,10 @@ def terms_from_weights(channel_weights: Callable) -> Callable:
 def projected(terms: np.ndarray) -> np.ndarray:
     """Maps (N, K, *spatial) from terms (N, K, *spatial, C), signed like their channel sums."""
     maps = np.empty(terms.shape[:-1])
-    for index in np.ndindex(*terms.shape[:2]):
-        projection = first_component(terms[index])
-        if np.sum(projection * terms[index].sum(axis=-1)) < 0:
-            projection = -projection
-        maps[index] = projection
+    with one_blas_thread():
+        for index in np.ndindex(*terms.shape[:2]):
+            projection = first_component(terms[index])
+            if np.sum(projection * terms[index].sum(axis=-1)) < 0:
+                projection = -projection
+            maps[index] = projection
     return maps

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .threads import one_blas_thread
+
 GAMMA = 1.0
 """The kernel's width factor: gamma = GAMMA / C for a layer with C channels."""
 
@@ -25,7 +27,8 @@ GAMMA = 1.0
 def raw_maps(inputs) -> np.ndarray:
     """First-kernel-principal-component projections (N, K, h, w), the same for all K."""
     activations = inputs.activations.astype(np.float64)
-    maps = np.stack([kernel_component(image) for image in activations])
+    with one_blas_thread():
+        maps = np.stack([kernel_component(image) for image in activations])
     return inputs.for_every_target(maps)
 
 
