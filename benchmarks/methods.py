@@ -1,6 +1,7 @@
 """Time per method for one image: the demo model and MobileNetV2.
 
 Usage: KERAS_BACKEND=tensorflow PYTHONPATH=src python benchmarks/methods.py [--quick]
+    [--methods gradcam,eigencam]
 
 Prints, per method, the median seconds of a warm call for one image and its ratio
 to the compiled forward pass of the same model (models.py), the two timed in
@@ -23,6 +24,8 @@ from camlens.methods import METHODS
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, demo model only")
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help="comma-separated method names (default: all)")
     args = parser.parse_args()
     rounds = 2 if args.quick else 3
     models = [("demo model (64x64)", load_demo_model(), make_dataset(1, seed=99).images)]
@@ -32,7 +35,7 @@ def main() -> None:
     print(bench.table(["model", "method", "seconds", "/ forward"], []), flush=True)
     for title, model, image in models:
         forward = bench.compiled_forward(model)
-        for name in METHODS:
+        for name in args.methods.split(","):
             explainer = camlens.Explainer(model, method=name)
             medians, _ = bench.interleaved(
                 {"forward": lambda: forward(image), "method": lambda: explainer(image)}, rounds
