@@ -93,18 +93,32 @@ def convert_image(image: Image.Image, mode: str) -> Image.Image:
     return image.convert(mode)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write a temp file beside `path`, then rename it: never a half-written file."""
+def write_atomically(path: Path, data: bytes, durable: bool = False) -> None:
+    """Write a temp file beside `path`, then rename it: never a half-written file.
+
+    A killed process leaves the old file or the new one. With `durable`, the
+    data and the rename are also flushed to the disk (fsync of the file and its
+    folder), so that a power cut leaves no empty file behind the new name.
+    """
     path = Path(path)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private (0600)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+    if durable and hasattr(os, "O_DIRECTORY"):
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def check_png_path(path: Path, name: str = "--out") -> Path:

@@ -125,6 +125,9 @@ def audit(
     source = open_source(data)
     if options.target != "top" and source.has_labels is False:
         raise ValueError(f"target={target!r} needs labels, and data has none.")
+    if engine == "ray" and not source.files:
+        raise ValueError("engine='ray' audits files (a folder, a glob or a table of "
+                         f"paths). Received: data of type {type(data).__name__}")
     items, identity = source.open()
     out_dir = Path(out_dir)
     writer = ShardWriter(out_dir, {
@@ -132,31 +135,31 @@ def audit(
         "data": identity,
         "options": options.as_dict(),
     })
-    overlay_dir = None
-    if overlays:
-        overlay_dir = out_dir / "overlays"
-        overlay_dir.mkdir(exist_ok=True)
-    workers = workers or default_workers()
-    with _progress_bar(progress, source.length, writer) as bar:
-        if engine == "local":
-            run_local(model, options, items, writer, bar, workers, overlay_dir, decoder)
-        else:
-            if not source.files:
-                raise ValueError("engine='ray' audits files (a folder, a glob or a table of "
-                                 f"paths). Received: data of type {type(data).__name__}")
-            if model_path is None:
-                model_path = out_dir / "model.keras"
-                model.save(model_path)
-            with _ray(ray_address):
-                run_ray(model_path, unsafe, options, items, writer, bar, workers,
-                        concurrency, overlay_dir)
-    writer.finish()
-    table = read_records(out_dir)
-    page = None
-    if report:
-        from .report import write_report
+    try:
+        overlay_dir = None
+        if overlays:
+            overlay_dir = out_dir / "overlays"
+            overlay_dir.mkdir(exist_ok=True)
+        workers = workers or default_workers()
+        with _progress_bar(progress, source.length, writer) as bar:
+            if engine == "local":
+                run_local(model, options, items, writer, bar, workers, overlay_dir, decoder)
+            else:
+                if model_path is None:
+                    model_path = out_dir / "model.keras"
+                    model.save(model_path)
+                with _ray(ray_address):
+                    run_ray(model_path, unsafe, options, items, writer, bar, workers,
+                            concurrency, overlay_dir)
+        writer.finish()
+        table = read_records(out_dir)
+        page = None
+        if report:
+            from .report import write_report
 
-        page = write_report(out_dir, options.as_dict(), class_names=class_names)
+            page = write_report(out_dir, options.as_dict(), class_names=class_names)
+    finally:
+        writer.close()
     errors = table.column("error").to_pylist()
     return AuditSummary(
         out_dir=out_dir, records=out_dir / RECORDS, report=page,

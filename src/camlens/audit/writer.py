@@ -2,15 +2,20 @@
 
 `out_dir/records.parquet/` is a Parquet data set of `part-NNNNN.parquet` files;
 each is written to a temporary name and renamed, then listed in
-`out_dir/manifest.json` (also replaced atomically). A shard is done only once the
-manifest lists it, so after a crash, Ctrl-C or `kill -9` a rerun redoes exactly
-the shards the manifest lacks: no row lost, none written twice.
+`out_dir/manifest.json` (also replaced atomically), both flushed to the disk. A
+shard is done only once the manifest lists it, so after a crash, Ctrl-C or
+`kill -9` a rerun redoes exactly the shards the manifest lacks: no row lost, none
+written twice. A listed part file found missing or damaged on resuming is redone
+too, and one audit at a time writes into a folder (a lock the system drops when
+its process dies, however it ends).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +24,7 @@ from ..files import write_atomically
 
 RECORDS = "records.parquet"
 MANIFEST = "manifest.json"
+LOCK = ".camlens-audit.lock"
 _VERSION = 2  # 2: image_height, image_width; options.size
 
 
@@ -90,17 +96,25 @@ class ShardWriter:
         self.out_dir = Path(out_dir)
         self.fingerprint = json.loads(json.dumps(fingerprint))
         self.parts = self.out_dir / RECORDS
-        manifest = _read_manifest(self.out_dir)
-        if manifest is None:
+        self._lock = None
+        if _read_manifest(self.out_dir) is None:
             self._check_fresh_folder()
-            manifest = {"version": _VERSION, "fingerprint": self.fingerprint, "shards": {},
-                        "complete": False}
-        else:
-            self._check_same_job(manifest)
-        self.manifest = manifest
-        self.parts.mkdir(parents=True, exist_ok=True)
-        self._remove_unlisted_parts()
-        self._save_manifest()
+        self._lock = _lock(self.out_dir)
+        try:
+            manifest = _read_manifest(self.out_dir)  # read again, now that no other writes
+            if manifest is None:
+                manifest = {"version": _VERSION, "fingerprint": self.fingerprint, "shards": {},
+                            "complete": False}
+            else:
+                self._check_same_job(manifest)
+            self.manifest = manifest
+            self.parts.mkdir(parents=True, exist_ok=True)
+            self._drop_damaged_parts()
+            self._remove_unlisted_parts()
+            self._save_manifest()
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def done(self) -> set[int]:
@@ -111,14 +125,19 @@ class ShardWriter:
         """Write one shard's records and list it in the manifest."""
         import pyarrow.parquet as pq
 
+        if str(shard) in self.manifest["shards"]:  # a shard's records come in one piece
+            raise RuntimeError(f"shard {shard} is already written; writing it again would "
+                               "replace its records")
         name = f"part-{shard:05d}.parquet"
         records = sorted(({**record, "shard": shard} for record in records), key=record_order)
         buffer = io.BytesIO()
         pq.write_table(records_table(records), buffer)
-        write_atomically(self.parts / name, buffer.getvalue())
+        data = buffer.getvalue()
+        write_atomically(self.parts / name, data, durable=True)
         images = len({record["index"] for record in records})
         self.manifest["shards"][str(shard)] = {"file": name, "rows": len(records),
-                                               "images": images}
+                                               "images": images,
+                                               "sha256": hashlib.sha256(data).hexdigest()}
         self._save_manifest()
 
     def finish(self) -> None:
@@ -126,14 +145,36 @@ class ShardWriter:
         self.manifest["complete"] = True
         self._save_manifest()
 
+    def close(self) -> None:
+        """Let another audit write into the folder."""
+        if self._lock is not None:
+            self._lock.close()  # closing the file drops its lock
+            self._lock = None
+
     def _save_manifest(self) -> None:
         text = json.dumps(self.manifest, indent=1, sort_keys=True)
-        write_atomically(self.out_dir / MANIFEST, text.encode())
+        write_atomically(self.out_dir / MANIFEST, text.encode(), durable=True)
+
+    def _drop_damaged_parts(self) -> None:
+        """Unlist shards whose part file is missing or not the bytes written
+        (deleted, truncated, replaced, damaged): they are redone."""
+        for shard, entry in sorted(self.manifest["shards"].items(), key=lambda e: int(e[0])):
+            path = self.parts / entry["file"]
+            try:
+                found = hashlib.sha256(path.read_bytes()).hexdigest()
+                problem = None if found == entry.get("sha256") else "not the bytes written"
+            except OSError as error:
+                problem = f"{type(error).__name__}: {error.strerror or error}"
+            if problem is not None:
+                warnings.warn(f"camlens audit: shard {shard}'s part file {path} is missing or "
+                              f"damaged ({problem}); it is done again", stacklevel=3)
+                del self.manifest["shards"][shard]
+                self.manifest["complete"] = False
 
     def _check_fresh_folder(self) -> None:
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise ValueError(f"out_dir must be a folder. Received: out_dir={self.out_dir} (a file)")
-        if self.out_dir.exists() and any(self.out_dir.iterdir()):
+        if self.out_dir.exists() and any(p.name != LOCK for p in self.out_dir.iterdir()):
             raise ValueError(
                 f"out_dir is not empty and holds no audit ({MANIFEST} is missing): camlens "
                 f"will not write into it. Received: out_dir={self.out_dir}"
@@ -173,7 +214,36 @@ def _read_manifest(out_dir: Path) -> dict | None:
     path = out_dir / MANIFEST
     if not path.exists():
         return None
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest.get("shards"), dict) or "fingerprint" not in manifest:
+            raise ValueError("no shards or fingerprint")
+    except (OSError, ValueError, AttributeError) as error:
+        raise ValueError(
+            f"out_dir's {MANIFEST} cannot be read ({' '.join(str(error).split())}), so the audit "
+            f"in it cannot be resumed: use a new folder, or delete {out_dir} to start over. "
+            f"Received: out_dir={out_dir}"
+        ) from error
+    return manifest
+
+
+def _lock(out_dir: Path):
+    """An open lock file holding an exclusive lock on `out_dir`, or `None` where
+    the system has no `fcntl` (the lock is then not taken)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    handle = open(out_dir / LOCK, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ValueError(
+            f"another camlens audit is writing into out_dir; wait for it to end, or use "
+            f"another folder. Received: out_dir={out_dir}"
+        ) from None
+    return handle
 
 
 def _short(value) -> str:
