@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .inspection import graph_input_shape
+from .inspection import all_layers, graph_input_shape
 from .integers import check_positive_int, is_integer
 from .probe import LOGIT, OUTPUT
 
@@ -24,6 +24,20 @@ def check_model(model) -> keras.Model:
         raise ValueError(
             f"model '{model.name}' is not built: it has no weights yet. Call it once "
             "on a batch, or give it a keras.Input, before explaining it."
+        )
+    channels_first = [layer.name for layer in all_layers(model)
+                      if getattr(layer, "data_format", None) == "channels_first"]
+    if channels_first:
+        # Every layer after such a layer (an activation, an addition) has its
+        # channels on axis 1 too, without saying so: refused, not averaged
+        # over the wrong axes.
+        raise ValueError(
+            "camlens explains channels-last models only: an activation map reads "
+            "(batch, height, width, channels) outputs, and this model has layers "
+            f"with data_format='channels_first' ({', '.join(channels_first[:3])}"
+            f"{', ...' if len(channels_first) > 3 else ''}). Build it channels-last, "
+            "e.g. under keras.config.set_image_data_format('channels_last'). "
+            f"Received: model '{model.name}'"
         )
     return model
 
