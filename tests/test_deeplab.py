@@ -8,7 +8,7 @@ import camlens
 from camlens.targets import Region
 from hub_models import gradcam, gradient, images
 
-keras_hub = pytest.importorskip("keras_hub")  # noqa: E402 (hub_models needs no keras_hub)
+keras_hub = pytest.importorskip("keras_hub")
 
 SIZE = 32
 CLASSES = 3
