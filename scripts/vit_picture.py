@@ -7,6 +7,7 @@ camlens's own panels. The raw 64x64 images go through the model's preprocessor
 
 Usage:
     PYTHONPATH=src python scripts/vit_picture.py vit_demo.keras docs/vit.png
+    (the README holds it as docs/vit.jpg, the PNG saved as JPEG at quality 85)
 """
 
 from __future__ import annotations
