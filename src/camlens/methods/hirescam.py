@@ -18,4 +18,6 @@ def raw_maps(inputs) -> np.ndarray:
 
 def channel_terms(inputs) -> np.ndarray:
     """(N, K, h, w, C): g * A, the terms the map sums over channels."""
-    return inputs.gradients.astype(np.float64) * inputs.activations[:, None]
+    terms = inputs.gradients.astype(np.float64)
+    terms *= inputs.activations[:, None]  # in place: one (N, K, h, w, C) array, as before
+    return terms

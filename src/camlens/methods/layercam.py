@@ -16,4 +16,6 @@ def raw_maps(inputs) -> np.ndarray:
 
 def channel_terms(inputs) -> np.ndarray:
     """(N, K, h, w, C): ReLU(g) * A, the terms the map sums over channels."""
-    return np.maximum(inputs.gradients.astype(np.float64), 0) * inputs.activations[:, None]
+    terms = np.maximum(inputs.gradients.astype(np.float64), 0)
+    terms *= inputs.activations[:, None]  # in place: one (N, K, h, w, C) array, as before
+    return terms
