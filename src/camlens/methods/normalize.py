@@ -12,13 +12,14 @@ def relu_normalize(maps: np.ndarray) -> np.ndarray:
     """ReLU, then divide each map by its maximum plus `EPSILON`.
 
     Args:
-        maps: (..., h, w) raw maps.
+        maps: (N, K, *spatial) raw maps: (N, K, h, w), or (N, K, t) and
+            (N, K, d, h, w) for 1-D and 3-D inputs.
 
     Returns:
         Maps of the same shape, float64, values in [0, 1).
     """
     maps = np.maximum(np.asarray(maps, dtype=np.float64), 0.0)
-    return maps / (maps.max(axis=(-2, -1), keepdims=True) + EPSILON)
+    return maps / (maps.max(axis=_spatial(maps), keepdims=True) + EPSILON)
 
 
 def signed_normalize(maps: np.ndarray) -> np.ndarray:
@@ -28,4 +29,9 @@ def signed_normalize(maps: np.ndarray) -> np.ndarray:
     lower the target score.
     """
     maps = np.asarray(maps, dtype=np.float64)
-    return maps / (np.abs(maps).max(axis=(-2, -1), keepdims=True) + EPSILON)
+    return maps / (np.abs(maps).max(axis=_spatial(maps), keepdims=True) + EPSILON)
+
+
+def _spatial(maps: np.ndarray) -> tuple:
+    """The axes of one map: all after (N, K)."""
+    return tuple(range(2, maps.ndim))
