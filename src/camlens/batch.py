@@ -10,6 +10,7 @@ import numpy as np
 from .explainer import Explainer
 from .maps import Maps
 from .integers import check_positive_int
+from .validation import AXES, input_rank
 
 
 def explain_batch(
@@ -38,7 +39,9 @@ def explain_batch(
     Args:
         model: a built Keras 3 model.
         images: an (N, H, W, C) array, or an iterable of (H, W, C) images or
-            (n, H, W, C) batches (e.g. a generator reading files), consumed once.
+            (n, H, W, C) batches (e.g. a generator reading files), consumed once;
+            for a model of 1-D signals or volumes, (N, T, C) or (N, D, H, W, C)
+            arrays, or iterables of such inputs or batches.
         targets: as in `Explainer.__call__`, applied to every image; an int
             array (N,) or (N, K) gives class ids per image, one row per image
             of `images` (a stream included).
@@ -69,7 +72,7 @@ def explain_batch(
     show = progress if progress is not None else total is not None and total > 4 * batch_size
     parts, done = [], 0
     with _progress_bar(show, total) as bar:
-        for batch in _batches(images, batch_size):
+        for batch in _batches(images, batch_size, input_rank(explainer)):
             count = len(batch)
             batch_targets = targets
             if per_image:
@@ -105,12 +108,15 @@ def _concatenate(parts: list):
     return keras.tree.map_structure(lambda *arrays: np.concatenate(arrays), *parts)
 
 
-def _batches(images, batch_size: int) -> Iterator[np.ndarray]:
+def _batches(images, batch_size: int, rank: int | None) -> Iterator[np.ndarray]:
+    """Batches of `batch_size` from an array or a stream of inputs of rank `rank`
+    (with the batch axis; `None`: unknown, any of 3 to 5 for arrays, 4 for a stream's
+    single images)."""
     if isinstance(images, np.ndarray):
-        if images.ndim != 4:
+        if images.ndim not in ((rank,) if rank is not None else tuple(AXES)):
             raise ValueError(
-                "images must be an (N, height, width, channels) array or an iterable "
-                f"of images. Received: images.shape={images.shape}"
+                f"images must be an {AXES.get(rank, AXES[4]).replace('batch', 'N')} "
+                f"array or an iterable of inputs. Received: images.shape={images.shape}"
             )
         for start in range(0, len(images), batch_size):
             yield images[start : start + batch_size]
@@ -123,7 +129,7 @@ def _batches(images, batch_size: int) -> Iterator[np.ndarray]:
     pending, count = [], 0
     for item in images:
         item = np.asarray(item)
-        item = item[None] if item.ndim == 3 else item
+        item = item[None] if item.ndim == (rank or 4) - 1 else item
         pending.append(item)
         count += len(item)
         while count >= batch_size:

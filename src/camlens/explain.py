@@ -45,7 +45,8 @@ def explain_prediction(
         model: a built Keras 3 model (Functional, Sequential, subclassed, or one
             with a base model nested inside).
         doc: (1, H, W, C) numpy array, channels last, as the model takes it
-            (or as `preprocess` takes it).
+            (or as `preprocess` takes it); (1, T, C) for a model of 1-D
+            signals (Conv1D), (1, D, H, W, C) for one of volumes (Conv3D).
         image: the PIL image to show the heatmap over; derived from `doc` when
             `None` (shifted so that its minimum is not below 0, scaled to 0..255,
             L / RGB / RGBA by channel count; the raw doc with `preprocess`).
@@ -65,7 +66,9 @@ def explain_prediction(
 
     Returns:
         `Explanation` with `image` and `targets`; each target has `target`,
-        `score` (the model output for it) and `heatmap` (h, w) in [0, 1].
+        `score` (the model output for it) and `heatmap` (h, w) in [0, 1]
+        ((t,) for a 1-D input, (d, h, w) for a 3-D one, whose `image` is then
+        the doc's array).
 
     Example:
         >>> expl = camlens.explain_prediction(model, x[None], targets=[281])
@@ -135,7 +138,7 @@ def gradcam_backend(model: keras.Model, doc: np.ndarray, targets, activation_lay
     _, result = explainer._probe_result(doc, targets)
     gradients = result.gradients[0, 0]
     return (
-        gradients.mean(axis=(0, 1)),
+        gradients.mean(axis=tuple(range(gradients.ndim - 1))),
         result.activations[0],
         gradients,
         int(result.targets[0, 0]),
@@ -176,8 +179,10 @@ def explanation_from_maps(
 
 
 def image_from_doc(doc: np.ndarray):
-    """The PIL image of a (1, H, W, C) doc, as ELI5 derived it with Keras."""
-    return image_from_array(doc[0])
+    """The PIL image of a (1, H, W, C) doc, as ELI5 derived it with Keras; a 1-D
+    signal (1, T, C) or a volume (1, D, H, W, C) stays an array, (T, C) or
+    (D, H, W, C), which the formatters draw as such."""
+    return image_from_array(doc[0]) if doc.ndim == 4 else np.array(doc[0])
 
 
 def _target_of(targets, slot: int, class_id: int):

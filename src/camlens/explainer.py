@@ -40,7 +40,8 @@ class Explainer:
     and backward pass each.
 
     Args:
-        model: a built Keras 3 model taking one image batch, channels last.
+        model: a built Keras 3 model taking one image batch, channels last:
+            (N, H, W, C), or 1-D signals (N, T, C), or volumes (N, D, H, W, C).
         layer: a layer of `model` (nested models included), its name, an index
             into `model.layers`, or `None` for the automatic choice: the last
             layer with a spatial output (4-D with more than one position, or a
@@ -176,7 +177,8 @@ class Explainer:
 
         Args:
             images: (N, H, W, C) array fitting the model's input (any size
-                with `preprocess`).
+                with `preprocess`); (N, T, C) signals or (N, D, H, W, C)
+                volumes for a model of 1-D or 3-D inputs.
             targets: `None` for each image's top prediction, a class id, a
                 target object from `camlens.targets` (`Class`, `Region`,
                 `Output`), a callable mapping the model output to one score per
@@ -184,7 +186,8 @@ class Explainer:
                 array of class ids per image, (N,) or (N, K).
 
         Returns:
-            `Maps` with heatmaps (N, K, h, w).
+            `Maps` with heatmaps (N, K, h, w): (N, K, t) or (N, K, d, h, w)
+            for 1-D and 3-D inputs.
         """
         return self._explain_checked(self._prepare(images, name="images"), targets)
 

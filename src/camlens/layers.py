@@ -3,8 +3,9 @@
 A layer can be given as an instance, a name, an index into `model.layers`, or
 `None` for the automatic choice. The automatic choice searches the model
 backwards, in the order its layers ran, for the last layer whose output is
-spatial (4-D with more than one position, or a vision transformer's tokens)
-and on which the explained score depends. It descends into nested models and
+spatial (a grid of the input's rank with more than one position: (N, h, w, C)
+for images, (N, t, C) for 1-D signals, (N, d, h, w, C) for volumes; or a vision
+transformer's tokens) and on which the explained score depends. It descends into nested models and
 into layers that run their sub-layers as a chain (keras-hub's `ViTEncoder`,
 each block feeding the next); a layer that combines its sub-layers' outputs
 (a residual block) counts as one unit.
@@ -13,6 +14,7 @@ each block feeding the next); a layer that combines its sub-layers' outputs
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterator
 
 import keras
@@ -34,7 +36,7 @@ def resolve_layer(model: keras.Model, layer, inspection: Inspection | None,
         output_index: which tensor of a layer returning several is explained.
 
     Returns:
-        The layer, checked to have a 4-D or token output.
+        The layer, checked to have a grid or token output.
     """
     if isinstance(layer, keras.layers.Layer):
         chosen = _check_is_part_of(model, layer)
@@ -64,7 +66,7 @@ def check_output(layer, inspection: Inspection, output_index: int = 0) -> None:
             f"output_index={output_index!r}"
         )
     shape = record.shapes[output_index]
-    if len(shape) not in (3, 4):
+    if len(shape) not in (3, len(inspection.input_shape)):
         layout_for(shape, inspection.input_shape, layer.name)  # raises with the message
 
 
@@ -72,8 +74,8 @@ def candidate_layers(inspection: Inspection, token_grid=None, prefix_tokens=None
                      first=None) -> Iterator[tuple[keras.layers.Layer, Layout]]:
     """The automatic choice's candidates, best first, with their layouts.
 
-    Each is a layer whose first output tensor is spatial: 4-D with more than one
-    position, or tokens that fit a patch grid. Whether the score depends on it
+    Each is a layer whose first output tensor is spatial: a grid of the input's
+    rank with more than one position, or (for images) tokens that fit a patch grid. Whether the score depends on it
     is for the caller to check (it needs a gradient).
 
     Args:
@@ -97,7 +99,8 @@ def no_candidate_error(model: keras.Model, token_grid=None, prefix_tokens=None) 
     return ValueError(
         "Could not find a layer with a spatial output (4-D (batch, height, width, "
         "channels) with more than one position, or a vision transformer's "
-        f"(batch, tokens, channels) fitting a patch grid) in model '{model.name}'. "
+        "(batch, tokens, channels) fitting a patch grid; for a 1-D or 3-D input, "
+        f"a grid of the input's rank) in model '{model.name}'. "
         f"Pass `layer=` explicitly. Received: layer=None{given}"
     )
 
@@ -113,9 +116,9 @@ def _spatial_layout(record, inspection, token_grid, prefix_tokens) -> Layout | N
     if not record.shapes or record.calls != 1:
         return None
     shape = record.shapes[0]
-    if len(shape) == 4:
-        return Layout() if shape[1] * shape[2] > 1 else None
-    if len(shape) != 3:
+    if len(shape) == len(inspection.input_shape):
+        return Layout() if math.prod(shape[1:-1]) > 1 else None
+    if len(shape) != 3 or len(inspection.input_shape) != 4:
         return None
     try:
         return layout_for(shape, inspection.input_shape, record.layer.name, token_grid, prefix_tokens)

@@ -24,8 +24,9 @@ class Layout:
     """How to read a layer's output as a grid.
 
     Attributes:
-        prefix: leading tokens dropped (0 for a layer with a 4-D output).
-        grid: `(gh, gw)` patch grid of a token output, `None` for a 4-D output.
+        prefix: leading tokens dropped (0 for a grid output).
+        grid: `(gh, gw)` patch grid of a token output, `None` for a grid
+            output (one of the input's rank: (N, h, w, C) for an image).
     """
 
     prefix: int = 0
@@ -50,8 +51,10 @@ def layout_for(shape: tuple, input_shape: tuple, layer_name: str,
     """The layout of a layer output of `shape` in a model with input `input_shape`.
 
     Args:
-        shape: the layer's output shape, `(N, h, w, C)` or tokens `(N, T, C)`.
-        input_shape: the model input's shape, `(N, H, W, C)`.
+        shape: the layer's output shape: a grid of the input's rank, `(N, h, w,
+            C)` for an image, `(N, t, C)` for a 1-D signal, `(N, d, h, w, C)`
+            for a volume; or an image model's tokens `(N, T, C)`.
+        input_shape: the model input's shape, e.g. `(N, H, W, C)`.
         layer_name: for messages.
         token_grid: `(gh, gw)` given by the user, else inferred: `gh * gw` patch
             tokens with `gh / gw == H / W`.
@@ -61,14 +64,16 @@ def layout_for(shape: tuple, input_shape: tuple, layer_name: str,
         ValueError: when the output is neither a grid nor tokens, or when the
             tokens fit no grid (the message says which options to pass).
     """
-    if len(shape) == 4:
+    if len(shape) == len(input_shape):
         return Layout()
-    if len(shape) != 3:
+    if len(shape) != 3 or len(input_shape) != 4:
         raise ValueError(
             f"Layer '{layer_name}' has an output of shape {shape}; a class activation "
-            "map needs a layer with a 4-D (batch, height, width, channels) output, "
-            "such as a convolution, or a 3-D (batch, tokens, channels) output of a "
-            f"vision transformer. Received: layer='{layer_name}'"
+            f"map of a model with {len(input_shape)}-D inputs needs a layer whose output "
+            f"is a {len(input_shape)}-D grid like the input's, {_grid_text(len(input_shape))}"
+            + (", or the 3-D (batch, tokens, channels) output of a vision transformer"
+               if len(input_shape) == 4 else "")
+            + f". Received: layer='{layer_name}'"
         )
     tokens = shape[1]
     height, width = input_shape[1:3]
@@ -94,6 +99,14 @@ def layout_for(shape: tuple, input_shape: tuple, layer_name: str,
         + ". Pass token_grid=(rows, columns) and, if needed, prefix_tokens=k. "
         f"Received: layer='{layer_name}', prefix_tokens={prefix_tokens!r}"
     )
+
+
+def _grid_text(rank: int) -> str:
+    return {
+        3: "(batch, steps, channels), such as a Conv1D",
+        4: "(batch, height, width, channels), such as a convolution",
+        5: "(batch, depth, height, width, channels), such as a Conv3D",
+    }.get(rank, f"{rank}-D")
 
 
 def check_token_grid(token_grid) -> tuple | None:

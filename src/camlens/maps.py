@@ -15,7 +15,9 @@ class Maps:
 
     Attributes:
         heatmaps: (N, K, h, w) float64, values in [0, 1] (in [-1, 1] with
-            `relu=False`); for a vision transformer, (h, w) is its patch grid.
+            `relu=False`); for a vision transformer, (h, w) is its patch grid;
+            (N, K, t) for 1-D inputs (N, T, C), (N, K, d, h, w) for volumes
+            (N, D, H, W, C).
         targets: (N, K) the class id explained, -1 for callable targets.
         scores: (N, K) the explained score (the model output for the class,
             or the pre-activation score with `score="logit"`).

@@ -42,22 +42,36 @@ def check_model(model) -> keras.Model:
     return model
 
 
-def check_images(images, model: keras.Model | None, name: str = "doc", single: bool = False):
-    """A float32 (N, H, W, C) batch that fits `model`'s input.
+AXES = {
+    3: "(batch, steps, channels)",
+    4: "(batch, height, width, channels)",
+    5: "(batch, depth, height, width, channels)",
+}
+"""The input layouts camlens explains, by rank: 1-D signals, images, volumes."""
 
-    One image without the batch axis, (H, W, C), is accepted and given one;
-    integer images (e.g. uint8) are accepted and converted to float32.
+NOUNS = {3: "signal", 4: "image", 5: "volume"}
+
+
+def check_images(images, model: keras.Model | None, name: str = "doc", single: bool = False):
+    """A float32 batch that fits `model`'s input: (N, H, W, C) images, (N, T, C)
+    signals or (N, D, H, W, C) volumes, as the model's input rank says.
+
+    One input without the batch axis (e.g. (H, W, C)) is accepted and given one;
+    integer inputs (e.g. uint8) are accepted and converted to float32.
 
     Args:
         images: the array the user passed.
         model: the model it is for; `None` for images of any size (before a
             `preprocess` callable).
         name: the argument's name, for messages.
-        single: require a batch of exactly one image (ELI5's `doc` contract).
+        single: require a batch of exactly one input (ELI5's `doc` contract).
     """
+    expected = graph_input_shape(model) if model is not None else None
+    rank = len(expected) if expected is not None else None
+    noun = NOUNS.get(rank, "image")
     if not isinstance(images, np.ndarray):
         raise TypeError(
-            f"{name} must be a numpy.ndarray of shape (1, height, width, channels). "
+            f"{name} must be a numpy.ndarray of shape {AXES.get(rank, AXES[4])}. "
             f"Received: {name} of type {type(images).__name__}"
         )
     if images.dtype == bool or not np.issubdtype(images.dtype, np.number) or np.iscomplexobj(images):
@@ -65,24 +79,24 @@ def check_images(images, model: keras.Model | None, name: str = "doc", single: b
             f"{name} must hold real numbers (float or integer). "
             f"Received: {name}.dtype={images.dtype}"
         )
-    expected = graph_input_shape(model) if model is not None else None
-    if images.ndim == 3 and (
-        (expected is not None and _fits((1,) + images.shape, expected))
-        or (expected is None and (single or model is None))
-    ):
+    if expected is not None and images.ndim == rank - 1 and _fits((1,) + images.shape, expected):
+        images = images[None]  # one input without its batch axis
+    elif expected is None and images.ndim == 3 and (single or model is None):
         images = images[None]  # one image without its batch axis
-    if images.ndim != 4:
+    ranks = (rank,) if rank is not None else (4,) if model is None else tuple(AXES)
+    if images.ndim not in ranks:
+        layouts = " or ".join(f"{r}-D {AXES.get(r, '')}".strip() for r in ranks)
         raise ValueError(
-            f"{name} must be a 4-D array (batch, height, width, channels), channels "
-            f"last{_expected_text(expected)}. Received: {name}.shape={images.shape}"
+            f"{name} must be a {layouts} array, channels last"
+            f"{_expected_text(expected)}. Received: {name}.shape={images.shape}"
         )
     if single and images.shape[0] != 1:
         raise ValueError(
-            f"{name} must hold a batch of exactly one image{_expected_text(expected)}. "
+            f"{name} must hold a batch of exactly one {noun}{_expected_text(expected)}. "
             f"Received: {name}.shape={images.shape}"
         )
     if images.shape[0] == 0:
-        raise ValueError(f"{name} holds no image. Received: {name}.shape={images.shape}")
+        raise ValueError(f"{name} holds no {noun}. Received: {name}.shape={images.shape}")
     if expected is not None and not _fits(images.shape, expected):
         raise ValueError(
             f"{name} does not fit the model's input{_expected_text(expected)}. "
@@ -92,6 +106,15 @@ def check_images(images, model: keras.Model | None, name: str = "doc", single: b
     if not np.isfinite(images).all():
         raise ValueError(f"{name} contains NaN or infinite values; expected finite numbers.")
     return images
+
+
+def input_rank(explainer) -> int | None:
+    """The rank of what an explainer takes (batch axis included): the model's
+    input rank; `None` if unknown, or before a `preprocess` callable."""
+    if explainer.preprocess is not None:
+        return None
+    shape = graph_input_shape(explainer.model)
+    return None if shape is None else len(shape)
 
 
 def check_image(image):

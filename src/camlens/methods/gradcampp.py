@@ -29,11 +29,12 @@ def raw_maps(inputs) -> np.ndarray:
 
 def channel_weights(inputs) -> np.ndarray:
     """(N, K, C): the closed-form weights w_k."""
-    activations = inputs.activations.astype(np.float64)  # (N, h, w, C)
-    gradients = inputs.gradients.astype(np.float64)  # (N, K, h, w, C)
+    activations = inputs.activations.astype(np.float64)  # (N, *spatial, C)
+    gradients = inputs.gradients.astype(np.float64)  # (N, K, *spatial, C)
     squared = gradients**2
-    activation_sums = activations.sum(axis=(1, 2))[:, None, None, None, :]  # (N,1,1,1,C)
+    spatial = tuple(range(1, activations.ndim - 1))
+    activation_sums = activations.sum(axis=spatial, keepdims=True)[:, None]  # (N, 1, 1.., C)
     denominator = 2 * squared + activation_sums * gradients**3
     safe = np.where(denominator != 0, denominator, 1.0)
     alpha = np.where(denominator != 0, squared / safe, 0.0)
-    return (alpha * np.maximum(gradients, 0)).sum(axis=(2, 3))
+    return (alpha * np.maximum(gradients, 0)).sum(axis=tuple(range(2, gradients.ndim - 1)))

@@ -19,12 +19,13 @@ from .normalize import relu_normalize
 
 
 def raw_maps(inputs) -> np.ndarray:
-    """Guided Grad-CAM maps (N, K, H, W) at the input's resolution.
+    """Guided Grad-CAM maps (N, K, H, W) at the input's resolution ((N, K, T)
+    or (N, K, D, H, W) for 1-D and 3-D inputs).
 
     Both factors are scaled to [0, 1] first (Grad-CAM's heatmap, as in the
     paper): input gradients are small, and their product would otherwise be
     of the order of the normalisation's epsilon.
     """
-    coarse = upsample(relu_normalize(gradcam_maps(inputs)), inputs.images.shape[1:3])
-    guided = np.abs(inputs.guided_gradients()).max(axis=-1)  # (N, K, H, W)
+    coarse = upsample(relu_normalize(gradcam_maps(inputs)), inputs.images.shape[1:-1])
+    guided = np.abs(inputs.guided_gradients()).max(axis=-1)  # (N, K, *input spatial)
     return coarse * relu_normalize(guided)

@@ -1,6 +1,7 @@
 """Score-CAM (Wang et al. 2020), following the paper's Algorithm 1.
 
-Each channel A^k, upsampled to the input size (bilinear) and min-max normalised
+Each channel A^k, upsampled to the input size (bilinear; linear or trilinear
+for 1-D and 3-D inputs) and min-max normalised
 to [0, 1], masks the input; the masked images go through the model in batches.
 The channel weights are the softmax, over the channels, of the increase in the
 target score, C(A^k) = f^c(X * H^k) - f^c(X_b); softmax ignores the constant
@@ -34,7 +35,7 @@ def channel_weights(inputs) -> np.ndarray:
     """(N, K, C): the softmax over channels of each masked image's score; 0 for
     channels not scored."""
     activations = inputs.activations.astype(np.float64)
-    size = inputs.images.shape[1:3]
+    size = inputs.images.shape[1:-1]
     weights = np.zeros((len(activations), inputs.target_count, activations.shape[-1]))
     for n in range(len(activations)):
         channels = inputs.channels(n)
@@ -50,9 +51,10 @@ def channel_weights(inputs) -> np.ndarray:
 
 
 def _normalized(upsampled: np.ndarray) -> np.ndarray:
-    """Min-max normalise each (H, W) mask to [0, 1]; constant masks become 0."""
-    low = upsampled.min(axis=(1, 2), keepdims=True)
-    span = upsampled.max(axis=(1, 2), keepdims=True) - low
+    """Min-max normalise each mask (M, *spatial) to [0, 1]; constant masks become 0."""
+    spatial = tuple(range(1, upsampled.ndim))
+    low = upsampled.min(axis=spatial, keepdims=True)
+    span = upsampled.max(axis=spatial, keepdims=True) - low
     return np.where(span > 0, (upsampled - low) / np.where(span > 0, span, 1.0), 0.0)
 
 

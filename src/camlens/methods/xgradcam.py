@@ -19,7 +19,13 @@ def raw_maps(inputs) -> np.ndarray:
 
 def channel_weights(inputs) -> np.ndarray:
     """(N, K, C): the gradients averaged with the channel's activations as weights."""
-    activations = inputs.activations.astype(np.float64)
-    totals = activations.sum(axis=(1, 2))  # (N, C)
-    share = activations / np.where(totals != 0, totals, 1.0)[:, None, None, :]
-    return np.einsum("nhwc,nkhwc->nkc", share, inputs.gradients.astype(np.float64))
+    activations = inputs.activations.astype(np.float64)  # (N, *spatial, C)
+    totals = activations.sum(axis=tuple(range(1, activations.ndim - 1)), keepdims=True)
+    share = activations / np.where(totals != 0, totals, 1.0)
+    gradients = inputs.gradients.astype(np.float64)
+    count, targets, channels = gradients.shape[0], gradients.shape[1], gradients.shape[-1]
+    return np.einsum(  # the locations flattened: one axis for any input rank
+        "nsc,nksc->nkc",
+        share.reshape(count, -1, channels),
+        gradients.reshape(count, targets, -1, channels),
+    )

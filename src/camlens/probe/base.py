@@ -39,8 +39,9 @@ class ProbeResult:
     """What a probe returns for a batch of N images and K targets.
 
     Attributes:
-        activations: (N, h, w, C) the layer's output.
-        gradients: (N, K, h, w, C) d score[n, k] / d activations[n]; `None`
+        activations: (N, h, w, C) the layer's output ((N, T, C) tokens, and
+            (N, t, C) or (N, d, h, w, C) for 1-D and 3-D inputs).
+        gradients: (N, K, *activations.shape[1:]) d score[n, k] / d activations[n]; `None`
             when the method needs no gradients.
         outputs: (N, ...) the model's output.
         targets: (N, K) int class id explained per slot, -1 for callable slots.
@@ -323,12 +324,13 @@ class Probe:
             tensors = keras.tree.flatten(output)
             chosen = tensors[index] if -len(tensors) <= index < len(tensors) else None
             shape = getattr(chosen, "shape", None)
-            if shape is None or len(shape) not in (3, 4):
+            if shape is None or len(shape) not in (3, 4, 5):
                 raise ValueError(
                     f"Layer '{layer.name}' has an output of shape {shape}; a class "
                     "activation map needs a layer with a 4-D (batch, height, width, "
-                    "channels) output or a 3-D (batch, tokens, channels) one. "
-                    f"Received: layer='{layer.name}'"
+                    "channels) output or a 3-D (batch, tokens, channels) one (for "
+                    "1-D and 3-D inputs: (batch, steps, channels) or (batch, depth, "
+                    f"height, width, channels)). Received: layer='{layer.name}'"
                 )
             # Mixed precision: the activations are watched, and their gradients
             # taken, in float32; the rest of the model sees its own dtype.
