@@ -186,6 +186,9 @@ def test_expl_validation():
     with pytest.raises(ValueError, match=r"heatmap must have values in \[0, 1\]"):
         format_as_image(make_expl(make_image(), np.full((2, 2), 2.0)))
     with pytest.raises(ValueError, match="must have rank 2"):
+        format_as_image(make_expl(make_image(), np.ones((2, 2, 4, 1))))
+    # a rank-3 heatmap is a volume's: it needs a (D, H, W, C) array, not a picture
+    with pytest.raises(ValueError, match=r"expl.image must be a \(D, H, W, C\) volume"):
         format_as_image(make_expl(make_image(), np.ones((2, 2, 4))))
 
 

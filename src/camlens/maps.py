@@ -36,7 +36,9 @@ class Maps:
         Args:
             images: the N images shown under the maps: PIL images, or an
                 (N, H, W, C) array (each image shifted to 0 and scaled to
-                0..255, as `explain_prediction` does).
+                0..255, as `explain_prediction` does); an (N, T, C) array of
+                signals or an (N, D, H, W, C) array of volumes is kept as
+                float arrays, one per explanation.
             target_names: class names for the captions, as in
                 `format_targets_as_image`.
 
@@ -52,7 +54,7 @@ class Maps:
         return [
             Explanation(
                 estimator="",
-                image=image_from_array(image) if isinstance(image, np.ndarray) else image,
+                image=_shown_image(image),
                 targets=[
                     TargetExplanation(
                         target=int(self.targets[n, k]),
@@ -65,3 +67,16 @@ class Maps:
             )
             for n, image in enumerate(images)
         ]
+
+
+def _shown_image(image):
+    """The `image` of the explanation of one of `images`.
+
+    An (H, W, C) array becomes a PIL image; a signal (T, C) or a volume
+    (D, H, W, C) stays an array, of floats; a PIL image is kept.
+    """
+    if not isinstance(image, np.ndarray):
+        return image
+    if image.ndim in (2, 4):
+        return image if image.dtype.kind == "f" else image.astype(np.float64)
+    return image_from_array(image)

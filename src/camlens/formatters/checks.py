@@ -76,3 +76,55 @@ def check_target_names(target_names) -> None:
             "target_names must be a sequence of names or a mapping from class id "
             f"to name. Received: target_names of type {type(target_names).__name__}"
         )
+
+
+def check_signal(signal, name: str) -> np.ndarray:
+    """A 1-D input: a `(T, C)` (or `(T,)`) array of real numbers, as float64 `(T, C)`."""
+    signal = _check_array(signal, name, "a (T, C) signal array", ranks=(1, 2))
+    return signal[:, None] if signal.ndim == 1 else signal
+
+
+def check_volume(volume, name: str) -> np.ndarray:
+    """A 3-D input: a `(D, H, W, C)` array of real numbers, as float64."""
+    return _check_array(volume, name, "a (D, H, W, C) volume array", ranks=(4,))
+
+
+def check_map_fits(heatmap: np.ndarray, size: tuple[int, ...], name: str, what: str) -> None:
+    """A map is at most as large as the input it explains, along every axis."""
+    if any(m > n for m, n in zip(heatmap.shape, size)):
+        raise ValueError(
+            f"{name} must be no larger than the {what} it explains, {size}, along any "
+            f"axis. Received: {name}.shape={heatmap.shape}"
+        )
+
+
+def check_positive_int(value, name: str) -> int:
+    """A positive integer (a number of pixels, slices, columns), as an int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be a positive integer. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={value}")
+    return int(value)
+
+
+def _check_array(value, name: str, expected: str, ranks) -> np.ndarray:
+    """A non-empty numpy array of real numbers of one of `ranks`, as float64."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{name} must hold real numbers. Received: {name}.dtype={value.dtype}"
+            )
+        if value.ndim in ranks and value.size:
+            return value.astype(np.float64)
+        received = f"{name}.shape={value.shape}"
+    elif hasattr(value, "size") and hasattr(value, "mode"):  # a PIL image
+        received = f"{name}, a PIL image of size {value.size}"
+    else:
+        raise TypeError(
+            f"{name} must be {expected}. Received: {name} of type {type(value).__name__}"
+        )
+    raise ValueError(f"{name} must be {expected}. Received: {received}")
+

@@ -16,7 +16,13 @@ import matplotlib.cm
 import numpy as np
 from PIL import Image
 
-from .checks import check_alpha_limit, check_explanation, check_heatmap
+from .checks import (
+    check_alpha_limit,
+    check_explanation,
+    check_heatmap,
+    check_signal,
+    check_volume,
+)
 
 DIVERGING_COLORMAP = "RdBu_r"
 """Blue for negative evidence, white at 0, red for positive."""
@@ -36,12 +42,20 @@ def format_as_image(
     (capped at `alpha_limit`), resized to the image, then alpha-composited
     over it. As in ELI5, an explanation without targets gives the image back.
 
+    The heatmap's rank chooses the drawing: a `(t,)` map of a 1-D input is
+    drawn as a band under its signal (`signal_with_heatmap`), a `(d, h, w)`
+    map of a volume as a montage of slices (`slice_montage`).
+
     Args:
         expl: an `Explanation` whose `image` is a PIL image and whose first
             target has a `heatmap`, a 2-D array `(h, w)` with values in [0, 1],
-            or in [-1, 1] for a map that keeps negative evidence.
+            or in [-1, 1] for a map that keeps negative evidence; or whose
+            `image` is a `(T, C)` signal with a `(t,)` heatmap, or a
+            `(D, H, W, C)` volume with a `(d, h, w)` heatmap.
         resampling_filter: the Pillow filter used to resize the coloured
-            heatmap to the image size, e.g. `Image.NEAREST`, `Image.LANCZOS`.
+            heatmap to the image size, e.g. `Image.NEAREST`, `Image.LANCZOS`
+            (1-D and 3-D maps are resized linearly first, so it has no effect
+            on them).
         colormap: a matplotlib colormap (or its registered name), or any
             callable mapping an `(h, w)` array in [0, 1] to an `(h, w, 4)`
             RGBA array in [0, 1].
@@ -52,10 +66,16 @@ def format_as_image(
         signed: as in `overlay`.
 
     Returns:
-        A PIL image of mode `"RGBA"` and the size of `expl.image`.
+        A PIL image of mode `"RGBA"` and the size of `expl.image` (for a
+        signal or a volume, of the size its drawing takes).
     """
     check_explanation(expl)
     check_alpha_limit(alpha_limit)
+    rank = _input_rank(expl)
+    if rank != 2:
+        return _format_signal_or_volume(
+            expl, rank, resampling_filter, colormap, alpha_limit, diverging_colormap, signed
+        )
     _check_pil(expl.image, "expl.image")
     if not expl.targets:
         return expl.image.convert("RGBA")
@@ -103,21 +123,48 @@ def overlay(
     """
     check_alpha_limit(alpha_limit)
     image = as_image(image)
-    heatmap = check_heatmap(heatmap, name=name, signed=signed is not False)
-    if signed is None:
-        signed = bool(heatmap.min() < 0)
+    heatmap, signed = checked_heatmap(heatmap, name, signed)
     # Colour first, resize second (as ELI5 does): the colours of the layer's
     # cells are kept and only blended at their borders by the filter.
-    if signed:
-        colored = _colorize((heatmap + 1) / 2, diverging_colormap)
-    else:
-        colored = _colorize(heatmap, colormap)
-    _update_alpha(colored, starting_array=heatmap, alpha_limit=alpha_limit)
+    colored = color_heatmap(heatmap, colormap, diverging_colormap, signed, alpha_limit)
     drawn = _resize_heatmap_image(colored, image, resampling_filter)
     # Filters such as LANCZOS overshoot near sharp edges; cap again so that
     # alpha_limit holds on the output too (ELI5 caps only before resizing).
     drawn = _cap_image_alpha(drawn, alpha_limit)
     return _overlay_heatmap(drawn, image.convert("RGBA"))
+
+
+def checked_heatmap(heatmap, name, signed, ranks=(2,)):
+    """Validate a heatmap; decide whether it is drawn with the diverging colormap.
+
+    Args:
+        heatmap, name: as in `overlay`.
+        signed: `True`, `False`, or `None` to choose by the heatmap (diverging
+            when it has a negative value).
+        ranks: the accepted numbers of dimensions.
+
+    Returns:
+        `(heatmap as float64, signed as a bool)`.
+    """
+    heatmap = check_heatmap(heatmap, name=name, ranks=ranks, signed=signed is not False)
+    if signed is None:
+        signed = bool(heatmap.min() < 0)
+    return heatmap, bool(signed)
+
+
+def color_heatmap(heatmap, colormap, diverging_colormap, signed, alpha_limit):
+    """Colour a checked `(h, w)` heatmap: RGBA `(h, w, 4)` floats in [0, 1].
+
+    `colormap` colours a map in [0, 1], `diverging_colormap` a signed one by
+    `(heatmap + 1) / 2` (0 on its centre); the alpha is `|heatmap|`, capped at
+    `alpha_limit`.
+    """
+    if signed:
+        colored = _colorize((heatmap + 1) / 2, diverging_colormap)
+    else:
+        colored = _colorize(heatmap, colormap)
+    _update_alpha(colored, starting_array=heatmap, alpha_limit=alpha_limit)
+    return colored
 
 
 def heatmap_to_image(heatmap):
@@ -285,6 +332,43 @@ def _cap_image_alpha(image, alpha_limit):
     array = np.array(image)
     np.minimum(array[..., 3], int(alpha_limit * 255), out=array[..., 3])
     return Image.fromarray(array)
+
+
+def _input_rank(expl) -> int:
+    """2 for an image, 1 for a signal, 3 for a volume: by the first heatmap's rank.
+
+    An explanation without a heatmap goes by its image: a `(T, C)` array is a
+    signal, a `(D, H, W, C)` array a volume.
+    """
+    heatmap = expl.targets[0].heatmap if expl.targets else None
+    if isinstance(heatmap, np.ndarray) and heatmap.ndim in (1, 3):
+        return heatmap.ndim
+    if not expl.targets and isinstance(expl.image, np.ndarray) and expl.image.ndim in (2, 4):
+        return expl.image.ndim - 1
+    return 2
+
+
+def _format_signal_or_volume(
+    expl, rank, resampling_filter, colormap, alpha_limit, diverging_colormap, signed
+):
+    """`format_as_image` for a 1-D (rank 1) or 3-D (rank 3) explanation."""
+    # Imported here: the two modules draw with this one's functions.
+    from .signal import signal_with_heatmap
+    from .volume import slice_montage
+
+    heatmap = expl.targets[0].heatmap if expl.targets else None
+    name = "expl.targets[0].heatmap"
+    if rank == 1:
+        signal = check_signal(expl.image, "expl.image")
+        return signal_with_heatmap(
+            signal, heatmap, colormap=colormap, alpha_limit=alpha_limit,
+            diverging_colormap=diverging_colormap, signed=signed, name=name,
+        )
+    volume = check_volume(expl.image, "expl.image")
+    return slice_montage(
+        volume, heatmap, resampling_filter=resampling_filter, colormap=colormap,
+        alpha_limit=alpha_limit, diverging_colormap=diverging_colormap, signed=signed, name=name,
+    )
 
 
 def _check_pil(image, name: str) -> None:

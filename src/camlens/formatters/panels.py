@@ -62,8 +62,8 @@ def image_and_overlay(image, heatmap, **overlay_kwargs) -> Image.Image:
     image = as_image(image)
     drawn = overlay(image, heatmap, **overlay_kwargs)
     picture = Image.new("RGB", (2 * image.width, image.height))
-    picture.paste(_on_white(image.convert("RGBA")), (0, 0))
-    picture.paste(_on_white(drawn), (image.width, 0))
+    picture.paste(on_white(image.convert("RGBA")), (0, 0))
+    picture.paste(on_white(drawn), (image.width, 0))
     return picture
 
 
@@ -112,7 +112,7 @@ def target_pictures(expl, format_kwargs):
     views = [dataclasses.replace(expl, targets=[t]) for t in expl.targets] or [expl]
     # One signed map draws every panel with the diverging colormap, alike.
     signed = any(_has_negative(t.heatmap) for t in expl.targets)
-    return [_on_white(format_as_image(view, signed=signed, **format_kwargs)) for view in views]
+    return [on_white(format_as_image(view, signed=signed, **format_kwargs)) for view in views]
 
 
 def caption_lines(target_expl, target_names):
@@ -132,7 +132,7 @@ def _has_negative(heatmap) -> bool:
     )
 
 
-def _on_white(picture):
+def on_white(picture):
     """An RGBA picture as RGB, its transparent parts shown on white."""
     background = Image.new("RGBA", picture.size, _BACKGROUND + (255,))
     return Image.alpha_composite(background, picture).convert("RGB")
