@@ -116,3 +116,22 @@ MODEL_BUILDERS = {
     "nested_functional": nested_functional,
     "subclassed": subclassed_resnet,
 }
+
+
+def rank_cnn(input_shape: tuple, classes: int, seed: int = 0) -> keras.Model:
+    """Conv ('conv', ReLU), max pooling by 2, global average pooling, linear dense,
+    of the input's rank: (T, C) -> Conv1D, (D, H, W, C) -> Conv3D; seeded weights."""
+    rank = len(input_shape) - 1
+    conv, pool, average = (getattr(layers, f"{name}{rank}D")
+                           for name in ("Conv", "MaxPooling", "GlobalAveragePooling"))
+    model = keras.Sequential([
+        keras.Input(input_shape),
+        conv(4, 3, padding="same", activation="relu", name="conv"),
+        pool(2),
+        average(),
+        layers.Dense(classes),
+    ])
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    return model

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import camlens
+from helpers import rank_cnn
 from camlens.explanation import Explanation, TargetExplanation
 from camlens.formatters import (
     format_as_image,
@@ -235,3 +237,16 @@ def test_signal_with_heatmap_validates_its_arguments(kwargs, error, match):
     arguments = {"signal": np.zeros((8, 1)), "heatmap": np.zeros(4), **kwargs}
     with pytest.raises(error, match=match):
         signal_with_heatmap(**arguments)
+
+
+def test_show_prediction_draws_a_conv1d_models_explanation():
+    model = rank_cnn((40, 2), classes=3)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1, 40, 2)).astype(np.float32)
+    expl = camlens.explain_prediction(model, x, targets=[0, 2])
+    assert expl.image.shape == (40, 2) and expl.targets[0].heatmap.shape == (20,)
+    picture = camlens.show_prediction(model, x, targets=[0])
+    expected = signal_with_heatmap(x[0], expl.targets[0].heatmap)
+    np.testing.assert_array_equal(np.asarray(picture), np.asarray(expected))
+    with Image.open(io.BytesIO(expl._repr_png_())) as png:
+        assert png.width == 2 * expected.width + 4

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import camlens
+from helpers import rank_cnn
 from camlens.explanation import Explanation, TargetExplanation
 from camlens.formatters import format_as_image, format_targets_as_image, slice_montage
 from camlens.maps import Maps
@@ -210,3 +212,16 @@ MAP = np.zeros((2, 2, 2))
 def test_bad_input_is_refused_naming_the_argument(draw, error, match):
     with pytest.raises(error, match=match):
         draw()
+
+
+def test_show_prediction_draws_a_conv3d_models_explanation():
+    model = rank_cnn((4, 8, 8, 1), classes=2)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1, 4, 8, 8, 1)).astype(np.float32)
+    expl = camlens.explain_prediction(model, x, targets=[0, 1])
+    assert expl.image.shape == (4, 8, 8, 1) and expl.targets[0].heatmap.shape == (2, 4, 4)
+    picture = camlens.show_prediction(model, x, targets=[1])
+    expected = slice_montage(x[0], expl.targets[1].heatmap)
+    np.testing.assert_array_equal(np.asarray(picture), np.asarray(expected))
+    with Image.open(io.BytesIO(expl._repr_png_())) as png:
+        assert png.width == 2 * expected.width + GAP

@@ -21,7 +21,8 @@ class TargetExplanation:
         score: the model's output for the target (post-softmax when the model
             ends in softmax, as in ELI5).
         heatmap: 2-D float array at the chosen layer's spatial size, values in
-            [0, 1] (in [-1, 1] for methods asked to keep negative evidence).
+            [0, 1] (in [-1, 1] for methods asked to keep negative evidence);
+            (t,) for a 1-D input, (d, h, w) for a 3-D one.
         proba: kept for ELI5 compatibility; ELI5 left it `None` for Keras and
             reported the model output in `score`, and so does camlens.
     """
@@ -41,13 +42,15 @@ class Explanation:
         description: a short text saying what the explanation shows.
         error: an error message, `""` when the explanation succeeded.
         method: the method's display name, e.g. `"Grad-CAM"`.
-        image: the input as a `PIL.Image.Image`.
+        image: the input as a `PIL.Image.Image`; for a 1-D input the signal
+            as a float array (T, C), for a 3-D input the volume (D, H, W, C).
         targets: one `TargetExplanation` per requested target, in order.
         layer: the name of the layer whose activations were used.
         target_names: class names used wherever a class is shown (a sequence
             indexed by class id or a mapping), or `None` to show ids.
 
-    In a notebook an explanation displays itself: one captioned overlay per target.
+    In a notebook an explanation displays itself: one captioned overlay per target
+    (for a signal, the signal over its map's band; for a volume, a montage of slices).
     """
 
     estimator: str
