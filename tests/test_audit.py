@@ -22,6 +22,12 @@ from camlens.demo import load_demo_model
 from camlens import metrics
 
 COUNT = 20
+BATCHED = 1e-3
+"""How far a map of the audit (batches of 8, the last one padded) may be from the
+same map computed in another batch. TensorFlow's CPU convolutions choose their
+kernels by batch size and CPU: on an AVX2-only AMD EPYC one demo image's map
+differs by 5e-4 between a batch of 8 and one of 20 (1e-6 on the CPUs of earlier
+runs); a wrong image, target or order differs by tenths."""
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +72,7 @@ def test_pointing_game_and_energy_equal_camlens_metrics(audited, demo, model):
     np.testing.assert_array_equal(rows["pointing_game"].astype(bool),
                                   metrics.pointing_game(maps, data.masks))
     np.testing.assert_allclose(rows["energy"], metrics.energy_pointing_game(maps, data.masks),
-                               rtol=1e-5)
+                               atol=BATCHED)
 
 
 def test_maps_and_predictions_match_the_explainer(audited, demo, model):
@@ -75,7 +81,7 @@ def test_maps_and_predictions_match_the_explainer(audited, demo, model):
     top = records[records["target_kind"] == "top"].sort_values("index")
     maps = camlens.Explainer(model)(data.images)
     heatmaps = np.stack([np.reshape(h, (16, 16)) for h in top["heatmap"]])
-    np.testing.assert_allclose(heatmaps, maps.heatmaps[:, 0], atol=1e-5)
+    np.testing.assert_allclose(heatmaps, maps.heatmaps[:, 0], atol=BATCHED)
     np.testing.assert_array_equal(top["predicted"], maps.outputs.argmax(-1))
     assert (top["predicted"] != top["label"]).any()  # so that label maps need their own pass
     np.testing.assert_array_equal(top["label"], data.labels)
@@ -84,7 +90,7 @@ def test_maps_and_predictions_match_the_explainer(audited, demo, model):
     explainer = camlens.Explainer(model)
     for n, cells in enumerate(label_rows["heatmap"]):
         expected = explainer(data.images[n : n + 1], int(data.labels[n])).heatmaps[0, 0]
-        np.testing.assert_allclose(np.reshape(cells, (16, 16)), expected, atol=1e-5)
+        np.testing.assert_allclose(np.reshape(cells, (16, 16)), expected, atol=BATCHED)
 
 
 @pytest.mark.parametrize("target", ["label", "both"])
@@ -110,8 +116,8 @@ def test_label_maps_of_many_different_wrong_labels_equal_one_image_calls(demo, m
         for n, (cells, score) in enumerate(zip(rows["heatmap"], rows["score"])):
             expected = explainer(images[n : n + 1], int(labels[n]))
             np.testing.assert_allclose(np.reshape(cells, (16, 16)), expected.heatmaps[0, 0],
-                                       atol=1e-5)
-            np.testing.assert_allclose(score, expected.scores[0, 0], rtol=1e-5, atol=1e-6)
+                                       atol=BATCHED)
+            np.testing.assert_allclose(score, expected.scores[0, 0], rtol=1e-4, atol=1e-6)
 
 
 def test_the_model_is_unchanged_after_an_audit_and_after_a_refused_one(demo, tmp_path):

@@ -119,28 +119,3 @@ def test_positive_integers_are_checked_alike_everywhere(resnet):
         for bad in (0, -3, 2.0, True, "2", None):
             with pytest.raises(ValueError, match=f"{name} must be a positive integer. Received: "):
                 call(bad)
-
-
-def _channels_first_model(per_layer: bool) -> keras.Model:
-    previous = keras.config.image_data_format()
-    if not per_layer:
-        keras.config.set_image_data_format("channels_first")
-    try:
-        options = {"data_format": "channels_first"} if per_layer else {}
-        inputs = keras.Input((3, 12, 12))
-        x = keras.layers.Conv2D(4, 3, padding="same", name="conv", **options)(inputs)
-        x = keras.layers.ReLU(name="relu")(x)  # channels on axis 1, with no data_format
-        x = keras.layers.GlobalAveragePooling2D(**options)(x)
-        return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
-    finally:
-        keras.config.set_image_data_format(previous)
-
-
-@pytest.mark.parametrize("per_layer", [True, False])
-def test_channels_first_models_are_refused_not_averaged_over_the_wrong_axes(per_layer):
-    model = _channels_first_model(per_layer)
-    doc = np.zeros((1, 3, 12, 12), np.float32)
-    for call in (lambda: camlens.Explainer(model), lambda: camlens.explain_prediction(model, doc),
-                 lambda: camlens.Explainer(model, layer="relu")):
-        with pytest.raises(ValueError, match="channels-last models only.*conv"):
-            call()

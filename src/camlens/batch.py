@@ -9,6 +9,7 @@ import numpy as np
 
 from .explainer import Explainer
 from .maps import Maps
+from .model_inputs import ModelInputs, as_model_inputs
 from .integers import check_positive_int
 from .validation import AXES, input_rank
 
@@ -33,6 +34,7 @@ def explain_batch(
     smooth: str | None = None,
     layers=None,
     combine: str = "mean",
+    image_input=None,
 ) -> Maps:
     """Heatmaps for many images, in batches through one compiled computation.
 
@@ -47,7 +49,8 @@ def explain_batch(
             of `images` (a stream included).
         layer, method, relu, counterfactual, score, mask_batch_size, token_grid,
             prefix_tokens, output_index, preprocess, max_channels, smooth,
-            layers, combine: as in `Explainer`.
+            layers, combine, image_input: as in `Explainer` (with several
+            inputs, `images` is a list or dict of their (N, ...) arrays).
         batch_size: images per forward pass.
         progress: show a progress bar on stderr; `None` shows one when the input
             has a known length of more than 4 batches.
@@ -61,8 +64,11 @@ def explain_batch(
         score=score, mask_batch_size=mask_batch_size, token_grid=token_grid,
         prefix_tokens=prefix_tokens, output_index=output_index, preprocess=preprocess,
         max_channels=max_channels, smooth=smooth, layers=layers, combine=combine,
+        image_input=image_input,
     )
-    total = _length(images)
+    if explainer._slots is not None:  # several inputs: arrays, checked at once
+        images = explainer._prepare(images, name="images")
+    total = len(images.image) if isinstance(images, ModelInputs) else _length(images)
     per_image = isinstance(targets, np.ndarray) and targets.ndim > 0
     if per_image and total is not None and len(targets) != total:
         raise ValueError(
@@ -73,7 +79,7 @@ def explain_batch(
     parts, done = [], 0
     with _progress_bar(show, total) as bar:
         for batch in _batches(images, batch_size, input_rank(explainer)):
-            count = len(batch)
+            count = len(as_model_inputs(batch).image)
             batch_targets = targets
             if per_image:
                 batch_targets = targets[done : done + count]
@@ -83,7 +89,8 @@ def explain_batch(
                         f"outnumber its {len(targets)} rows. Received: "
                         f"targets.shape={targets.shape}"
                     )
-            batch = explainer._prepare(batch, name="images")
+            if not isinstance(batch, ModelInputs):
+                batch = explainer._prepare(batch, name="images")
             # A short last batch runs at the compiled batch size; the methods
             # see its real images only.
             maps = explainer._explain_checked(batch, batch_targets, pad_to=batch_size if parts else None)
@@ -111,7 +118,11 @@ def _concatenate(parts: list):
 def _batches(images, batch_size: int, rank: int | None) -> Iterator[np.ndarray]:
     """Batches of `batch_size` from an array or a stream of inputs of rank `rank`
     (with the batch axis; `None`: unknown, any of 3 to 5 for arrays, 4 for a stream's
-    single images)."""
+    single images), or from the prepared inputs of a multi-input model."""
+    if isinstance(images, ModelInputs):
+        for start in range(0, len(images.image), batch_size):
+            yield images.rows(start, start + batch_size)
+        return
     if isinstance(images, np.ndarray):
         if images.ndim not in ((rank,) if rank is not None else tuple(AXES)):
             raise ValueError(

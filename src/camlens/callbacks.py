@@ -17,6 +17,7 @@ from .formatters import compose_panels
 from .formatters.panels import caption_lines, target_pictures
 from .summaries import ImageSummaryWriter, tensorboard_available
 from .integers import check_positive_int
+from .channels import is_channels_first, to_channels_last
 from .validation import check_images
 
 GIF_FRAME_MS = 600
@@ -99,7 +100,8 @@ class ExplainCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._explainer = Explainer(self.model, **self._explainer_arguments)
         self.images = check_images(self.images, self.model, name="images")
-        self._pictures = [image_from_doc(image[None]) for image in self.images]
+        shown = to_channels_last(self.images) if is_channels_first(self.model) else self.images
+        self._pictures = [image_from_doc(image[None]) for image in shown]
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._frames = []
         if self._use_tensorboard and self._summaries is None:

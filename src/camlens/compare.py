@@ -51,7 +51,7 @@ def explain_methods(
             `Explainer`; `score=None` uses each method's own choice.
         max_channels: as in `Explainer`, for the methods that take it
             (Score-CAM, Ablation-CAM).
-        **options: `token_grid`, `prefix_tokens`, `output_index`,
+        **options: `token_grid`, `prefix_tokens`, `output_index`, `image_input`,
             `preprocess`, as in `Explainer`.
 
     Returns:

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from .explainer import Explainer
+from .model_inputs import as_model_inputs
 from .explanation import Explanation, TargetExplanation, image_from_array
 from .targets import target_of
 from .validation import check_image, check_images
@@ -38,6 +39,7 @@ def explain_prediction(
     smooth: str | None = None,
     layers=None,
     combine: str = "mean",
+    image_input=None,
 ) -> Explanation:
     """Explain a Keras image classifier's prediction for one image.
 
@@ -62,7 +64,9 @@ def explain_prediction(
             mapping) kept on the explanation for display.
         relu, counterfactual, score, mask_batch_size, token_grid,
             prefix_tokens, output_index, preprocess, max_channels, smooth,
-            layers, combine: as in `Explainer`.
+            layers, combine, image_input: as in `Explainer` (with
+            `image_input`, `doc` is a list or dict of the model's inputs, each
+            with a batch of one, and `image` defaults to the image input's).
 
     Returns:
         `Explanation` with `image` and `targets`; each target has `target`,
@@ -79,13 +83,14 @@ def explain_prediction(
         score=score, mask_batch_size=mask_batch_size, token_grid=token_grid,
         prefix_tokens=prefix_tokens, output_index=output_index, preprocess=preprocess,
         max_channels=max_channels, smooth=smooth, layers=layers, combine=combine,
+        image_input=image_input,
     )
     image = check_image(image)
-    if image is None and preprocess is not None:
+    if image is None and preprocess is not None and explainer._slots is None:
         image = image_from_doc(check_images(doc, None, name="doc", single=True))
     doc = explainer._prepare(doc, name="doc", single=True)
     maps = explainer._explain_checked(doc, targets)
-    image = image if image is not None else image_from_doc(doc)
+    image = image if image is not None else image_from_doc(as_model_inputs(doc).image)
     return explanation_from_maps(explainer, maps, 0, image, targets, target_names)
 
 
@@ -134,7 +139,7 @@ def gradcam_backend(model: keras.Model, doc: np.ndarray, targets, activation_lay
             f"targets must be a list of one class id or None. Received: targets={targets!r}"
         )
     explainer = Explainer(model, layer=activation_layer)
-    doc = check_images(doc, model, name="doc", single=True)
+    doc = explainer._prepare(doc, name="doc", single=True)
     _, result = explainer._probe_result(doc, targets)
     gradients = result.gradients[0, 0]
     return (

@@ -8,15 +8,19 @@ import keras
 import numpy as np
 
 from . import methods
+from .channels import channels_last_shape, is_channels_first, to_channels_last
 from .inspection import Inspection, graph_input_shape, inspect
 from .layers import candidate_layers, check_output, no_candidate_error, resolve_layer
 from .layout import Layout, check_prefix_tokens, check_token_grid, layout_for
 from .maps import Maps
+from .model_inputs import ModelInputs, as_model_inputs, check_model_inputs
 from .multilayer import check_combine, check_layers, combined
 from .probe import ProbeResult, probe_for
+from .probe.base import input_shapes
 from .smoothing import AUGMENT, augmented
-from .targets import ID, SIMILAR, TOP, Slot, TargetPlan, plan_targets
+from .targets import ID, REGION, SIMILAR, TOP, Slot, TargetPlan, plan_targets
 from .validation import (
+    check_image_input,
     check_images,
     check_max_channels,
     check_model,
@@ -88,6 +92,11 @@ class Explainer:
             (multi-layer CAM, e.g. Layer-CAM over several stages); one
             probe pass per layer.
         combine: how the maps of `layers` are combined: `"mean"` or `"max"`.
+        image_input: for a model with several inputs (an image beside
+            tabular data, say), the input the maps are for: an index into
+            `model.inputs` or an input's name; `None` takes the only input of
+            image rank. The images are then passed as a list (in
+            `model.inputs` order) or a dict by input name of all inputs.
 
     Example:
         >>> explainer = camlens.Explainer(model, layer="last_conv")
@@ -112,9 +121,12 @@ class Explainer:
         smooth: str | None = None,
         layers=None,
         combine: str = "mean",
+        image_input=None,
     ):
         self.model = check_model(model)
         self.method = methods.get_method(method)
+        self._slots = check_image_input(model, image_input, self.method)
+        self.image_input = image_input
         self.relu, self.counterfactual, self.score, self.mask_batch_size = check_options(
             self.method, relu, counterfactual, score, mask_batch_size
         )
@@ -131,7 +143,7 @@ class Explainer:
         self._layouts: dict[tuple, Layout] = {}  # (id(layer), input shape) -> the grid used
         self._parts: list[Explainer] | None = None  # one explainer per layer of `layers`
         if self._chosen or layers is not None:
-            input_shape = graph_input_shape(model)
+            input_shape = self._graph_input_shape()
             known = input_shape is not None and None not in input_shape[1:]
             inspection = inspect(model, input_shape) if known else None
         if self._chosen:
@@ -158,12 +170,20 @@ class Explainer:
         if self._parts is not None:
             return None
         if self._layer is None:
-            shape = graph_input_shape(self.model)
+            shape = self._graph_input_shape()
             known = shape is not None and None not in shape[1:]
             if known and inspect(self.model, shape).num_classes is not None:
                 rng = np.random.default_rng(0)
                 self._probe_result(rng.uniform(0, 1, (1, *shape[1:])).astype(np.float32), None)
         return self._layer
+
+    def _graph_input_shape(self) -> tuple | None:
+        """The model's input shape, channels last (as camlens works), if it has a
+        graph and one input."""
+        if self._slots is not None:
+            return None
+        shape = graph_input_shape(self.model)
+        return None if shape is None else channels_last_shape(shape, is_channels_first(self.model))
 
     @property
     def layers(self) -> list[keras.layers.Layer]:
@@ -191,15 +211,32 @@ class Explainer:
         """
         return self._explain_checked(self._prepare(images, name="images"), targets)
 
-    def _prepare(self, images, name: str = "images", single: bool = False) -> np.ndarray:
-        """The model's input for `images`: checked, through `preprocess` if given."""
+    def _prepare(self, images, name: str = "images", single: bool = False):
+        """The model's input for `images`: checked, through `preprocess` if given;
+        channels last (a channels_first model's inputs moved, see `camlens.channels`).
+
+        Returns:
+            The image array, or `ModelInputs` for a model with several inputs.
+        """
+        if self._slots is not None:
+            shapes = self._slots.shapes
+
+            def check_image(array, label):
+                if self.preprocess is not None:
+                    array = keras.ops.convert_to_numpy(
+                        self.preprocess(check_images(array, None, name=label, single=single)))
+                return check_images(array, shapes[self._slots.image], name=label, single=single)
+
+            return check_model_inputs(images, self._slots, check_image, name=name)
         if self.preprocess is not None:
             raw = check_images(images, None, name=name, single=single)
             images = keras.ops.convert_to_numpy(self.preprocess(raw))
-        return check_images(images, self.model, name=name, single=single)
+        images = check_images(images, self.model, name=name, single=single)
+        return to_channels_last(images) if is_channels_first(self.model) else images
 
-    def _explain_checked(self, images: np.ndarray, targets, pad_to: int | None = None) -> Maps:
-        """`__call__` for images already prepared by `_prepare`.
+    def _explain_checked(self, images, targets, pad_to: int | None = None) -> Maps:
+        """`__call__` for images already prepared by `_prepare` (an array, or
+        `ModelInputs` for a model with several inputs).
 
         `pad_to`: run the probe on a batch of this size (the last image repeated,
         the compiled shape), the methods on the N images only.
@@ -207,14 +244,17 @@ class Explainer:
         if self._parts is not None:
             parts = [part._explain_checked(images, targets, pad_to) for part in self._parts]
             return combined(parts, self.combine, self.relu)
-        inputs, result, plan = self._method_inputs(images, targets, pad_to)
+        batch = as_model_inputs(images)
+        inputs, result, plan = self._method_inputs(batch, targets, pad_to)
         maps = self._maps(self.method, inputs, result)
         if self.smooth == AUGMENT:
 
-            def heatmaps_of(batch: np.ndarray, ids: np.ndarray) -> np.ndarray:
-                return self._maps(self.method, *self._method_inputs(batch, ids, pad_to)[:2]).heatmaps
+            def heatmaps_of(variant: np.ndarray, ids: np.ndarray) -> np.ndarray:
+                variants = batch.with_image(variant)
+                return self._maps(self.method, *self._method_inputs(variants, ids, pad_to)[:2]).heatmaps
 
-            maps.heatmaps = augmented(images, plan, maps.heatmaps, maps.targets, heatmaps_of, self.relu)
+            maps.heatmaps = augmented(batch.image, plan, maps.heatmaps, maps.targets, heatmaps_of,
+                                      self.relu)
         return maps
 
     def _maps(self, method: methods.Method, inputs: methods.MethodInputs,
@@ -228,32 +268,36 @@ class Explainer:
             outputs=result.outputs,
         )
 
-    def _method_inputs(self, images: np.ndarray, targets, pad_to: int | None = None):
-        """`(MethodInputs, ProbeResult, TargetPlan)` of one probe pass over prepared images.
+    def _method_inputs(self, images, targets, pad_to: int | None = None):
+        """`(MethodInputs, ProbeResult, TargetPlan)` of one probe pass over prepared
+        images (an array or `ModelInputs`).
 
         Any method of this explainer's score (and no more compared classes than
         its own method) can be computed from them: the passes some methods need
         more of (masked, ablated, second-order, guided) run when they ask.
         """
-        plan, result = self._probe_result(images, targets, pad_to)
+        batch = as_model_inputs(images)
+        images = batch.image
+        plan, result = self._probe_result(batch, targets, pad_to)
         probe = probe_for(self.model, self._layer, self.output_index)
         sign = -1.0 if self.counterfactual else 1.0
 
-        def masked_scores(n: int, batch: np.ndarray) -> np.ndarray:
-            variants = plan.for_variants(n, result.targets[n], result.outputs, len(batch))
-            return probe.scores(batch, variants, self.score)
+        def masked_scores(n: int, masked: np.ndarray) -> np.ndarray:
+            variants = plan.for_variants(n, result.targets[n], result.outputs, len(masked))
+            return probe.scores(batch.feed(masked, rows=[n] * len(masked)), variants, self.score)
 
         def ablated_scores(n: int, keep: np.ndarray) -> np.ndarray:
             variants = plan.for_variants(n, result.targets[n], result.outputs, len(keep))
-            batch = np.repeat(images[n : n + 1], len(keep), axis=0)
-            return probe.ablated_scores(batch, variants, keep, self.score)
+            copies = [n] * len(keep)
+            return probe.ablated_scores(batch.feed(images[copies], rows=copies), variants, keep,
+                                        self.score)
 
         def hessian_products() -> np.ndarray:
-            products = probe.hessian_products(images, plan, self.score, pad_to)[:, :count]
+            products = probe.hessian_products(batch.feed(), plan, self.score, pad_to)[:, :count]
             return sign * self._layouts[id(self._layer), images.shape].apply(products, token_axis=2)
 
         def guided_gradients() -> np.ndarray:
-            return sign * probe.guided_gradients(images, plan, self.score, pad_to)[:, :count]
+            return sign * probe.guided_gradients(batch.feed(), plan, self.score, pad_to)[:, :count]
 
         count = sum(slot.kind != SIMILAR for slot in plan.slots)  # then the compared classes
         gradients = comparisons = None
@@ -279,25 +323,41 @@ class Explainer:
         )
         return inputs, result, plan
 
-    def _probe_result(self, images: np.ndarray, targets, pad_to: int | None = None):
+    def _probe_result(self, images, targets, pad_to: int | None = None):
         """The target plan and the probe's arrays, tokens laid out as a grid.
 
-        Activations (N, h, w, C) and gradients (N, K, h, w, C), for checked images.
+        Activations (N, h, w, C) and gradients (N, K, h, w, C), for checked
+        images (an array or `ModelInputs`).
         """
-        inspection = inspect(self.model, images.shape)
+        batch = as_model_inputs(images)
+        inspection = self._inspection(batch)
         outputs = inspection.outputs
-        plan = _with_comparisons(self.method, plan_targets(targets, outputs, len(images)), outputs)
+        plan = _with_comparisons(self.method, plan_targets(targets, outputs, len(batch.image)),
+                                 outputs)
+        if is_channels_first(self.model) and any(slot.kind == REGION for slot in plan.slots):
+            raise ValueError(
+                "Region targets read a (batch, height, width, classes) output; model "
+                f"'{self.model.name}' is channels_first, so its output grid has its "
+                "classes first. Pass a callable target that sums the region of its "
+                "output. Received: a Region in targets"
+            )
         count = sum(slot.kind != SIMILAR for slot in plan.slots)
         if self._layer is None:
-            return plan, self._choose_layer(inspection, images, plan, count, pad_to)
+            return plan, self._choose_layer(inspection, batch, plan, count, pad_to)
         check_output(self._layer, inspection, self.output_index)
-        result = self._run(self._layer, None, inspection, images, plan, pad_to)
+        result = self._run(self._layer, None, inspection, batch, plan, pad_to)
         if self._chosen and result.gradients is not None:
             _warn_if_blank(result, self._layer, count)
         return plan, result
 
-    def _choose_layer(self, inspection: Inspection, images, plan: TargetPlan, targets: int,
-                      pad_to: int | None) -> ProbeResult:
+    def _inspection(self, batch: ModelInputs) -> Inspection:
+        """The model's inspection for this batch's shapes (all inputs' for several)."""
+        if batch.slots is None:
+            return inspect(self.model, batch.image.shape)
+        return inspect(self.model, batch.image.shape, call_shapes=input_shapes(batch.feed()))
+
+    def _choose_layer(self, inspection: Inspection, batch: ModelInputs, plan: TargetPlan,
+                      targets: int, pad_to: int | None) -> ProbeResult:
         """Run the candidates, best first, until the score depends on one.
 
         The candidates run with gradients even for a method that uses none: a
@@ -309,7 +369,7 @@ class Explainer:
         settled = inspection.settled_layers.get(key)
         for layer, grid in candidate_layers(inspection, self.token_grid, self.prefix_tokens,
                                             first=settled):
-            result = self._run(layer, grid, inspection, images, plan, pad_to, gradients=True)
+            result = self._run(layer, grid, inspection, batch, plan, pad_to, gradients=True)
             first = first or (layer, result)
             if np.any(result.gradients[:, :targets]):
                 self._layer = inspection.settled_layers[key] = layer
@@ -320,17 +380,17 @@ class Explainer:
         _warn_if_blank(result, self._layer, targets)
         return result
 
-    def _run(self, layer, grid: Layout | None, inspection: Inspection, images, plan: TargetPlan,
-             pad_to: int | None, gradients: bool | None = None) -> ProbeResult:
+    def _run(self, layer, grid: Layout | None, inspection: Inspection, batch: ModelInputs,
+             plan: TargetPlan, pad_to: int | None, gradients: bool | None = None) -> ProbeResult:
         """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid."""
         probe = probe_for(self.model, layer, self.output_index)
         gradients = self.method.gradients if gradients is None else gradients
-        result = probe.run(images, plan, self.score, gradients=gradients, pad_to=pad_to)
+        result = probe.run(batch.feed(), plan, self.score, gradients=gradients, pad_to=pad_to)
         if grid is None:
             shape = inspection.output_shape(layer, self.output_index)
             grid = layout_for(shape, inspection.input_shape, layer.name,
                               self.token_grid, self.prefix_tokens)
-        self._layouts[id(layer), images.shape] = grid
+        self._layouts[id(layer), batch.image.shape] = grid
         result.activations = grid.apply(result.activations, token_axis=1)
         if result.gradients is not None:
             result.gradients = grid.apply(result.gradients, token_axis=2)

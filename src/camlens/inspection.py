@@ -34,6 +34,7 @@ import keras
 from keras.src import backend as _keras_backend  # see the module docstring
 
 from .capture import call_site, capture, without_remat
+from .channels import channels_last_shape, is_channels_first, model_shape
 from .targets import OutputInfo
 
 #: The backend functions whose input is a model's pre-activation score.
@@ -109,7 +110,9 @@ class Inspection:
     """A model traced once for one input shape.
 
     Attributes:
-        input_shape: `(N, H, W, C)` as first explained (any N).
+        input_shape: `(N, H, W, C)` as first explained (any N), channels
+            last: a channels_first model's layer grids are recorded channels
+            last too (see `camlens.channels`), its outputs as they are.
         root: the `LayerRecord` of the model itself.
         output_shapes: the shape of each tensor of the model's output.
         outputs: the model's outputs in `keras.tree.flatten` order, each with
@@ -123,13 +126,22 @@ class Inspection:
             last block, whose gradients are zero) on every call.
     """
 
-    def __init__(self, model: keras.Model, input_shape: tuple):
+    def __init__(self, model: keras.Model, input_shape: tuple | None, call_shapes=None):
         self._model_ref = weakref.ref(model)
         self._model_name = model.name
-        self.input_shape = tuple(input_shape)
+        self.input_shape = None if input_shape is None else tuple(input_shape)
         self._records: dict[int, LayerRecord] = {}
-        output, self._logit = _trace(model, self.input_shape, self._records)
+        first = is_channels_first(model)
+        traced = model_shape(self.input_shape, first) if call_shapes is None else call_shapes
+        output, self._logit = _trace(model, traced, self._records)
         self.root = self._records[id(model)]
+        if first:  # the layers' grids as the probe gives them; the outputs as they are
+            for record in self._records.values():
+                if record is not self.root:
+                    record.shapes = tuple(
+                        channels_last_shape(shape, len(shape) == len(self.input_shape))
+                        for shape in record.shapes
+                    )
         self.output_shapes = self.root.shapes
         self.outputs = [
             OutputInfo(name, shape[1:])
@@ -171,15 +183,28 @@ class Inspection:
         return self._logit
 
 
-def inspect(model: keras.Model, input_shape: tuple) -> Inspection:
-    """The cached `Inspection` of `model` for inputs of `input_shape` (any batch size)."""
-    key = tuple(input_shape[1:])
+def inspect(model: keras.Model, input_shape: tuple | None, call_shapes=None) -> Inspection:
+    """The cached `Inspection` of `model` for inputs of `input_shape` (any batch size).
+
+    Args:
+        input_shape: the (image) input's shape, channels last; `None` for a
+            model with several inputs inspected for its logit only.
+        call_shapes: for a model with several inputs, the list or dict of
+            every input's shape, as the model is called.
+    """
+    key = (None if input_shape is None else tuple(input_shape[1:]), _shapes_key(call_shapes))
     with _cache_lock:
         per_model = _cache.setdefault(model, {})
         inspection = per_model.get(key)
         if inspection is None:
-            inspection = per_model[key] = Inspection(model, input_shape)
+            inspection = per_model[key] = Inspection(model, input_shape, call_shapes)
         return inspection
+
+
+def _shapes_key(call_shapes):
+    if isinstance(call_shapes, dict):
+        return tuple(sorted((name, tuple(shape[1:])) for name, shape in call_shapes.items()))
+    return None if call_shapes is None else tuple(tuple(shape[1:]) for shape in call_shapes)
 
 
 def all_layers(model: keras.Model) -> list[keras.layers.Layer]:
@@ -202,8 +227,9 @@ def graph_input_shape(model: keras.Model) -> tuple | None:
         return None
     if len(inputs) != 1:
         raise ValueError(
-            "camlens explains models with a single image input. "
-            f"Received: a model with {len(inputs)} inputs"
+            "this needs a model with a single image input; explain a model with "
+            "several inputs from Python, with Explainer(model, image_input=...) and "
+            f"a list or dict of its inputs. Received: a model with {len(inputs)} inputs"
         )
     return tuple(inputs[0].shape)
 
@@ -231,7 +257,9 @@ def _trace(model, input_shape, records: dict) -> tuple:
         traced.append(model(batch, training=False))
         return traced[-1]
 
-    spec = keras.KerasTensor((1,) + tuple(input_shape[1:]), dtype="float32")
+    spec = keras.tree.map_shape_structure(
+        lambda shape: keras.KerasTensor((1,) + tuple(shape[1:]), dtype="float32"), input_shape
+    )
     with capture(interceptors):
         _keras_backend.compute_output_spec(forward, spec)
     return traced[0], _logit_site(traced[0], events)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .inspection import all_layers, graph_input_shape
+from .channels import is_channels_first
+from .inspection import graph_input_shape
+from .model_inputs import input_slots
 from .integers import check_positive_int, is_integer
 from .probe import LOGIT, OUTPUT
 
@@ -25,20 +27,7 @@ def check_model(model) -> keras.Model:
             f"model '{model.name}' is not built: it has no weights yet. Call it once "
             "on a batch, or give it a keras.Input, before explaining it."
         )
-    channels_first = [layer.name for layer in all_layers(model)
-                      if getattr(layer, "data_format", None) == "channels_first"]
-    if channels_first:
-        # Every layer after such a layer (an activation, an addition) has its
-        # channels on axis 1 too, without saying so: refused, not averaged
-        # over the wrong axes.
-        raise ValueError(
-            "camlens explains channels-last models only: an activation map reads "
-            "(batch, height, width, channels) outputs, and this model has layers "
-            f"with data_format='channels_first' ({', '.join(channels_first[:3])}"
-            f"{', ...' if len(channels_first) > 3 else ''}). Build it channels-last, "
-            "e.g. under keras.config.set_image_data_format('channels_last'). "
-            f"Received: model '{model.name}'"
-        )
+    is_channels_first(model)  # a ValueError for a model that mixes data formats
     return model
 
 
@@ -52,7 +41,7 @@ AXES = {
 NOUNS = {3: "signal", 4: "image", 5: "volume"}
 
 
-def check_images(images, model: keras.Model | None, name: str = "doc", single: bool = False):
+def check_images(images, model: keras.Model | tuple | None, name: str = "doc", single: bool = False):
     """A float32 batch that fits `model`'s input: (N, H, W, C) images, (N, T, C)
     signals or (N, D, H, W, C) volumes, as the model's input rank says.
 
@@ -61,12 +50,13 @@ def check_images(images, model: keras.Model | None, name: str = "doc", single: b
 
     Args:
         images: the array the user passed.
-        model: the model it is for; `None` for images of any size (before a
-            `preprocess` callable).
+        model: the model it is for, or the shape of its input (one of
+            several); `None` for images of any size (before a `preprocess`
+            callable).
         name: the argument's name, for messages.
         single: require a batch of exactly one input (ELI5's `doc` contract).
     """
-    expected = graph_input_shape(model) if model is not None else None
+    expected = model if isinstance(model, tuple) else graph_input_shape(model) if model is not None else None
     rank = len(expected) if expected is not None else None
     noun = NOUNS.get(rank, "image")
     if not isinstance(images, np.ndarray):
@@ -110,11 +100,29 @@ def check_images(images, model: keras.Model | None, name: str = "doc", single: b
 
 def input_rank(explainer) -> int | None:
     """The rank of what an explainer takes (batch axis included): the model's
-    input rank; `None` if unknown, or before a `preprocess` callable."""
-    if explainer.preprocess is not None:
+    input rank; `None` if unknown, before a `preprocess` callable, or for a
+    model with several inputs."""
+    if explainer.preprocess is not None or explainer._slots is not None:
         return None
     shape = graph_input_shape(explainer.model)
     return None if shape is None else len(shape)
+
+
+def check_image_input(model: keras.Model, image_input, method):
+    """The input slots of a multi-input model (`None` for one input), `image_input` checked."""
+    slots = input_slots(model, image_input)
+    if slots is not None and is_channels_first(model):
+        raise ValueError(
+            "camlens explains channels_first models with a single input; model "
+            f"'{model.name}' has {len(slots.names)}. Received: model '{model.name}'"
+        )
+    if slots is not None and method.name == "guided-gradcam":
+        raise ValueError(
+            "Guided Grad-CAM differentiates with respect to the model's input, which "
+            "camlens does for models with a single input only; model "
+            f"'{model.name}' has {len(slots.names)}. Received: method='guided-gradcam'"
+        )
+    return slots
 
 
 def check_image(image):

@@ -15,7 +15,8 @@ import keras
 import numpy as np
 
 from ..explainer import Explainer
-from ..inspection import inspect, sublayers
+from ..inspection import sublayers
+from ..model_inputs import as_model_inputs
 
 
 @dataclass
@@ -54,6 +55,7 @@ def randomization_check(
     smooth: str | None = None,
     layers=None,
     combine: str = "mean",
+    image_input=None,
 ) -> RandomizationCheck:
     """Compare the maps of `model` with those of a copy whose top layers are re-initialised.
 
@@ -68,24 +70,25 @@ def randomization_check(
         seed: seed of the new random weights.
         relu, counterfactual, score, mask_batch_size, token_grid,
             prefix_tokens, output_index, preprocess, max_channels, smooth,
-            combine: as in `Explainer`, for both models.
+            combine, image_input: as in `Explainer`, for both models.
     """
     options = dict(
         method=method, relu=relu, counterfactual=counterfactual, score=score,
         mask_batch_size=mask_batch_size, token_grid=token_grid, prefix_tokens=prefix_tokens,
         output_index=output_index, max_channels=max_channels, smooth=smooth, combine=combine,
+        image_input=image_input,
     )
     trained = Explainer(model, layer=layer, layers=layers, preprocess=preprocess, **options)
     inputs = trained._prepare(images)  # the copy takes the preprocessed images
     maps = trained._explain_checked(inputs, None)
     copy = _copy(model)
     explained = [chosen.name for chosen in trained.layers]
-    randomized = _reinitialize_after(copy, explained, inputs.shape, seed)
     at = {"layer": explained[0]} if layers is None else {"layers": explained}
     untrained = Explainer(copy, **at, **options)
-    copied = untrained(inputs, targets=maps.targets[:, 0]).heatmaps[:, 0]
+    randomized = _reinitialize_after(untrained, explained, inputs, seed)
+    copied = untrained._explain_checked(inputs, maps.targets[:, 0]).heatmaps[:, 0]
     correlations = np.array(
-        [spearman(maps.heatmaps[n, 0].ravel(), copied[n].ravel()) for n in range(len(images))]
+        [spearman(maps.heatmaps[n, 0].ravel(), copied[n].ravel()) for n in range(len(copied))]
     )
     return RandomizationCheck(
         correlations=correlations,
@@ -123,14 +126,15 @@ def _copy(model):
     return copy
 
 
-def _reinitialize_after(model, layer_names: list[str], input_shape: tuple, seed: int) -> list[str]:
-    """Give new random weights to the weighted layers that run after the first of `layer_names`.
+def _reinitialize_after(explainer: Explainer, layer_names: list[str], inputs, seed: int) -> list[str]:
+    """Give new random weights to the weighted layers of the explainer's model
+    that run after the first of `layer_names` (on the prepared `inputs`).
 
     Only layers without sub-layers count: a block's weights are its sub-layers'.
     """
     order = [
         layer
-        for layer in inspect(model, input_shape).layers_in_call_order()
+        for layer in explainer._inspection(as_model_inputs(inputs)).layers_in_call_order()
         if not sublayers(layer) or layer.name in layer_names
     ]
     names = [layer.name for layer in order]

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from ..capture import call_site, capture, on_output, without_remat
+from ..channels import is_channels_first, to_model_layout
 from ..inspection import all_layers, inspect
 from ..targets import TargetPlan, slot_scores
 
@@ -71,6 +72,8 @@ class Probe:
         self._compiled: dict[tuple, Callable] = {}
         self._lock = threading.Lock()
         self._logit_site = _UNKNOWN
+        self._channels_first = is_channels_first(model)
+        self._input_rank = None  # known from the first batch the model is called on
         # Layers built under keras.RematScope (the model itself is read per call:
         # the probe must not keep it alive).
         self._rematerialised = [layer for layer, _ in without_remat(all_layers(model))]
@@ -93,7 +96,9 @@ class Probe:
         """Activations, gradients and outputs for `batch` and the targets of `plan`.
 
         Args:
-            batch: (N, H, W, C) float32 input.
+            batch: (N, H, W, C) float32 input, channels last ((N, T, C) or
+                (N, D, H, W, C) for 1-D and 3-D inputs); for a model with
+                several inputs, a list or dict of its inputs' arrays.
             plan: the targets, from `camlens.targets.plan_targets`.
             score: `OUTPUT` to explain the model's output, `LOGIT` to explain the
                 score before the model's last activation (e.g. softmax).
@@ -106,7 +111,7 @@ class Probe:
         the callable runs outside the compiled function, on its outputs, and its
         gradient with respect to them enters the compiled backward pass.
         """
-        count = len(batch)
+        count = rows(batch)
         batch, plan = _padded(batch, plan, pad_to)
         extras, values = plan.masks, {}
         callables = [k for k, function in enumerate(plan.callables) if function is not None]
@@ -168,7 +173,7 @@ class Probe:
                 "differentiate twice: class ids, Class, Region or Output, not a "
                 "callable. Received: a callable in targets"
             )
-        count = len(batch)
+        count = rows(batch)
         batch, plan = _padded(batch, plan, pad_to)
         compiled = self._compiled_for("hessian", score, plan.slots, batch)
         return _to_numpy(compiled(batch, plan.ids, plan.masks))[:count]
@@ -189,7 +194,7 @@ class Probe:
                 "has none (ReLU layers, or layers with activation='relu'). "
                 "Received: method='guided-gradcam'"
             )
-        count = len(batch)
+        count = rows(batch)
         batch, plan = _padded(batch, plan, pad_to)
         extras, _ = self._callable_extras(batch, plan, score)
         compiled = self._compiled_for("guided", score, plan.slots, batch)
@@ -208,7 +213,7 @@ class Probe:
             for k in callables:
                 slot_output = _slot_output(outputs, plan.slots[k])
                 value, extras[k] = self._callable_terms(plan.callables[k], slot_output)
-                values[k] = _checked_scores(value, len(batch), plan.callables[k])
+                values[k] = _checked_scores(value, rows(batch), plan.callables[k])
         return tuple(extras), values
 
     def _checked_forward_scores(self, arrays, plan: TargetPlan) -> np.ndarray:
@@ -224,7 +229,10 @@ class Probe:
         key = (mode, score, slots)
         with self._lock:
             if score == LOGIT and self._logit_site is _UNKNOWN:
-                self._logit_site = inspect(self.model, batch.shape).logit_site()
+                shapes = input_shapes(batch)
+                inspection = (inspect(self.model, None, call_shapes=shapes)
+                              if isinstance(shapes, (list, dict)) else inspect(self.model, shapes))
+                self._logit_site = inspection.logit_site()
             compiled = self._compiled.get(key)
             if compiled is None:
                 compiled = self._compiled[key] = self._compile(mode, score, slots)
@@ -273,6 +281,15 @@ class Probe:
         if mode == "activations":
             return activations, outputs, targets, scores
         return scores, targets, outputs
+
+    def _call(self, batch):
+        """The model's output for a channels-last `batch`, in inference mode.
+
+        A channels_first model is given the batch in its own layout."""
+        if self._channels_first:  # one input: multi-input ones are refused
+            self._input_rank = len(batch.shape)
+            batch = to_model_layout(batch)
+        return self.model(batch, training=False)
 
     def _forward(self, call: Callable[[], Any], on_activations, score: str = OUTPUT, gate=None):
         """Run the model with its layers intercepted.
@@ -333,11 +350,15 @@ class Probe:
                     f"height, width, channels)). Received: layer='{layer.name}'"
                 )
             # Mixed precision: the activations are watched, and their gradients
-            # taken, in float32; the rest of the model sees its own dtype.
+            # taken, in float32; the rest of the model sees its own dtype. A
+            # channels_first grid is watched with its channels last.
             half = keras.backend.standardize_dtype(chosen.dtype) in HALF_DTYPES
-            watched = on_activations(keras.ops.cast(chosen, "float32") if half else chosen)
+            moved = self._channels_first and len(shape) == self._input_rank
+            view = keras.ops.moveaxis(chosen, 1, -1) if moved else chosen
+            watched = on_activations(keras.ops.cast(view, "float32") if half else view)
             captured.append(watched)
-            tensors[index] = keras.ops.cast(watched, chosen.dtype) if half else watched
+            back = keras.ops.cast(watched, chosen.dtype) if half else watched
+            tensors[index] = to_model_layout(back) if moved else back
             return keras.tree.pack_sequence_as(output, tensors)
 
         return hook
@@ -356,12 +377,29 @@ def relu_sites(model: keras.Model) -> list[tuple]:
     return sites
 
 
-def _padded(batch: np.ndarray, plan: TargetPlan, pad_to: int | None):
-    """The batch and plan repeated up to `pad_to` images (the last one repeated)."""
-    count = len(batch)
+def rows(batch) -> int:
+    """How many rows a batch holds: an array's, or a multi-input structure's."""
+    return len(keras.tree.flatten(batch)[0])
+
+
+def input_shapes(batch):
+    """The shape of a batch's array; for a multi-input structure, the same list
+    or dict of its arrays' shapes."""
+    if isinstance(batch, dict):
+        return {key: tuple(array.shape) for key, array in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return [tuple(array.shape) for array in batch]
+    return tuple(batch.shape)
+
+
+def _padded(batch, plan: TargetPlan, pad_to: int | None):
+    """The batch (each of its inputs) and plan repeated up to `pad_to` images
+    (the last one repeated)."""
+    count = rows(batch)
     if pad_to is None or pad_to <= count:
         return batch, plan
-    return batch[np.minimum(np.arange(pad_to), count - 1)], plan.padded(pad_to)
+    index = np.minimum(np.arange(pad_to), count - 1)
+    return keras.tree.map_structure(lambda array: array[index], batch), plan.padded(pad_to)
 
 
 def _channels_kept(keep):

@@ -95,7 +95,7 @@ class JaxProbe(Probe):
                 mapping = list(zip(self.model.variables, values))
                 with keras.StatelessScope(state_mapping=mapping):
                     classes, outputs, _ = self._forward(
-                        lambda: self.model(inputs, training=False), None, score,
+                        lambda: self._call(inputs), None, score,
                         gate=_positive_gradients,
                     )
                 return slot_scores(slots, classes, outputs, ids, extras)[0]
@@ -118,7 +118,7 @@ class JaxProbe(Probe):
     def _stateless_forward(self, values, batch, on_activations, score):
         mapping = list(zip(self.model.variables, values))
         with keras.StatelessScope(state_mapping=mapping):
-            return self._forward(lambda: self.model(batch, training=False), on_activations, score)
+            return self._forward(lambda: self._call(batch), on_activations, score)
 
     def _with_variables(self, compiled):
         def run(batch, ids, extras):

@@ -16,7 +16,7 @@ from keras.src.backend.tensorflow import nn as _keras_tf_nn  # see `_hessian`
 
 from ..capture import capture
 from ..targets import slot_scores
-from .base import Probe
+from .base import Probe, rows
 
 
 class TensorFlowProbe(Probe):
@@ -30,7 +30,7 @@ class TensorFlowProbe(Probe):
 
         def forward(batch, ids, extras):
             def run(watch):
-                return self._forward(lambda: self.model(batch, training=False), watch, score)
+                return self._forward(lambda: self._call(batch), watch, score)
 
             return self._forward_only(mode, slots, run, ids, extras)
 
@@ -49,7 +49,7 @@ class TensorFlowProbe(Probe):
                     return activations
 
                 classes, outputs, activations = self._forward(
-                    lambda: self.model(batch, training=False), watch, score
+                    lambda: self._call(batch), watch, score
                 )
                 scores, targets = slot_scores(slots, classes, outputs, ids, extras)
                 totals = [tf.reduce_sum(scores[:, k]) for k in range(len(slots))]
@@ -82,7 +82,7 @@ class TensorFlowProbe(Probe):
                         return activations
 
                     classes, outputs, activations = self._forward(
-                        lambda: self.model(batch, training=False), watch, score
+                        lambda: self._call(batch), watch, score
                     )
                     scores, _ = slot_scores(slots, classes, outputs, ids, extras)
                     totals = [tf.reduce_sum(scores[:, k]) for k in range(len(slots))]
@@ -105,7 +105,7 @@ class TensorFlowProbe(Probe):
             ) as tape:
                 tape.watch(batch)
                 classes, outputs, _ = self._forward(
-                    lambda: self.model(batch, training=False), None, score,
+                    lambda: self._call(batch), None, score,
                     gate=_positive_gradients,
                 )
                 scores, _ = slot_scores(slots, classes, outputs, ids, extras)
@@ -149,7 +149,7 @@ def _compiled_on_reuse(function):
     def run(batch, ids, extras):
         nonlocal called
         first, called = not called, True
-        if first and len(batch) == 1:
+        if first and rows(batch) == 1:
             return function(*(_tensors(value) for value in (batch, ids, extras)))
         return compiled(batch, ids, extras)
 

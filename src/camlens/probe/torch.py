@@ -27,7 +27,7 @@ class TorchProbe(Probe):
 
             with torch.no_grad():
                 classes, outputs, activations = self._forward(
-                    lambda: self.model(batch, training=False), _track_from_here, score
+                    lambda: self._call(batch), _track_from_here, score
                 )
                 scores, targets = slot_scores(slots, classes, outputs, ids, extras)
                 gradients = [
@@ -40,7 +40,7 @@ class TorchProbe(Probe):
             batch, ids, extras = _tensors((batch, ids, extras))
 
             def run(watch):
-                return self._forward(lambda: self.model(batch, training=False), watch, score)
+                return self._forward(lambda: self._call(batch), watch, score)
 
             with torch.no_grad():
                 return self._forward_only(mode, slots, run, ids, extras)
@@ -55,7 +55,7 @@ class TorchProbe(Probe):
             batch, ids, extras = _tensors((batch, ids, extras))
             with torch.no_grad(), sdpa_kernel([SDPBackend.MATH]):
                 classes, outputs, activations = self._forward(
-                    lambda: self.model(batch, training=False), _track_from_here, score
+                    lambda: self._call(batch), _track_from_here, score
                 )
                 scores, _ = slot_scores(slots, classes, outputs, ids, extras)
                 products = []
@@ -74,7 +74,7 @@ class TorchProbe(Probe):
             batch = batch.detach().requires_grad_(True)
             with torch.enable_grad():
                 classes, outputs, _ = self._forward(
-                    lambda: self.model(batch, training=False), None, score,
+                    lambda: self._call(batch), None, score,
                     gate=_PositiveGradients.apply,
                 )
                 scores, _ = slot_scores(slots, classes, outputs, ids, extras)
