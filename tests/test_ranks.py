@@ -221,3 +221,29 @@ def test_inputs_of_another_rank_are_refused():
         camlens.Explainer(signal_model, layer="scores")
     one = np.zeros(SIGNAL, np.float32)  # without its batch axis: given one
     assert camlens.explain_prediction(signal_model, one).targets[0].heatmap.shape == (24,)
+
+
+class _SubclassedSignalNet(keras.Model):
+    """A Conv1D classifier without a graph: its input rank comes from its build."""
+
+    def __init__(self):
+        super().__init__(name="subclassed_signal_net")
+        self.conv = keras.layers.Conv1D(4, 3, activation="relu", name="conv")
+        self.pool = keras.layers.GlobalAveragePooling1D()
+        self.dense = keras.layers.Dense(3)
+
+    def call(self, inputs):
+        return self.dense(self.pool(self.conv(inputs)))
+
+
+def test_a_subclassed_signal_model_takes_docs_with_or_without_the_batch_axis():
+    model = _SubclassedSignalNet()
+    signals = np.random.default_rng(6).normal(size=(2, 20, 2)).astype(np.float32)
+    model(signals)
+    batched = camlens.Explainer(model)(signals).heatmaps
+    assert batched.shape == (2, 1, 18)
+    for doc in (signals[:1], signals[0]):
+        expl = camlens.explain_prediction(model, doc)
+        np.testing.assert_allclose(expl.targets[0].heatmap, batched[0, 0], atol=1e-6)
+    with pytest.raises(ValueError, match=r"3-D \(batch, steps, channels\)"):
+        camlens.Explainer(model)(signals[:, None])

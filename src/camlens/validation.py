@@ -57,7 +57,7 @@ def check_images(images, model: keras.Model | tuple | None, name: str = "doc", s
         single: require a batch of exactly one input (ELI5's `doc` contract).
     """
     expected = model if isinstance(model, tuple) else graph_input_shape(model) if model is not None else None
-    rank = len(expected) if expected is not None else None
+    rank = len(expected) if expected is not None else built_rank(model)
     noun = NOUNS.get(rank, "image")
     if not isinstance(images, np.ndarray):
         raise TypeError(
@@ -71,7 +71,9 @@ def check_images(images, model: keras.Model | tuple | None, name: str = "doc", s
         )
     if expected is not None and images.ndim == rank - 1 and _fits((1,) + images.shape, expected):
         images = images[None]  # one input without its batch axis
-    elif expected is None and images.ndim == 3 and (single or model is None):
+    elif expected is None and rank is not None and images.ndim == rank - 1 and single:
+        images = images[None]  # one input of a subclassed model without its batch axis
+    elif expected is None and rank is None and images.ndim == 3 and (single or model is None):
         images = images[None]  # one image without its batch axis
     ranks = (rank,) if rank is not None else (4,) if model is None else tuple(AXES)
     if images.ndim not in ranks:
@@ -105,7 +107,20 @@ def input_rank(explainer) -> int | None:
     if explainer.preprocess is not None or explainer._slots is not None:
         return None
     shape = graph_input_shape(explainer.model)
-    return None if shape is None else len(shape)
+    return built_rank(explainer.model) if shape is None else len(shape)
+
+
+def built_rank(model) -> int | None:
+    """The input rank a model without a graph (subclassed) was built with, if it says."""
+    if not isinstance(model, keras.Model):
+        return None
+    try:
+        shape = (model.get_build_config() or {}).get("input_shape")
+    except (AttributeError, NotImplementedError, TypeError):
+        return None
+    if isinstance(shape, (tuple, list)) and shape and all(d is None or isinstance(d, int) for d in shape):
+        return len(shape) if len(shape) in AXES else None
+    return None
 
 
 def check_image_input(model: keras.Model, image_input, method):
