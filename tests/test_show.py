@@ -44,6 +44,12 @@ def test_show_prediction_draws_negative_evidence_diverging(resnet):
     np.testing.assert_allclose(drawn, expected, atol=2.5)
     strongest_negative = np.unravel_index(np.argmin(heatmap), heatmap.shape)
     assert drawn[strongest_negative][2] > drawn[strongest_negative][0]  # blue
+    other = camlens.show_prediction(
+        resnet, images(), image=image, layer="conv1", relu=False, resampling_filter=Image.NEAREST,
+        alpha_limit=None, diverging_colormap="PuOr_r",
+    )
+    expected = composite(image, heatmap, matplotlib.colormaps["PuOr_r"]((heatmap + 1) / 2))
+    np.testing.assert_allclose(np.asarray(other)[..., :3].astype(float), expected, atol=2.5)
 
 
 def test_explanation_with_negative_evidence_displays_itself(resnet):

@@ -11,7 +11,7 @@ from .explanation import Explanation, TargetExplanation, image_from_array
 from .targets import target_of
 from .validation import check_image, check_images
 
-FORMAT_ARGUMENTS = ("resampling_filter", "colormap", "alpha_limit")
+FORMAT_ARGUMENTS = ("resampling_filter", "colormap", "alpha_limit", "diverging_colormap")
 
 DESCRIPTION = (
     "{method} visualization for image classification; output is an explanation "
@@ -98,7 +98,7 @@ def show_prediction(model: keras.Model, doc: np.ndarray, **kwargs):
     """Explain a prediction and draw it: ELI5's `show_prediction`.
 
     Keyword arguments of `format_as_image` (`resampling_filter`, `colormap`,
-    `alpha_limit`) go to the formatter, the others to `explain_prediction`. One
+    `alpha_limit`, `diverging_colormap`) go to the formatter, the others to `explain_prediction`. One
     target without `target_names` gives ELI5's overlay; several targets, or class
     names, give one captioned panel per target.
 
