@@ -126,8 +126,12 @@ def prepare(name: str) -> None:
         subprocess.run([sys.executable, __file__, "--prepare", name], check=True)
 
 
-def calibrate_batchnorm(model: keras.Model) -> None:
-    """Set each BatchNorm's moving statistics from its input on seeded random images."""
+def calibrate_batchnorm(model: keras.Model, shape: tuple[int, ...] = IMAGE_SHAPE) -> None:
+    """Set each BatchNorm's moving statistics from its input on seeded random inputs.
+
+    `shape`: one input's shape (224x224 RGB by default; a signal's `(T, C)` or a
+    volume's `(D, H, W, C)` for the models of ranks.py).
+    """
     layers = [
         layer
         for layer in model._flatten_layers(include_self=False, recursive=True)
@@ -137,16 +141,18 @@ def calibrate_batchnorm(model: keras.Model) -> None:
     try:
         for layer in layers:
             layer.momentum = 0.0
-        model(random_images(CALIBRATION_IMAGES, CALIBRATION_SEED), training=True)
+        model(random_images(CALIBRATION_IMAGES, CALIBRATION_SEED, shape), training=True)
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
 
 
-def random_images(count: int, seed: int = IMAGE_SEED) -> np.ndarray:
-    """(count, 224, 224, 3) float32, uniform in [-1, 1], seeded."""
+def random_images(
+    count: int, seed: int = IMAGE_SEED, shape: tuple[int, ...] = IMAGE_SHAPE
+) -> np.ndarray:
+    """(count, *shape) float32, uniform in [-1, 1], seeded; shape (224, 224, 3) by default."""
     rng = np.random.default_rng(seed)
-    return rng.uniform(-1.0, 1.0, (count,) + IMAGE_SHAPE).astype(np.float32)
+    return rng.uniform(-1.0, 1.0, (count,) + tuple(shape)).astype(np.float32)
 
 
 def compiled_forward(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
@@ -254,13 +260,19 @@ def tool_call(tool: str, layer: str) -> Callable[[keras.Model, np.ndarray], obje
     raise ValueError(f"unknown tool {tool!r}")
 
 
-def argument_parser(doc: str, quick: str, full: str | None) -> argparse.ArgumentParser:
-    """The options every benchmark has: --quick, --full (where `full` is given), --models."""
+def argument_parser(
+    doc: str, quick: str, full: str | None, models=None
+) -> argparse.ArgumentParser:
+    """The options every benchmark has: --quick, --full (where `full` is given), --models.
+
+    `models`: the names `--models` takes, for its help (MODELS by default).
+    """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=quick)
     if full is not None:
         parser.add_argument("--full", action="store_true", help=full)
-    parser.add_argument("--models", default=None, help="comma-separated: " + ",".join(MODELS))
+    names = ",".join(MODELS if models is None else models)
+    parser.add_argument("--models", default=None, help="comma-separated: " + names)
     return parser
 
 
@@ -337,14 +349,18 @@ def row(cells: list) -> str:
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
-def model_names(given: str | None, quick: bool) -> list[str]:
-    """The models named by a `--models a,b` option; else MobileNetV2 with --quick, else all."""
+def model_names(given: str | None, quick: bool, models=None) -> list[str]:
+    """The models named by a `--models a,b` option; else MobileNetV2 with --quick, else all.
+
+    `models`: the names to choose from instead of MODELS; without `--models`, all of them.
+    """
+    choices = list(MODELS if models is None else models)
     if given is None:
-        return ["mobilenetv2"] if quick else list(MODELS)
+        return ["mobilenetv2"] if quick and models is None else choices
     names = [name.strip() for name in given.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(MODELS))
+    unknown = sorted(set(names) - set(choices))
     if unknown:
-        raise SystemExit(f"--models: unknown {unknown}; choose from {sorted(MODELS)}")
+        raise SystemExit(f"--models: unknown {unknown}; choose from {sorted(choices)}")
     return names
 
 

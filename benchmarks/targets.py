@@ -2,7 +2,8 @@
 
 Usage:
     KERAS_BACKEND=tensorflow PYTHONPATH=src python benchmarks/targets.py [--quick | --full]
-        [--models demo,mobilenetv2] [--images N] [--calls N] [--memory-only]
+        [--models demo,mobilenetv2] [--images N] [--passes N] [--calls N]
+        [--memory-only | --throughput-only]
 
 1. Throughput: `camlens.explain_batch(model, x, batch_size=32)` over 512 images
    with `targets=None` (each image's top class) and with `targets=ids`, an int
@@ -35,12 +36,15 @@ from camlens.demo import load_demo_model
 def main() -> None:
     parser = bench.argument_parser(__doc__, quick="128 images, 2,000 calls", full="3 passes")
     parser.add_argument("--images", type=int, default=None, help="images per pass (default 512)")
+    parser.add_argument("--passes", type=int, default=None, help="timed passes (default 2, --full 3)")
     parser.add_argument("--calls", type=int, default=None, help="calls with a new lambda (default 10000)")
-    parser.add_argument("--memory-only", action="store_true", help="skip the throughput part")
+    parts = parser.add_mutually_exclusive_group()
+    parts.add_argument("--memory-only", action="store_true", help="skip the throughput part")
+    parts.add_argument("--throughput-only", action="store_true", help="skip the memory part")
     args = parser.parse_args()
     count = args.images or (128 if args.quick else 512)
     calls = args.calls or (2000 if args.quick else 10000)
-    passes = 3 if args.full else 2
+    passes = args.passes or (3 if args.full else 2)
     names = (args.models or "demo").split(",")
 
     bench.header(f"Per-image targets (images/s, batches of {BATCH}, {count} images)", args.quick)
@@ -61,6 +65,10 @@ def main() -> None:
         print(bench.row([name, f"{top:.1f}", f"{per_image:.1f}", bench.ratio(per_image, top), done]),
               flush=True)
 
+    if args.throughput_only:
+        print()
+        print(THROUGHPUT_NOTES)
+        return
     print()
     print(f"## Resident memory over {calls} calls, a new lambda each (demo model, two images)\n")
     print(bench.table(MEMORY, []), flush=True)
@@ -81,8 +89,8 @@ def main() -> None:
 BATCH = 32
 THROUGHPUT = ["model", "targets=None", "targets=ids (N,)", "ids / None", "passes"]
 MEMORY = ["calls", "RSS MiB", "ms / call (mean so far)"]
-NOTES = """\
-Throughput: images per second of one explain_batch pass (median of the passes).
+THROUGHPUT_NOTES = "Throughput: images per second of one explain_batch pass (median of the passes)."
+NOTES = THROUGHPUT_NOTES + """
 Memory: VmRSS after that many calls; each call builds a new Explainer and a new
 lambda target on the same model (the probe is cached per model and layer)."""
 
