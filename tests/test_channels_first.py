@@ -165,3 +165,32 @@ def test_region_targets_on_a_channels_first_output_are_refused():
         keras.config.set_image_data_format(previous)
     with pytest.raises(ValueError, match="channels_first.*Region"):
         camlens.Explainer(model)(np.zeros((1, 3, 8, 8), np.float32), targets=Region(1))
+
+
+def _mobilenet(data_format: str) -> keras.Model:
+    previous = keras.config.image_data_format()
+    keras.config.set_image_data_format(data_format)
+    try:
+        shape = (3, 32, 32) if data_format == "channels_first" else (32, 32, 3)
+        return keras.applications.MobileNetV2(weights=None, input_shape=shape, alpha=0.35, classes=4)
+    finally:
+        keras.config.set_image_data_format(previous)
+
+
+@runs_channels_first
+def test_a_keras_applications_model_built_channels_first_explains_like_its_twin():
+    last, first = _mobilenet("channels_last"), _mobilenet("channels_first")
+    rng = np.random.default_rng(7)
+    for variable_last, variable_first in zip(last.weights, first.weights):
+        value = rng.normal(0, 0.3, variable_last.shape).astype(np.float32)
+        value = np.abs(value) + 0.5 if "variance" in variable_last.path else value
+        variable_last.assign(value)
+        variable_first.assign(value)
+    inputs = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    explainer_last, explainer_first = camlens.Explainer(last), camlens.Explainer(first)
+    expected = explainer_last(inputs, targets=[0, 3])
+    maps = explainer_first(np.ascontiguousarray(np.moveaxis(inputs, -1, 1)), targets=[0, 3])
+    assert explainer_first.layer.name == explainer_last.layer.name
+    assert maps.heatmaps.max() > 0.5
+    np.testing.assert_allclose(maps.heatmaps, expected.heatmaps, atol=1e-5)
+    np.testing.assert_allclose(maps.scores, expected.scores, atol=1e-6)
