@@ -228,7 +228,7 @@ def test_format_as_image_refuses_what_does_not_fit_a_1d_map(image, heatmap, matc
     [
         ({"heatmap": np.zeros((2, 2))}, ValueError, "heatmap must have rank 1"),
         ({"width": 0}, ValueError, "width must be a positive integer"),
-        ({"band_height": 2.5}, TypeError, "band_height must be a positive integer"),
+        ({"band_height": 2.5}, ValueError, "band_height must be a positive integer"),
         ({"signal": "ecg.csv"}, TypeError, r"signal must be a \(T, C\) signal array"),
         ({"signal": np.array([["a"]])}, TypeError, "signal must hold real numbers"),
     ],

@@ -203,7 +203,7 @@ MAP = np.zeros((2, 2, 2))
         (lambda: slice_montage(VOLUME, np.zeros((2, 2))), ValueError, "heatmap must have rank 3"),
         (lambda: slice_montage(VOLUME, MAP, max_slices=0), ValueError,
          "max_slices must be a positive integer"),
-        (lambda: slice_montage(VOLUME, MAP, columns=1.5), TypeError,
+        (lambda: slice_montage(VOLUME, MAP, columns=1.5), ValueError,
          "columns must be a positive integer"),
         (lambda: slice_montage([[1]], MAP), TypeError,
          r"volume must be a \(D, H, W, C\) volume array"),

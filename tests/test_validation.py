@@ -104,6 +104,7 @@ def test_model_with_several_outputs_needs_a_callable_target():
 
 
 def test_positive_integers_are_checked_alike_everywhere(resnet):
+    from camlens.formatters import signal_with_heatmap, slice_montage
     from camlens.metrics import deletion
     from camlens.models.labels import decode_predictions
 
@@ -113,6 +114,8 @@ def test_positive_integers_are_checked_alike_everywhere(resnet):
         "mask_batch_size": lambda v: camlens.Explainer(resnet, mask_batch_size=v),
         "steps": lambda v: deletion(resnet, images(), heatmaps[:, 0], targets, steps=v),
         "top": lambda v: decode_predictions(np.ones((1, 1000)), top=v),
+        "max_slices": lambda v: slice_montage(np.ones((4, 4, 4, 1)), max_slices=v),
+        "band_height": lambda v: signal_with_heatmap(np.ones((8, 1)), band_height=v),
     }
     for name, call in calls.items():
         call(np.int64(2))  # numpy integers are integers

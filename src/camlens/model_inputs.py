@@ -108,14 +108,6 @@ class ModelInputs:
     slots: InputSlots | None = None
     arrays: tuple = ()
 
-    @property
-    def shapes(self):
-        """The input shape(s) the model is traced with: one tuple, or a list of them."""
-        if self.slots is None:
-            return self.image.shape
-        return [self.image.shape if index == self.slots.image else array.shape
-                for index, array in enumerate(self.arrays)]
-
     def feed(self, image: np.ndarray | None = None, rows=None):
         """What the model is called on: `image` (by default this batch's) in the
         image slot, the other inputs at `rows` (by default all, row for row)."""

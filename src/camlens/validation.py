@@ -56,7 +56,10 @@ def check_images(images, model: keras.Model | tuple | None, name: str = "doc", s
         name: the argument's name, for messages.
         single: require a batch of exactly one input (ELI5's `doc` contract).
     """
-    expected = model if isinstance(model, tuple) else graph_input_shape(model) if model is not None else None
+    if isinstance(model, tuple) or model is None:
+        expected = model
+    else:
+        expected = graph_input_shape(model)
     rank = len(expected) if expected is not None else built_rank(model)
     noun = NOUNS.get(rank, "image")
     if not isinstance(images, np.ndarray):

@@ -98,18 +98,6 @@ def check_map_fits(heatmap: np.ndarray, size: tuple[int, ...], name: str, what: 
         )
 
 
-def check_positive_int(value, name: str) -> int:
-    """A positive integer (a number of pixels, slices, columns), as an int."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{name} must be a positive integer. "
-            f"Received: {name}={value!r} of type {type(value).__name__}"
-        )
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value}")
-    return int(value)
-
-
 def _check_array(value, name: str, expected: str, ranks) -> np.ndarray:
     """A non-empty numpy array of real numbers of one of `ranks`, as float64."""
     if isinstance(value, np.ndarray):

@@ -13,8 +13,9 @@ import matplotlib.cm
 import numpy as np
 from PIL import Image
 
+from ..integers import check_positive_int
 from ..resize import upsample
-from .checks import check_alpha_limit, check_map_fits, check_positive_int, check_volume
+from .checks import check_alpha_limit, check_map_fits, check_volume
 from .overlay import DIVERGING_COLORMAP, checked_heatmap, overlay
 from .panels import compose_panels, on_white
 
