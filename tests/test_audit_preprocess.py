@@ -13,7 +13,7 @@ import camlens
 from camlens import metrics
 from camlens.audit import read_records
 from camlens.cli import main
-from camlens.files import load_image
+from camlens.files.images import load_image
 from hub_models import vgg_with_preprocessor
 
 pytest.importorskip("keras_hub")

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from camlens.audit.reader import Decoder, Item, open_source, prefetch
+from camlens.audit.decode import Decoder, prefetch
+from camlens.audit.sources import Item, open_source
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def test_tf_data_pydataset_and_dataloader():
 
 
 def test_files_decode_like_camlens_explain_with_masks_and_boxes(model, tmp_path):
-    from camlens.files import image_to_doc, load_image
+    from camlens.files.images import image_to_doc, load_image
 
     picture = np.random.default_rng(1).integers(0, 255, (16, 20, 3), np.uint8)
     Image.fromarray(picture).save(tmp_path / "a.png")

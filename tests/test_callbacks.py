@@ -13,7 +13,7 @@ from PIL import Image
 
 import camlens
 from camlens.callbacks import ExplainCallback
-from camlens.explain import image_from_doc
+from camlens.api.prediction import image_from_doc
 
 SIZE, CLASSES = 10, 3
 

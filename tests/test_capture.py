@@ -9,7 +9,8 @@ import pytest
 from keras import layers
 
 import camlens
-from camlens.capture import call_site, capture, on_output
+from camlens.model.capture import capture, on_output
+from camlens.model.keras_internals import call_site
 
 
 class Greeter:

@@ -66,15 +66,15 @@ def test_python_dash_m_works(tmp_path, model_file, image_file):
 @pytest.mark.parametrize(
     "case, words",
     [
-        ("missing_model", "MODEL file not found"),
-        ("missing_image", "IMAGE file not found"),
+        ("missing_model", "model file not found"),
+        ("missing_image", "image file not found"),
         ("model_not_a_model", "not a Keras model file"),
         ("model_wrong_suffix", "must be a .keras or .h5"),
         ("image_not_an_image", "not an image"),
         ("image_truncated", "not an image"),
         ("unknown_layer", "No layer named"),
         ("target_out_of_range", "out of range"),
-        ("out_folder_missing", "folder does not exist"),
+        ("out_is_a_folder", "is a directory"),
         ("unknown_method", "method must be one of"),
         ("decompression_bomb", "too large to decode safely"),
     ],
@@ -104,8 +104,9 @@ def test_bad_input_exits_2_with_one_line(
         extra = ["--layer", "nope"]
     elif case == "target_out_of_range":
         extra = ["--target", CLASSES]
-    elif case == "out_folder_missing":
-        out = tmp_path / "missing" / "out.png"
+    elif case == "out_is_a_folder":
+        out = tmp_path / "a-folder.png"
+        out.mkdir()
     elif case == "unknown_method":
         extra = ["--method", "magic"]
     elif case == "decompression_bomb":
@@ -119,7 +120,7 @@ def test_bad_input_exits_2_with_one_line(
     assert len(stderr.strip().splitlines()) == 1, stderr
     assert words in stderr
     assert "Traceback" not in stderr
-    assert not out.exists()
+    assert not out.is_file()
     assert not list(tmp_path.glob(".*.tmp"))  # no partial file left behind
 
 
@@ -188,11 +189,15 @@ def test_evaluate_on_a_user_model_and_folder(capsys, tmp_path, model_file, image
     "argv, words",
     [
         (["evaluate", "--methods", "magic"], "method must be one of"),
-        (["evaluate", "--model", "nope.keras", "--images", "."], "MODEL file not found"),
-        (["evaluate", "--csv", "/no/such/folder/t.csv"], "does not exist"),
+        (["evaluate", "--model", "nope.keras", "--images", "."], "model file not found"),
+        (["evaluate", "--csv", "{file}/t.csv"], "{file}"),
     ],
 )
-def test_evaluate_bad_input(capsys, argv, words):
+def test_evaluate_bad_input(capsys, tmp_path, argv, words):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    argv = [arg.format(file=a_file) for arg in argv]
+    words = words.format(file=a_file)
     status, _, stderr = run(capsys, *argv)
     assert status == 2 and words in stderr and len(stderr.strip().splitlines()) == 1
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import camlens
-from camlens.compare import GRADIENT_METHODS
+from camlens.api.many_methods import GRADIENT_METHODS
 from camlens.probe.base import Probe
 from helpers import images
 

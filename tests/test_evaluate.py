@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 
-from camlens.evaluate import RANDOM, evaluate, format_table, plot_curves, write_csv
+from camlens.metrics.evaluation import RANDOM, evaluate, format_table, plot_curves, write_csv
 from helpers import SIZE, functional_resnet, images
 
 

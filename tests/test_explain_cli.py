@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 import camlens
-from camlens.files import image_to_doc
+from camlens.files.images import image_to_doc
 from camlens.methods import METHODS
 from helpers import functional_resnet, images
 from test_cli import model_file, run  # noqa: F401  (the fixture and the runner of the CLI tests)
@@ -60,6 +60,14 @@ def test_method_all_writes_one_panel_per_method(capsys, tmp_path, model_file, im
             assert panel.height > original.height
 
 
+def test_out_dir_is_created_with_its_parents(capsys, tmp_path, model_file, image_files):
+    out_dir = tmp_path / "new" / "overlays"
+    status, _, stderr = run(capsys, "explain", model_file, *image_files[:2], "--out-dir", out_dir)
+    assert status == 0, stderr
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(
+        f"{path.stem}-camlens.png" for path in image_files[:2])
+
+
 def test_images_beside_their_files_without_out_dir(capsys, model_file, image_files):
     status, _, stderr = run(capsys, "explain", model_file, *image_files[:2])
     assert status == 0, stderr
@@ -71,12 +79,15 @@ def test_images_beside_their_files_without_out_dir(capsys, model_file, image_fil
     "extra, words",
     [
         (["--out", "x.png"], "--out names one file"),
-        (["--out-dir", "missing-folder"], "--out-dir must be an existing folder"),
+        (["--out-dir", "{file}"], "--out-dir must be a folder"),
         (["--method", "nope"], "method must be one of"),
     ],
 )
 def test_bad_arguments_exit_2_and_write_nothing(capsys, tmp_path, model_file, image_files, extra,
                                                 words):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    extra = [arg.format(file=a_file) for arg in extra]
     status, stdout, stderr = run(capsys, "explain", model_file, *image_files, *extra)
     assert status == 2 and words in stderr and len(stderr.splitlines()) == 1
     assert not any(p.name.endswith("-camlens.png") for p in image_files[0].parent.iterdir())

@@ -9,7 +9,7 @@ import pytest
 
 import camlens
 from camlens import probe
-from camlens.targets import ID, Slot
+from camlens.probe.plan import ID, Slot
 from helpers import CLASSES, functional_resnet, images, residual_weights
 from reference import residual_gradcam
 
@@ -100,9 +100,12 @@ def test_images_are_validated(resnet):
         explainer([[0.0]])
 
 
-def test_public_surface_is_the_call_and_the_layers():
+def test_surface_is_the_call_the_layers_and_the_documented_internal_interface():
     public = {name for name in vars(camlens.Explainer) if not name.startswith("_")}
-    assert public == {"layer", "layers"}
+    internal = {"prepare", "explain_prepared", "probe_pass", "method_inputs", "maps_of",
+                "inspection_for", "settle_layer"}
+    assert public == {"layer", "layers"} | internal
+    assert all(getattr(camlens.Explainer, name).__doc__ for name in internal)
 
 
 def test_maps_become_explanations_to_draw(resnet):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from camlens.explanation import Explanation, TargetExplanation
+from camlens import Explanation, TargetExplanation
 from camlens.formatters import (
     expand_heatmap,
     explanation_to_html,
@@ -270,7 +270,7 @@ def test_expand_heatmap_validation():
 
 
 def test_private_alpha_helpers_follow_eli5():
-    from camlens.formatters.overlay import _cap_alpha, _update_alpha
+    from camlens.formatters.draw import _cap_alpha, _update_alpha
 
     alpha = np.array([[0.2, 0.9], [1.0, 0.0]])
     np.testing.assert_array_equal(_cap_alpha(alpha, 0.5), [[0.2, 0.5], [0.5, 0.0]])

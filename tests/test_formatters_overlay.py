@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 import camlens
-from camlens.explanation import Explanation, TargetExplanation
+from camlens import Explanation, TargetExplanation
 from camlens.formatters import format_as_image, format_targets_as_image
 
 GRAY = (128, 128, 128)

@@ -10,9 +10,9 @@ from PIL import Image
 
 import camlens
 from helpers import rank_cnn
-from camlens.explanation import Explanation, TargetExplanation
+from camlens import Explanation, TargetExplanation
 from camlens.formatters import format_as_image, format_targets_as_image, slice_montage
-from camlens.maps import Maps
+from camlens import Maps
 
 VIRIDIS = matplotlib.colormaps["viridis"]
 RDBU = matplotlib.colormaps["RdBu_r"]

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import camlens
-from camlens.targets import OutputInfo, plan_targets
-from camlens.validation import check_images
+from camlens.api.planning import plan_targets
+from camlens.model.inspection import OutputInfo
+from camlens.model.inputs import check_images
 from helpers import CLASSES, SIZE, functional_resnet, images, residual_weights, subclassed_resnet
 from reference import residual_gradcam
 from test_integrity import assert_unchanged, snapshot

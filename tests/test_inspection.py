@@ -9,7 +9,7 @@ import pytest
 from keras import layers
 
 import camlens
-from camlens.inspection import inspect
+from camlens.model.inspection import inspect
 
 SIZE, CLASSES = 10, 4
 

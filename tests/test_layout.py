@@ -8,7 +8,7 @@ import pytest
 
 import camlens
 import hub_models
-from camlens.layout import Layout, layout_for
+from camlens.model.token_grid import Layout, layout_for
 from hub_models import gradcam, gradient, images
 
 pytest.importorskip("keras_hub")

@@ -20,8 +20,8 @@ def test_import_loads_no_backend():
 def test_the_command_line_parses_its_options_without_a_backend():
     # the CLI holds the backend's start-up logs back; importing Keras while parsing
     # (e.g. to check `--count`) would print them before that
-    code = ("import sys; from camlens.cli import _parser; "
-            "_parser().parse_args(['demo', '--count', '2']); print('keras' in sys.modules)")
+    code = ("import sys; from camlens.cli.parser import build_parser; "
+            "build_parser().parse_args(['demo', '--count', '2']); print('keras' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300, env={**os.environ})
     assert done.returncode == 0, done.stderr
@@ -32,7 +32,7 @@ def test_every_public_name_resolves():
     for name in camlens.__all__:
         assert getattr(camlens, name).__name__ == name
         assert name in dir(camlens)
-    assert camlens.explain_prediction is camlens.explain.explain_prediction
+    assert camlens.explain_prediction is camlens.api.prediction.explain_prediction
 
 
 def test_subpackages_load_on_use():

@@ -9,7 +9,7 @@ keras_hub = pytest.importorskip("keras_hub")
 import keras  # noqa: E402
 
 from camlens.cli import main  # noqa: E402
-from camlens.presets import load_preset  # noqa: E402
+from camlens.files.models import load_preset  # noqa: E402
 
 CLASSES = 4
 

@@ -7,7 +7,8 @@ import pytest
 import camlens
 from camlens.methods import METHODS
 from camlens.probe import probe_for
-from camlens.targets import OutputInfo, plan_targets
+from camlens.api.planning import plan_targets
+from camlens.model.inspection import OutputInfo
 
 TOLERANCE = {"mixed_float16": 1e-2, "mixed_bfloat16": 3e-2}
 """Largest map difference to the float32 model's. bfloat16 keeps 8 bits of

@@ -9,8 +9,8 @@ from PIL import Image
 
 pytest.importorskip("tensorboard")
 
-from camlens import summaries  # noqa: E402
-from camlens.summaries import ImageSummaryWriter  # noqa: E402
+from camlens.callbacks import tensorboard as summaries  # noqa: E402
+from camlens.callbacks.tensorboard import ImageSummaryWriter  # noqa: E402
 
 CRC32C_CHECK = 0xE3069283
 """CRC-32C of b"123456789", the check value of the Castagnoli polynomial (RFC 3720)."""

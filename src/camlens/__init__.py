@@ -13,22 +13,22 @@ import importlib.util
 from typing import TYPE_CHECKING
 
 _PUBLIC = {
-    "Explainer": ".explainer",
-    "Explanation": ".explanation",
-    "Maps": ".maps",
-    "ZeroGradientWarning": ".explainer",
-    "TargetExplanation": ".explanation",
+    "Explainer": ".api.explainer",
+    "Explanation": ".api.results",
+    "Maps": ".api.results",
+    "ZeroGradientWarning": ".api.explainer",
+    "TargetExplanation": ".api.results",
     "expand_heatmap": ".formatters",
-    "explain_batch": ".batch",
-    "explain_methods": ".compare",
-    "explain_prediction": ".explain",
+    "explain_batch": ".api.batch",
+    "explain_methods": ".api.many_methods",
+    "explain_prediction": ".api.prediction",
     "format_as_image": ".formatters",
     "format_targets_as_image": ".formatters",
     "gradcam": ".methods.gradcam",
-    "gradcam_backend": ".explain",
+    "gradcam_backend": ".api.prediction",
     "heatmap_to_image": ".formatters",
     "overlay": ".formatters",
-    "show_prediction": ".explain",
+    "show_prediction": ".api.prediction",
 }
 """Public name -> the module that defines it."""
 
@@ -41,13 +41,12 @@ __all__ = sorted([*_PUBLIC, "audit"])
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .batch import explain_batch
-    from .compare import explain_methods
-    from .explain import explain_prediction, gradcam_backend, show_prediction
-    from .explainer import Explainer, ZeroGradientWarning
-    from .maps import Maps
-    from .explanation import Explanation, TargetExplanation
     from . import targets
+    from .api.batch import explain_batch
+    from .api.explainer import Explainer, ZeroGradientWarning
+    from .api.many_methods import explain_methods
+    from .api.prediction import explain_prediction, gradcam_backend, show_prediction
+    from .api.results import Explanation, Maps, TargetExplanation
     from .formatters import (
         expand_heatmap,
         format_as_image,

@@ -18,7 +18,7 @@ import sys
 
 import keras
 
-from .explain import explain_prediction as camlens_explain_prediction
+from .api.prediction import explain_prediction as camlens_explain_prediction
 
 if keras.backend.backend() != "tensorflow" and "eli5" not in sys.modules:
     sys.modules.setdefault("eli5.keras", None)  # `import eli5.keras` then fails fast

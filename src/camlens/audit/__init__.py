@@ -1,8 +1,9 @@
 """Audit a model over a whole data set: `camlens.audit(model, data, out_dir)`.
 
-reader (files, tables of paths, in-memory data sets; decoding in threads) ->
-engine (local, or Ray Data actors) -> writer (Parquet shards, a manifest for
-resuming) -> report (one HTML page with heatmap clusters per class).
+sources (files, tables of paths, in-memory data sets) -> decode (in threads,
+ahead of the model) -> engines (local, or Ray Data actors) running the auditor
+(records per batch) -> writer (Parquet shards, a manifest for resuming) ->
+report (one HTML page with heatmap clusters per class).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..integers import check_positive_int
-from .engines import TARGET_KINDS, AuditOptions, default_workers, run_local, run_ray
-from .reader import Decoder, check_size, open_source
-from .writer import MANIFEST, RECORDS, ShardWriter, read_records
+from ..checks import check_choice, check_names, check_positive_int, check_size
+from .auditor import TARGET_KINDS, AuditOptions
+from .decode import Decoder
+from .engines import default_workers, run_local, run_ray
+from .sources import open_source
+from .writer import RECORDS, ShardWriter, read_records
 
 __all__ = ["AuditSummary", "audit", "read_records"]
 
@@ -110,13 +113,13 @@ def audit(
     Returns:
         An `AuditSummary`.
     """
-    from ..explain_cli import load_explained_model
+    from ..api.progress import progress_bar
+    from ..files.models import load_explained_model
 
     start = time.perf_counter()
     options = _options(methods, target, layer, metrics, steps, baseline, batch_size, shard_size,
                        size)
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}. Received: engine={engine!r}")
+    check_choice(engine, "engine", ENGINES)
     model_path = None
     if isinstance(model, (str, Path)):
         model_path = Path(model)
@@ -141,7 +144,8 @@ def audit(
             overlay_dir = out_dir / "overlays"
             overlay_dir.mkdir(exist_ok=True)
         workers = workers or default_workers()
-        with _progress_bar(progress, source.length, writer) as bar:
+        done = sum(entry["images"] for entry in writer.manifest["shards"].values())
+        with progress_bar(progress, source.length, initial=done, label="camlens audit") as bar:
             if engine == "local":
                 run_local(model, options, items, writer, bar, workers, overlay_dir, decoder)
             else:
@@ -185,13 +189,9 @@ def model_digest(model) -> str:
 def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard_size, size):
     from ..methods import get_method
 
-    methods = (methods,) if isinstance(methods, str) else tuple(methods)
-    if not methods:
-        raise ValueError("methods must name at least one method. Received: methods=()")
-    for name in methods:
-        get_method(name)
-    if target not in TARGET_KINDS:
-        raise ValueError(f"target must be one of {tuple(TARGET_KINDS)}. Received: target={target!r}")
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    methods = tuple(get_method(name).name for name in check_names(methods, "methods", "method names"))
+    check_choice(target, "target", tuple(TARGET_KINDS))
     batch_size = check_positive_int(batch_size, "batch_size")
     shard_size = check_positive_int(shard_size, "shard_size")
     steps = check_positive_int(steps, "steps")
@@ -200,24 +200,6 @@ def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard
                         f"Received: layer of type {type(layer).__name__}")
     return AuditOptions(methods, target, layer, bool(metrics), steps, baseline, batch_size,
                         shard_size, check_size(size))
-
-
-class _progress_bar:
-    """tqdm over images (images/s, ETA), starting at the images already done."""
-
-    def __init__(self, show: bool, total: int | None, writer: ShardWriter):
-        done = sum(entry["images"] for entry in writer.manifest["shards"].values())
-        self.show, self.total, self.done = show, total, done
-
-    def __enter__(self):
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=self.total, initial=self.done, unit="image", desc="camlens audit",
-                        disable=not self.show, dynamic_ncols=True)
-        return self.bar
-
-    def __exit__(self, *exc) -> None:
-        self.bar.close()
 
 
 class _ray:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import write_atomically
+from ..files.writing import write_atomically
 from .clusters import cluster_maps
 from .writer import read_records
 
@@ -112,7 +112,7 @@ def _thumbnail(path):
     """The image at `path`, at most `_THUMBNAIL` pixels a side; grey for in-memory data."""
     from PIL import Image
 
-    from ..files import load_image
+    from ..files.images import load_image
 
     if not isinstance(path, str):  # null in the records
         return Image.new("RGB", (_THUMBNAIL, _THUMBNAIL), (128, 128, 128))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import write_atomically
+from ..files.writing import write_atomically
 
 RECORDS = "records.parquet"
 MANIFEST = "manifest.json"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image
 
-from ..explainer import Explainer
-from ..formatters import compose_panels, image_and_overlay
+from ..api.explainer import Explainer
+from ..formatters import overlay_panels
 from .model import load_demo_model
 from .shapes import CLASS_NAMES, make_dataset
 
@@ -22,16 +22,13 @@ def demo_picture(count: int = 6, seed: int = 2024, method: str = "gradcam") -> I
     data = make_dataset(count, seed=seed)
     model = load_demo_model()
     maps = Explainer(model, method=method)(data.images)
-    pictures, captions = [], []
-    for n in range(count):
-        image = Image.fromarray(data.images[n].astype("uint8"))
-        predicted = int(maps.targets[n, 0])
-        big = image.resize((image.width * SCALE, image.height * SCALE), Image.NEAREST)
-        pictures.append(image_and_overlay(big, maps.heatmaps[n, 0]))
-        captions.append(
-            [
-                f"predicted {CLASS_NAMES[predicted]} {maps.scores[n, 0]:.3f}",
-                f"true {CLASS_NAMES[int(data.labels[n])]}",
-            ]
-        )
-    return compose_panels(pictures, captions, columns=COLUMNS)
+    pictures = [Image.fromarray(image.astype("uint8")) for image in data.images]
+    enlarged = [p.resize((p.width * SCALE, p.height * SCALE), Image.NEAREST) for p in pictures]
+    captions = [
+        [
+            f"predicted {CLASS_NAMES[int(maps.targets[n, 0])]} {maps.scores[n, 0]:.3f}",
+            f"true {CLASS_NAMES[int(data.labels[n])]}",
+        ]
+        for n in range(count)
+    ]
+    return overlay_panels(enlarged, maps.heatmaps[:, 0], captions, columns=COLUMNS)

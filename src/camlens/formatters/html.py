@@ -7,7 +7,7 @@ import html
 import io
 
 from .checks import check_explanation, check_target_names
-from .panels import caption_lines, target_pictures
+from .explanation import caption_lines, target_pictures
 
 
 def explanation_to_html(expl, target_names=None):

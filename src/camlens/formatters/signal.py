@@ -15,10 +15,10 @@ import matplotlib.cm
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..integers import check_positive_int
+from ..checks import check_positive_int
 from ..resize import upsample
 from .checks import check_alpha_limit, check_map_fits, check_signal
-from .overlay import DIVERGING_COLORMAP, checked_heatmap, color_heatmap, heatmap_to_image
+from .draw import DIVERGING_COLORMAP, checked_heatmap, color_heatmap, heatmap_to_image
 
 # Layout.
 _MIN_WIDTH = 256  # a short signal gets an integer number of columns per step

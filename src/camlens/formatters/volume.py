@@ -13,11 +13,11 @@ import matplotlib.cm
 import numpy as np
 from PIL import Image
 
-from ..integers import check_positive_int
+from ..checks import check_positive_int
 from ..resize import upsample
 from .checks import check_alpha_limit, check_map_fits, check_volume
-from .overlay import DIVERGING_COLORMAP, checked_heatmap, overlay
-from .panels import compose_panels, on_white
+from .draw import DIVERGING_COLORMAP, checked_heatmap, overlay
+from .compose import compose_panels, on_white
 
 
 def slice_montage(

@@ -17,18 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gradcam import weighted_sum
 
 COMPARISONS = 3
 """How many of the most similar classes each target is compared with."""
 
 GAMMA = 1.0
 """The comparison strength: 0 gives Grad-CAM, 1 the full difference."""
-
-
-def raw_maps(inputs) -> np.ndarray:
-    """Grad-CAM-weighted channel sums (N, K, h, w) of the score differences."""
-    return weighted_sum(inputs.activations, channel_weights(inputs))
 
 
 def channel_weights(inputs) -> np.ndarray:

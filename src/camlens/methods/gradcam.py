@@ -8,33 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .combine import weighted_sum
 from .normalize import relu_normalize
-
-
-def raw_maps(inputs) -> np.ndarray:
-    """Weighted channel sums (N, K, h, w) before ReLU."""
-    return weighted_sum(inputs.activations, channel_weights(inputs))
 
 
 def channel_weights(inputs) -> np.ndarray:
     """(N, K, C): each channel's mean gradient over the locations."""
     gradients = inputs.gradients
     return gradients.mean(axis=tuple(range(2, gradients.ndim - 1)))
-
-
-def weighted_sum(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Sum of channels weighted per target, in float64.
-
-    Args:
-        activations: (N, *spatial, C), e.g. (N, h, w, C).
-        weights: (N, K, C).
-
-    Returns:
-        (N, K, *spatial).
-    """
-    return np.einsum(
-        "n...c,nkc->nk...", activations.astype(np.float64), weights.astype(np.float64)
-    )
 
 
 def gradcam(weights: np.ndarray, activations: np.ndarray) -> np.ndarray:

@@ -10,11 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def raw_maps(inputs) -> np.ndarray:
-    """Channel sums (N, K, h, w) of the positive gradient-activation products."""
-    return channel_terms(inputs).sum(axis=-1)
-
-
 def channel_terms(inputs) -> np.ndarray:
     """(N, K, h, w, C): ReLU(g * A), the terms the map sums over channels."""
     return np.maximum(inputs.activations[:, None].astype(np.float64) * inputs.gradients, 0)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..resize import upsample
-from .gradcam import raw_maps as gradcam_maps
+from .combine import weighted_sum
+from .gradcam import channel_weights as gradcam_weights
 from .normalize import relu_normalize
 
 
@@ -26,6 +27,7 @@ def raw_maps(inputs) -> np.ndarray:
     paper): input gradients are small, and their product would otherwise be
     of the order of the normalisation's epsilon.
     """
-    coarse = upsample(relu_normalize(gradcam_maps(inputs)), inputs.images.shape[1:-1])
+    gradcam_maps = weighted_sum(inputs.activations, gradcam_weights(inputs))
+    coarse = upsample(relu_normalize(gradcam_maps), inputs.images.shape[1:-1])
     guided = np.abs(inputs.guided_gradients()).max(axis=-1)  # (N, K, *input spatial)
     return coarse * relu_normalize(guided)

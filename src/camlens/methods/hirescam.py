@@ -11,11 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def raw_maps(inputs) -> np.ndarray:
-    """Gradient-times-activation channel sums (N, K, h, w) before ReLU."""
-    return channel_terms(inputs).sum(axis=-1)
-
-
 def channel_terms(inputs) -> np.ndarray:
     """(N, K, h, w, C): g * A, the terms the map sums over channels."""
     terms = inputs.gradients.astype(np.float64)

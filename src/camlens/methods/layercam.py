@@ -9,11 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def raw_maps(inputs) -> np.ndarray:
-    """Element-wise weighted channel sums (N, K, h, w) before ReLU."""
-    return channel_terms(inputs).sum(axis=-1)
-
-
 def channel_terms(inputs) -> np.ndarray:
     """(N, K, h, w, C): ReLU(g) * A, the terms the map sums over channels."""
     terms = np.maximum(inputs.gradients.astype(np.float64), 0)

@@ -23,12 +23,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..resize import upsample
-from .gradcam import weighted_sum
-
-
-def raw_maps(inputs) -> np.ndarray:
-    """Score-weighted channel sums (N, K, h, w) before ReLU."""
-    return weighted_sum(inputs.activations, channel_weights(inputs))
 
 
 def channel_weights(inputs) -> np.ndarray:

@@ -9,12 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gradcam import weighted_sum
-
-
-def raw_maps(inputs) -> np.ndarray:
-    """XGrad-CAM weighted channel sums (N, K, h, w) before ReLU."""
-    return weighted_sum(inputs.activations, channel_weights(inputs))
 
 
 def channel_weights(inputs) -> np.ndarray:

@@ -3,21 +3,30 @@
 - localization: `pointing_game`, `energy_pointing_game` (against known objects).
 - faithfulness: `deletion`, `insertion` (curves and AUC), `average_drop_increase`.
 - sanity: `randomization_check` (maps must change when the model's top layers do).
+- evaluation: `evaluate`, every metric for several methods, as `camlens evaluate`
+  prints it (`format_table`, `write_csv`, `plot_curves`).
 """
 
 from .faithfulness import Curves, average_drop_increase, deletion, insertion
+from .evaluation import Evaluation, MethodScores, evaluate, format_table, plot_curves, write_csv
 from .localization import boxes_to_masks, energy_pointing_game, pointing_game
 from .sanity import RandomizationCheck, randomization_check, spearman
 
 __all__ = [
     "Curves",
+    "Evaluation",
+    "MethodScores",
     "RandomizationCheck",
     "average_drop_increase",
     "boxes_to_masks",
     "deletion",
     "energy_pointing_game",
+    "evaluate",
+    "format_table",
     "insertion",
+    "plot_curves",
     "pointing_game",
     "randomization_check",
     "spearman",
+    "write_csv",
 ]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import check_positive_int
 from ..resize import upsample
-from ..integers import check_positive_int
 
 BASELINES = ("blur", "zeros", "mean")
 

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from ..explainer import Explainer
-from ..inspection import sublayers
-from ..model_inputs import as_model_inputs
+from ..api.explainer import Explainer
+from ..model.keras_internals import sublayers
 
 
 @dataclass
@@ -79,14 +78,14 @@ def randomization_check(
         image_input=image_input,
     )
     trained = Explainer(model, layer=layer, layers=layers, preprocess=preprocess, **options)
-    inputs = trained._prepare(images)  # the copy takes the preprocessed images
-    maps = trained._explain_checked(inputs, None)
+    inputs = trained.prepare(images)  # the copy takes the preprocessed images
+    maps = trained.explain_prepared(inputs, None)
     copy = _copy(model)
     explained = [chosen.name for chosen in trained.layers]
     at = {"layer": explained[0]} if layers is None else {"layers": explained}
     untrained = Explainer(copy, **at, **options)
     randomized = _reinitialize_after(untrained, explained, inputs, seed)
-    copied = untrained._explain_checked(inputs, maps.targets[:, 0]).heatmaps[:, 0]
+    copied = untrained.explain_prepared(inputs, maps.targets[:, 0]).heatmaps[:, 0]
     correlations = np.array(
         [spearman(maps.heatmaps[n, 0].ravel(), copied[n].ravel()) for n in range(len(copied))]
     )
@@ -134,7 +133,7 @@ def _reinitialize_after(explainer: Explainer, layer_names: list[str], inputs, se
     """
     order = [
         layer
-        for layer in explainer._inspection(as_model_inputs(inputs)).layers_in_call_order()
+        for layer in explainer.inspection_for(inputs).layers_in_call_order()
         if not sublayers(layer) or layer.name in layer_names
     ]
     names = [layer.name for layer in order]

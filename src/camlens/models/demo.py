@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..explainer import Explainer
-from ..formatters import compose_panels, image_and_overlay
+from ..api.explainer import Explainer
+from ..formatters import overlay_panels
 from .efficientnet_lite import efficientnet_lite0
 from .labels import imagenet_labels
 from .photos import photo_to_input, sample_photos
@@ -35,18 +35,16 @@ def imagenet_demo_picture(model=None, method: str = "gradcam") -> Image.Image:
     images = np.concatenate([photo_to_input(photo.image) for photo in photos])
     maps = Explainer(model, method=method)(images)
     names = imagenet_labels()
-    pictures, captions = [], []
+    shown = [photo.image.resize(PANEL_SIZE, Image.BICUBIC) for photo in photos]
+    captions = []
     for n, photo in enumerate(photos):
-        shown = photo.image.resize(PANEL_SIZE, Image.BICUBIC)
-        predicted = int(maps.targets[n, 0])
-        pictures.append(image_and_overlay(shown, maps.heatmaps[n, 0]))
         outputs = np.asarray(maps.outputs[n])
         best = np.argsort(-outputs)[:TOP]
         captions.append(
             [
-                f"{names[predicted]} {maps.scores[n, 0]:.3f}",
+                f"{names[int(maps.targets[n, 0])]} {maps.scores[n, 0]:.3f}",
                 "then " + ", ".join(f"{names[i]} {outputs[i]:.3f}" for i in best[1:]),
                 photo.attribution,
             ]
         )
-    return compose_panels(pictures, captions, columns=1)
+    return overlay_panels(shown, maps.heatmaps[:, 0], captions, columns=1)

@@ -12,7 +12,7 @@ from importlib import resources
 
 import numpy as np
 
-from ..integers import check_positive_int
+from ..checks import check_positive_int
 
 LABELS_FILE = "imagenet_labels.txt"  # "<wnid> <name>" per line, in index order
 

@@ -12,9 +12,9 @@ import weakref
 
 import keras
 
-from .base import LOGIT, OUTPUT, Probe, ProbeResult
+from .base import LOGIT, OUTPUT, SCORES, Probe, ProbeResult, padded
 
-__all__ = ["LOGIT", "OUTPUT", "Probe", "ProbeResult", "probe_for"]
+__all__ = ["LOGIT", "OUTPUT", "SCORES", "Probe", "ProbeResult", "padded", "probe_for"]
 
 _PROBES = {
     "tensorflow": ("tensorflow", "TensorFlowProbe"),

@@ -18,10 +18,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..capture import call_site, capture, on_output, without_remat
-from ..channels import is_channels_first, to_model_layout
-from ..inspection import all_layers, inspect
-from ..targets import TargetPlan, slot_scores
+from ..model.channels import is_channels_first, to_model_layout
+from ..model.inspection import inspect
+from .forward import LayerWatch, channels_kept, relu_sites
+from .plan import TargetPlan
+from .scores import slot_scores
 
 OUTPUT = "output"
 """Explain the model's output (post-softmax for a model ending in softmax)."""
@@ -29,8 +30,8 @@ OUTPUT = "output"
 LOGIT = "logit"
 """Explain the score before the model's last activation, e.g. the softmax's input."""
 
-HALF_DTYPES = ("float16", "bfloat16")
-"""Activations of these dtypes (mixed-precision models) are watched in float32."""
+SCORES = (OUTPUT, LOGIT)
+"""What `score=` may be."""
 
 _UNKNOWN = object()
 
@@ -59,10 +60,12 @@ class ProbeResult:
 class Probe:
     """Runs a model to one layer's activations and the target scores' gradients.
 
-    Subclasses implement `_compile(mode, score, slots)`, one compiled function
+    Subclasses implement `compile(mode, score, slots)`, one compiled function
     per mode, score kind and target slots (never per class id, mask or
-    callable: those are arguments), and `_callable_terms` (a callable target's
+    callable: those are arguments), and `callable_terms` (a callable target's
     scores and their gradient with respect to the output, outside the trace).
+    They run the model with `forward` (the layer watched) on `call_model`, and
+    build the passes without a backward part with `forward_only`.
     """
 
     def __init__(self, model: keras.Model, layer: keras.layers.Layer, output_index: int = 0):
@@ -72,11 +75,7 @@ class Probe:
         self._compiled: dict[tuple, Callable] = {}
         self._lock = threading.Lock()
         self._logit_site = _UNKNOWN
-        self._channels_first = is_channels_first(model)
-        self._input_rank = None  # known from the first batch the model is called on
-        # Layers built under keras.RematScope (the model itself is read per call:
-        # the probe must not keep it alive).
-        self._rematerialised = [layer for layer, _ in without_remat(all_layers(model))]
+        self._watch = LayerWatch(model, layer, output_index, is_channels_first(model))
 
     @property
     def model(self) -> keras.Model:
@@ -112,7 +111,7 @@ class Probe:
         gradient with respect to them enters the compiled backward pass.
         """
         count = rows(batch)
-        batch, plan = _padded(batch, plan, pad_to)
+        batch, plan = padded(batch, plan, pad_to)
         extras, values = plan.masks, {}
         callables = [k for k, function in enumerate(plan.callables) if function is not None]
         if gradients:
@@ -174,7 +173,7 @@ class Probe:
                 "callable. Received: a callable in targets"
             )
         count = rows(batch)
-        batch, plan = _padded(batch, plan, pad_to)
+        batch, plan = padded(batch, plan, pad_to)
         compiled = self._compiled_for("hessian", score, plan.slots, batch)
         return _to_numpy(compiled(batch, plan.ids, plan.masks))[:count]
 
@@ -195,7 +194,7 @@ class Probe:
                 "Received: method='guided-gradcam'"
             )
         count = rows(batch)
-        batch, plan = _padded(batch, plan, pad_to)
+        batch, plan = padded(batch, plan, pad_to)
         extras, _ = self._callable_extras(batch, plan, score)
         compiled = self._compiled_for("guided", score, plan.slots, batch)
         return _to_numpy(compiled(batch, plan.ids, extras))[:count]
@@ -212,7 +211,7 @@ class Probe:
             )
             for k in callables:
                 slot_output = _slot_output(outputs, plan.slots[k])
-                value, extras[k] = self._callable_terms(plan.callables[k], slot_output)
+                value, extras[k] = self.callable_terms(plan.callables[k], slot_output)
                 values[k] = _checked_scores(value, rows(batch), plan.callables[k])
         return tuple(extras), values
 
@@ -235,10 +234,10 @@ class Probe:
                 self._logit_site = inspection.logit_site()
             compiled = self._compiled.get(key)
             if compiled is None:
-                compiled = self._compiled[key] = self._compile(mode, score, slots)
+                compiled = self._compiled[key] = self.compile(mode, score, slots)
         return compiled
 
-    def _compile(self, mode: str, score: str, slots: tuple) -> Callable:
+    def compile(self, mode: str, score: str, slots: tuple) -> Callable:
         """A function of (batch, ids, extras) for `slot_scores`, returning, by mode:
 
         - `"gradients"`: activations, gradients, outputs, targets, scores;
@@ -252,7 +251,7 @@ class Probe:
         """
         raise NotImplementedError
 
-    def _callable_terms(self, function: Callable, outputs) -> tuple[Any, Any]:
+    def callable_terms(self, function: Callable, outputs) -> tuple[Any, Any]:
         """`function(outputs)`, and the gradient of its sum with respect to `outputs`."""
         raise NotImplementedError
 
@@ -264,117 +263,43 @@ class Probe:
         return _checked_scores(function(outputs), count, function)
 
     @staticmethod
-    def _forward_only(mode: str, slots: tuple, forward: Callable, ids, extras):
-        """The arrays of the modes without a backward pass (see `_compile`).
+    def forward_only(mode: str, slots: tuple, forward: Callable, ids, extras):
+        """The arrays of the modes without a backward pass (see `compile`).
 
         Args:
-            forward: `forward(on_activations)` runs `_forward` the backend's way.
+            forward: `forward(on_activations)` runs `Probe.forward` the backend's way.
         """
         watch = None
         if mode == "activations":
             watch = lambda activations: activations  # noqa: E731
         elif mode == "ablated":
             extras, keep = extras
-            watch = _channels_kept(keep)
+            watch = channels_kept(keep)
         classes, outputs, activations = forward(watch)
         scores, targets = slot_scores(slots, classes, outputs, ids, extras)
         if mode == "activations":
             return activations, outputs, targets, scores
         return scores, targets, outputs
 
-    def _call(self, batch):
+    def call_model(self, batch):
         """The model's output for a channels-last `batch`, in inference mode.
 
         A channels_first model is given the batch in its own layout."""
-        if self._channels_first:  # one input: multi-input ones are refused
-            self._input_rank = len(batch.shape)
+        if self._watch.channels_first:  # one input: multi-input ones are refused
+            self._watch.input_rank = len(batch.shape)
             batch = to_model_layout(batch)
         return self.model(batch, training=False)
 
-    def _forward(self, call: Callable[[], Any], on_activations, score: str = OUTPUT, gate=None):
-        """Run the model with its layers intercepted.
-
-        Args:
-            call: runs the model's forward pass, returns its output.
-            on_activations: `None` to leave the explained layer alone, or a
-                function given its output that returns what the model should see.
-            score: `LOGIT` also records the input of the last activation.
-            gate: `None`, or a function every ReLU's output passes through
-                (guided backpropagation).
+    def forward(self, call: Callable[[], Any], on_activations, score: str = OUTPUT, gate=None):
+        """Run the model (`call()`) with the layer watched: see `LayerWatch.forward`.
 
         Returns:
             `(classes, outputs, activations)`: what the target scores are read
-            from (the output, or the pre-activation scores), the model's output,
-            and the layer's activations (`None` when not intercepted).
+            from (the output, or with `score=LOGIT` the scores before the last
+            activation), the model's output, and the layer's activations.
         """
-        activations, logits = [], []
-        interceptors = without_remat([self.model, *self._rematerialised])
-        if on_activations is not None:
-            interceptors[call_site(self.layer)] = on_output(
-                self._checked_hook(on_activations, activations)
-            )
-        if gate is not None:
-            interceptors.update({site: on_output(gate) for site in relu_sites(self.model)})
         site = self._logit_site if score == LOGIT else None
-        if site is not None:
-            interceptors[(site.target, site.attribute)] = _logit_recorder(logits)
-        with capture(interceptors):
-            outputs = call()
-        if on_activations is not None and not activations:
-            raise ValueError(
-                f"Layer '{self.layer.name}' did not run in the forward pass of model "
-                f"'{self.model.name}'. Received: layer='{self.layer.name}'"
-            )
-        classes = _logit_of(logits, outputs, site) if site is not None else outputs
-        return classes, outputs, activations[0] if activations else None
-
-    def _checked_hook(self, on_activations, captured: list):
-        layer, index = self.layer, self.output_index
-
-        def hook(output):
-            if captured:
-                raise ValueError(
-                    f"Layer '{layer.name}' runs more than once in one forward pass "
-                    "(a shared layer), so its activations are ambiguous. Choose a "
-                    f"layer that runs once. Received: layer='{layer.name}'"
-                )
-            tensors = keras.tree.flatten(output)
-            chosen = tensors[index] if -len(tensors) <= index < len(tensors) else None
-            shape = getattr(chosen, "shape", None)
-            if shape is None or len(shape) not in (3, 4, 5):
-                raise ValueError(
-                    f"Layer '{layer.name}' has an output of shape {shape}; a class "
-                    "activation map needs a layer with a 4-D (batch, height, width, "
-                    "channels) output or a 3-D (batch, tokens, channels) one (for "
-                    "1-D and 3-D inputs: (batch, steps, channels) or (batch, depth, "
-                    f"height, width, channels)). Received: layer='{layer.name}'"
-                )
-            # Mixed precision: the activations are watched, and their gradients
-            # taken, in float32; the rest of the model sees its own dtype. A
-            # channels_first grid is watched with its channels last.
-            half = keras.backend.standardize_dtype(chosen.dtype) in HALF_DTYPES
-            moved = self._channels_first and len(shape) == self._input_rank
-            view = keras.ops.moveaxis(chosen, 1, -1) if moved else chosen
-            watched = on_activations(keras.ops.cast(view, "float32") if half else view)
-            captured.append(watched)
-            back = keras.ops.cast(watched, chosen.dtype) if half else watched
-            tensors[index] = to_model_layout(back) if moved else back
-            return keras.tree.pack_sequence_as(output, tensors)
-
-        return hook
-
-
-def relu_sites(model: keras.Model) -> list[tuple]:
-    """`(object, attribute)` of every ReLU of `model`: the call of ReLU layers, the
-    `activation` of layers (Conv, Dense, Activation) whose activation is relu."""
-    relus = (keras.activations.relu, keras.ops.relu)
-    sites = []
-    for layer in all_layers(model):
-        if isinstance(layer, keras.layers.ReLU):
-            sites.append(call_site(layer))
-        elif getattr(layer, "activation", None) in relus:
-            sites.append((layer, "activation"))
-    return sites
+        return self._watch.forward(self.model, call, on_activations, site, gate)
 
 
 def rows(batch) -> int:
@@ -392,7 +317,7 @@ def input_shapes(batch):
     return tuple(batch.shape)
 
 
-def _padded(batch, plan: TargetPlan, pad_to: int | None):
+def padded(batch, plan: TargetPlan, pad_to: int | None):
     """The batch (each of its inputs) and plan repeated up to `pad_to` images
     (the last one repeated)."""
     count = rows(batch)
@@ -400,41 +325,6 @@ def _padded(batch, plan: TargetPlan, pad_to: int | None):
         return batch, plan
     index = np.minimum(np.arange(pad_to), count - 1)
     return keras.tree.map_structure(lambda array: array[index], batch), plan.padded(pad_to)
-
-
-def _channels_kept(keep):
-    """An `on_activations` hook: the layer's output (N, ..., C) times `keep` (N, C)."""
-
-    def hook(activations):
-        shape = (-1,) + (1,) * (len(activations.shape) - 2) + (activations.shape[-1],)
-        return activations * keras.ops.cast(keras.ops.reshape(keep, shape), activations.dtype)
-
-    return hook
-
-
-def _logit_recorder(logits: list):
-    """An interceptor keeping each call's (first argument, result)."""
-
-    def intercept(original, first, *args, **kwargs):
-        result = original(first, *args, **kwargs)
-        logits.append((first, result))
-        return result
-
-    return intercept
-
-
-def _logit_of(logits: list, outputs, site):
-    """The pre-activation scores: the input of the activation whose result is the output."""
-    if not site.by_output and logits:
-        return logits[-1][0]
-    for scores, result in reversed(logits):
-        if result is outputs:
-            return scores
-    raise ValueError(
-        "score='logit': the model's last activation did not produce its output in "
-        "this forward pass, so the score before it cannot be read. Pass "
-        "score='output'. Received: score='logit'"
-    )
 
 
 def _to_numpy(tensor) -> np.ndarray:

@@ -15,12 +15,12 @@ import jax
 import jax.numpy as jnp
 import keras
 
-from ..targets import slot_scores
+from .scores import slot_scores
 from .base import Probe
 
 
 class JaxProbe(Probe):
-    def _compile(self, mode: str, score: str, slots: tuple):
+    def compile(self, mode: str, score: str, slots: tuple):
         if mode == "gradients":
             return self._with_variables(self._explain(score, slots))
         if mode == "hessian":
@@ -33,7 +33,7 @@ class JaxProbe(Probe):
             def run(watch):
                 return self._stateless_forward(values, batch, watch, score)
 
-            return self._forward_only(mode, slots, run, ids, extras)
+            return self.forward_only(mode, slots, run, ids, extras)
 
         return self._with_variables(forward)
 
@@ -94,8 +94,8 @@ class JaxProbe(Probe):
             def scores_of(inputs):
                 mapping = list(zip(self.model.variables, values))
                 with keras.StatelessScope(state_mapping=mapping):
-                    classes, outputs, _ = self._forward(
-                        lambda: self._call(inputs), None, score,
+                    classes, outputs, _ = self.forward(
+                        lambda: self.call_model(inputs), None, score,
                         gate=_positive_gradients,
                     )
                 return slot_scores(slots, classes, outputs, ids, extras)[0]
@@ -110,7 +110,7 @@ class JaxProbe(Probe):
 
         return guided
 
-    def _callable_terms(self, function, outputs):
+    def callable_terms(self, function, outputs):
         values, pullback = jax.vjp(function, outputs)
         (cotangent,) = pullback(jnp.ones_like(values))
         return values, cotangent
@@ -118,7 +118,7 @@ class JaxProbe(Probe):
     def _stateless_forward(self, values, batch, on_activations, score):
         mapping = list(zip(self.model.variables, values))
         with keras.StatelessScope(state_mapping=mapping):
-            return self._forward(lambda: self._call(batch), on_activations, score)
+            return self.forward(lambda: self.call_model(batch), on_activations, score)
 
     def _with_variables(self, compiled):
         def run(batch, ids, extras):

@@ -12,15 +12,15 @@ against 0.35 GB compiled).
 from __future__ import annotations
 
 import tensorflow as tf
-from keras.src.backend.tensorflow import nn as _keras_tf_nn  # see `_hessian`
 
-from ..capture import capture
-from ..targets import slot_scores
+from ..model.capture import capture
+from ..model.keras_internals import tensorflow_moments_site
+from .scores import slot_scores
 from .base import Probe, rows
 
 
 class TensorFlowProbe(Probe):
-    def _compile(self, mode: str, score: str, slots: tuple):
+    def compile(self, mode: str, score: str, slots: tuple):
         if mode == "gradients":
             return _compiled_on_reuse(self._explain(score, slots))
         if mode == "hessian":
@@ -30,9 +30,9 @@ class TensorFlowProbe(Probe):
 
         def forward(batch, ids, extras):
             def run(watch):
-                return self._forward(lambda: self._call(batch), watch, score)
+                return self.forward(lambda: self.call_model(batch), watch, score)
 
-            return self._forward_only(mode, slots, run, ids, extras)
+            return self.forward_only(mode, slots, run, ids, extras)
 
         return _compiled_on_reuse(forward)
 
@@ -48,8 +48,8 @@ class TensorFlowProbe(Probe):
                     tape.watch(activations)
                     return activations
 
-                classes, outputs, activations = self._forward(
-                    lambda: self._call(batch), watch, score
+                classes, outputs, activations = self.forward(
+                    lambda: self.call_model(batch), watch, score
                 )
                 scores, targets = slot_scores(slots, classes, outputs, ids, extras)
                 totals = [tf.reduce_sum(scores[:, k]) for k in range(len(slots))]
@@ -66,7 +66,7 @@ class TensorFlowProbe(Probe):
         `_compute_moments` (a Keras internal, no public hook does the same),
         which is replaced here, for this pass only, by the same formula without
         the stop."""
-        moments = {(_keras_tf_nn, "_compute_moments"): _moments_with_mean_gradient}
+        moments = {tensorflow_moments_site(): _moments_with_mean_gradient}
 
         def hessian(batch, ids, extras):
             with capture(moments), tf.GradientTape(
@@ -81,8 +81,8 @@ class TensorFlowProbe(Probe):
                         inner.watch(activations)
                         return activations
 
-                    classes, outputs, activations = self._forward(
-                        lambda: self._call(batch), watch, score
+                    classes, outputs, activations = self.forward(
+                        lambda: self.call_model(batch), watch, score
                     )
                     scores, _ = slot_scores(slots, classes, outputs, ids, extras)
                     totals = [tf.reduce_sum(scores[:, k]) for k in range(len(slots))]
@@ -104,8 +104,8 @@ class TensorFlowProbe(Probe):
                 persistent=len(slots) > 1, watch_accessed_variables=False
             ) as tape:
                 tape.watch(batch)
-                classes, outputs, _ = self._forward(
-                    lambda: self._call(batch), None, score,
+                classes, outputs, _ = self.forward(
+                    lambda: self.call_model(batch), None, score,
                     gate=_positive_gradients,
                 )
                 scores, _ = slot_scores(slots, classes, outputs, ids, extras)
@@ -114,7 +114,7 @@ class TensorFlowProbe(Probe):
 
         return guided
 
-    def _callable_terms(self, function, outputs):
+    def callable_terms(self, function, outputs):
         outputs = tf.nest.map_structure(tf.convert_to_tensor, outputs)
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(outputs)

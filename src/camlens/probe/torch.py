@@ -11,12 +11,12 @@ import keras
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from ..targets import slot_scores
+from .scores import slot_scores
 from .base import Probe
 
 
 class TorchProbe(Probe):
-    def _compile(self, mode: str, score: str, slots: tuple):
+    def compile(self, mode: str, score: str, slots: tuple):
         if mode == "hessian":
             return self._hessian(score, slots)
         if mode == "guided":
@@ -26,8 +26,8 @@ class TorchProbe(Probe):
             batch, ids, extras = _tensors((batch, ids, extras))
 
             with torch.no_grad():
-                classes, outputs, activations = self._forward(
-                    lambda: self._call(batch), _track_from_here, score
+                classes, outputs, activations = self.forward(
+                    lambda: self.call_model(batch), _track_from_here, score
                 )
                 scores, targets = slot_scores(slots, classes, outputs, ids, extras)
                 gradients = [
@@ -40,10 +40,10 @@ class TorchProbe(Probe):
             batch, ids, extras = _tensors((batch, ids, extras))
 
             def run(watch):
-                return self._forward(lambda: self._call(batch), watch, score)
+                return self.forward(lambda: self.call_model(batch), watch, score)
 
             with torch.no_grad():
-                return self._forward_only(mode, slots, run, ids, extras)
+                return self.forward_only(mode, slots, run, ids, extras)
 
         return explain if mode == "gradients" else forward
 
@@ -54,8 +54,8 @@ class TorchProbe(Probe):
         def hessian(batch, ids, extras):
             batch, ids, extras = _tensors((batch, ids, extras))
             with torch.no_grad(), sdpa_kernel([SDPBackend.MATH]):
-                classes, outputs, activations = self._forward(
-                    lambda: self._call(batch), _track_from_here, score
+                classes, outputs, activations = self.forward(
+                    lambda: self.call_model(batch), _track_from_here, score
                 )
                 scores, _ = slot_scores(slots, classes, outputs, ids, extras)
                 products = []
@@ -73,8 +73,8 @@ class TorchProbe(Probe):
             batch, ids, extras = _tensors((batch, ids, extras))
             batch = batch.detach().requires_grad_(True)
             with torch.enable_grad():
-                classes, outputs, _ = self._forward(
-                    lambda: self._call(batch), None, score,
+                classes, outputs, _ = self.forward(
+                    lambda: self.call_model(batch), None, score,
                     gate=_PositiveGradients.apply,
                 )
                 scores, _ = slot_scores(slots, classes, outputs, ids, extras)
@@ -86,7 +86,7 @@ class TorchProbe(Probe):
 
         return guided
 
-    def _callable_terms(self, function, outputs):
+    def callable_terms(self, function, outputs):
         leaves = [leaf.detach().requires_grad_(True) for leaf in keras.tree.flatten(outputs)]
         outputs = keras.tree.pack_sequence_as(outputs, leaves)
         with torch.enable_grad():

@@ -1,0 +1,428 @@
+"""The reusable explainer: resolves the layer once, reuses compiled probes.
+
+Besides its public call, `Explainer` offers the package-internal interface the
+other entry points are built on (`explain_prediction`, `explain_batch`,
+`explain_methods`, the audit, the sanity check): `prepare` checks and converts
+the input once, `explain_prepared` explains prepared input (with `pad_to`, at a
+compiled batch size), `probe_pass` and `method_inputs` give the arrays of one
+probe pass, `maps_of` turns them into `Maps` for a method. These names are
+stable inside camlens; the public API is the one the README shows.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import keras
+import numpy as np
+
+from .. import methods
+from ..checks import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_counterfactual,
+    check_layers,
+    check_max_channels,
+    check_output_index,
+    check_positive_int,
+    check_prefix_tokens,
+    check_smooth,
+    check_token_grid,
+)
+from ..methods.fusion import COMBINATIONS, fused
+from ..methods.smoothing import AUGMENT, augmented
+from ..model.channels import channels_last_shape, is_channels_first, to_channels_last
+from ..model.inputs import ModelInputs, as_model_inputs, check_image_input, check_images
+from ..model.inputs import check_model, check_model_inputs
+from ..model.inspection import Inspection, graph_input_shape, inspect
+from ..model.layer_choice import candidate_layers, check_output, no_candidate_error, resolve_layer
+from ..model.token_grid import Layout, layout_for
+from ..probe import SCORES, ProbeResult, probe_for
+from ..probe.base import input_shapes
+from ..probe.plan import ID, REGION, SIMILAR, TOP, TargetPlan
+from .passes import method_inputs
+from .planning import plan_targets, with_comparisons
+from .results import Maps
+
+
+class ZeroGradientWarning(UserWarning):
+    """The explained score does not depend on the chosen layer: its maps are blank."""
+
+
+class Explainer:
+    """Explains a model's predictions with one method at one layer.
+
+    Creating one is cheap; the compiled computation behind it is cached per model
+    and layer (for as long as the model lives) and traced once per input shape,
+    so many calls, or many explainers of the same model, cost about one forward
+    and backward pass each.
+
+    Args:
+        model: a built Keras 3 model taking one image batch, channels last:
+            (N, H, W, C), or 1-D signals (N, T, C), or volumes (N, D, H, W, C).
+        layer: a layer of `model` (nested models included), its name, an index
+            into `model.layers`, or `None` for the automatic choice: the last
+            layer with a spatial output (4-D with more than one position, or a
+            vision transformer's tokens) on which the explained score depends.
+        method: `"gradcam"` (default), `"gradcam++"`, `"scorecam"`,
+            `"layercam"`, `"xgradcam"`, `"hirescam"`, `"eigencam"`, another
+            name of `camlens.methods.METHODS` (the README's methods table), or
+            the name of a method registered with `camlens.methods.register`.
+        relu: `False` keeps negative evidence: maps are then divided by their
+            largest magnitude, values in [-1, 1], negative where a region lowers
+            the score.
+        counterfactual: explain what speaks against each target (the negated
+            score, Selvaraju et al.'s counterfactual explanation).
+        score: `"output"` explains the model's output (post-softmax for a model
+            ending in softmax), `"logit"` the score before its last softmax or
+            sigmoid, read during the forward pass without changing the model (a
+            `ValueError` where camlens cannot find it); `None` uses the method's
+            own choice ("logit" for Grad-CAM++, whose closed form needs it,
+            else "output").
+        mask_batch_size: masked or ablated images per forward pass (Score-CAM,
+            Ablation-CAM).
+        max_channels: Score-CAM and Ablation-CAM only: score just the `k`
+            channels of largest activation variance over the locations (Faster
+            Score-CAM); the other channels weigh 0. `None` scores every channel.
+        smooth: `"aug"` averages the maps of the image and its horizontal flip,
+            each with its intensities scaled by 0.9, 1 and 1.1 (the flipped maps
+            flipped back), as pytorch-grad-cam's `aug_smooth`; every variant
+            explains the classes chosen for the image itself (class-id targets
+            only). `"eigen"` replaces the sum over channels by the projection
+            of the method's channel terms on their first principal component
+            (pytorch-grad-cam's `eigen_smooth`; for the methods whose map is
+            such a sum). `None`: no smoothing.
+        token_grid: `(rows, columns)` of a token output's patch grid, where it
+            cannot be inferred (by default: as many patch tokens as fit the
+            input's aspect ratio).
+        prefix_tokens: leading tokens that are not patches (class, distillation
+            or register tokens), dropped; by default those beyond the grid.
+        output_index: for a `layer` whose call returns several tensors (a tuple
+            or list), which one is explained; the first by default.
+        preprocess: a callable applied to the images before the model and
+            outside the differentiated part, e.g. a keras-hub classifier's
+            `preprocessor`: the images may then have any size.
+        layers: several layers at once, instead of `layer`: each layer's
+            maps are upsampled to the finest layer's grid and combined
+            (multi-layer CAM, e.g. Layer-CAM over several stages); one
+            probe pass per layer.
+        combine: how the maps of `layers` are combined: `"mean"` or `"max"`.
+        image_input: for a model with several inputs (an image beside
+            tabular data, say), the input the maps are for: an index into
+            `model.inputs` or an input's name; `None` takes the only input of
+            image rank. The images are then passed as a list (in
+            `model.inputs` order) or a dict by input name of all inputs.
+
+    Example:
+        >>> explainer = camlens.Explainer(model, layer="last_conv")
+        >>> maps = explainer(images, targets=[3, 5])   # images (N, H, W, C)
+        >>> maps.heatmaps.shape                        # (N, 2, h, w)
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        layer=None,
+        method: str = "gradcam",
+        relu: bool = True,
+        counterfactual: bool = False,
+        score: str | None = None,
+        mask_batch_size: int = 64,
+        token_grid: tuple[int, int] | None = None,
+        prefix_tokens: int | None = None,
+        output_index: int = 0,
+        preprocess=None,
+        max_channels: int | None = None,
+        smooth: str | None = None,
+        layers=None,
+        combine: str = "mean",
+        image_input=None,
+    ):
+        self.model = check_model(model)
+        self.method = methods.get_method(method)
+        self.image_slots = check_image_input(model, image_input, self.method)
+        """The inputs of a model with several (`InputSlots`), `None` for one input."""
+        self.image_input = image_input
+        self.relu = check_bool(relu, "relu")
+        self.counterfactual = check_counterfactual(self.method, counterfactual)
+        self.score = check_choice(self.method.score if score is None else score, "score", SCORES)
+        self.mask_batch_size = check_positive_int(mask_batch_size, "mask_batch_size")
+        self.token_grid = check_token_grid(token_grid)
+        self.prefix_tokens = check_prefix_tokens(prefix_tokens)
+        self.output_index = check_output_index(output_index, layer)
+        self.preprocess = check_callable(preprocess, "preprocess",
+                                         "taking the image batch, e.g. a keras-hub "
+                                         "classifier's preprocessor")
+        self.max_channels = check_max_channels(self.method, max_channels)
+        self.smooth = check_smooth(self.method, smooth)
+        self.combine = check_choice(combine, "combine", COMBINATIONS,
+                                    "how the maps of layers= are combined")
+        layers = check_layers(layers, layer)
+        self._chosen = layer is not None
+        self._layer = None
+        self._layouts: dict[tuple, Layout] = {}  # (id(layer), input shape) -> the grid used
+        self.parts: list[Explainer] | None = None
+        """One explainer per layer of `layers=`, else `None`."""
+        if self._chosen or layers is not None:
+            input_shape = self._graph_input_shape()
+            known = input_shape is not None and None not in input_shape[1:]
+            inspection = inspect(model, input_shape) if known else None
+        if self._chosen:
+            self._layer = resolve_layer(model, layer, inspection, self.output_index)
+        if layers is not None:
+            self.parts = [self._at(resolve_layer(model, item, inspection, self.output_index))
+                          for item in layers]
+
+    @property
+    def layer(self) -> keras.layers.Layer | None:
+        """The layer explained.
+
+        The automatic choice is made on the first batch explained. Asked before
+        that, for a classifier with a fixed input shape, it is made on one seeded
+        random image; otherwise it is `None` until the first call. `None` with
+        `layers=` (see `layers`).
+        """
+        if self.parts is not None:
+            return None
+        if self._layer is None:
+            shape = self._graph_input_shape()
+            known = shape is not None and None not in shape[1:]
+            if known and inspect(self.model, shape).num_classes is not None:
+                rng = np.random.default_rng(0)
+                self.probe_pass(rng.uniform(0, 1, (1, *shape[1:])).astype(np.float32), None)
+        return self._layer
+
+    @property
+    def layers(self) -> list[keras.layers.Layer]:
+        """The layers explained: those of `layers=`, or the one `layer`."""
+        if self.parts is not None:
+            return [part._layer for part in self.parts]
+        return [self.layer]
+
+    def __call__(self, images: np.ndarray, targets=None) -> Maps:
+        """Maps for a batch of images.
+
+        Args:
+            images: (N, H, W, C) array fitting the model's input (any size
+                with `preprocess`); (N, T, C) signals or (N, D, H, W, C)
+                volumes for a model of 1-D or 3-D inputs.
+            targets: `None` for each image's top prediction, a class id, a
+                target object from `camlens.targets` (`Class`, `Region`,
+                `Output`), a callable mapping the model output to one score per
+                image, a list of those (one map per entry, in order), or an int
+                array of class ids per image, (N,) or (N, K).
+
+        Returns:
+            `Maps` with heatmaps (N, K, h, w): (N, K, t) or (N, K, d, h, w)
+            for 1-D and 3-D inputs.
+        """
+        return self.explain_prepared(self.prepare(images, name="images"), targets)
+
+    def prepare(self, images, name: str = "images", single: bool = False):
+        """The model's input for `images`: checked, through `preprocess` if given;
+        channels last (a channels_first model's inputs moved, see
+        `camlens.model.channels`).
+
+        Args:
+            name: the argument's name, for messages.
+            single: require a batch of exactly one input.
+
+        Returns:
+            The image array, or `ModelInputs` for a model with several inputs.
+        """
+        if self.image_slots is not None:
+            shapes = self.image_slots.shapes
+
+            def check_image(array, label):
+                if self.preprocess is not None:
+                    array = keras.ops.convert_to_numpy(
+                        self.preprocess(check_images(array, None, name=label, single=single)))
+                return check_images(array, shapes[self.image_slots.image], name=label,
+                                    single=single)
+
+            return check_model_inputs(images, self.image_slots, check_image, name=name)
+        if self.preprocess is not None:
+            raw = check_images(images, None, name=name, single=single)
+            images = keras.ops.convert_to_numpy(self.preprocess(raw))
+        images = check_images(images, self.model, name=name, single=single)
+        return to_channels_last(images) if is_channels_first(self.model) else images
+
+    def explain_prepared(self, prepared, targets, pad_to: int | None = None) -> Maps:
+        """`__call__` for input already prepared by `prepare` (an array, or
+        `ModelInputs` for a model with several inputs).
+
+        `pad_to`: run the probe on a batch of this size (the last image repeated,
+        the compiled shape), the methods on the N images only.
+        """
+        if self.parts is not None:
+            maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
+            first = maps[0]
+            heatmaps = fused([each.heatmaps for each in maps], self.combine, self.relu)
+            return Maps(heatmaps, first.targets, first.scores, first.outputs)
+        batch = as_model_inputs(prepared)
+        inputs, result, plan = self.method_inputs(batch, targets, pad_to)
+        maps = self.maps_of(self.method, inputs, result)
+        if self.smooth == AUGMENT:
+            _check_class_ids(plan)
+
+            def heatmaps_of(variant: np.ndarray, ids: np.ndarray) -> np.ndarray:
+                variants = batch.with_image(variant)
+                return self.maps_of(self.method, *self.method_inputs(variants, ids, pad_to)[:2]).heatmaps
+
+            maps.heatmaps = augmented(batch.image, maps.heatmaps, maps.targets, heatmaps_of,
+                                      self.relu)
+        return maps
+
+    def maps_of(self, method: methods.Method, inputs: methods.MethodInputs,
+                result: ProbeResult) -> Maps:
+        """The `Maps` of `method` from the arrays of one probe pass (`method_inputs`)."""
+        count = inputs.target_count
+        return Maps(
+            heatmaps=methods.compute(method, inputs, relu=self.relu, smooth=self.smooth),
+            targets=result.targets[:, :count],
+            scores=result.scores[:, :count],
+            outputs=result.outputs,
+        )
+
+    def method_inputs(self, prepared, targets, pad_to: int | None = None):
+        """`(MethodInputs, ProbeResult, TargetPlan)` of one probe pass over prepared
+        input (an array or `ModelInputs`).
+
+        Any method of this explainer's score (and no more compared classes than
+        its own method) can be computed from them: the passes some methods need
+        more of (masked, ablated, second-order, guided) run when they ask.
+        """
+        batch = as_model_inputs(prepared)
+        plan, result = self.probe_pass(batch, targets, pad_to)
+        return method_inputs(
+            probe_for(self.model, self._layer, self.output_index), batch, plan, result,
+            self._layouts[id(self._layer), batch.image.shape], score=self.score,
+            counterfactual=self.counterfactual, mask_batch_size=self.mask_batch_size,
+            max_channels=self.max_channels, compared=bool(self.method.comparisons),
+            pad_to=pad_to,
+        ), result, plan
+
+    def probe_pass(self, prepared, targets, pad_to: int | None = None):
+        """`(TargetPlan, ProbeResult)`: the targets planned and the probe's arrays,
+        tokens laid out as a grid, for prepared input (an array or `ModelInputs`).
+
+        Activations (N, h, w, C) and gradients (N, K, h, w, C). The automatic
+        layer is chosen on the first pass.
+        """
+        batch = as_model_inputs(prepared)
+        inspection = self.inspection_for(batch)
+        outputs = inspection.outputs
+        plan = with_comparisons(plan_targets(targets, outputs, len(batch.image)),
+                                self.method, outputs)
+        if is_channels_first(self.model) and any(slot.kind == REGION for slot in plan.slots):
+            raise ValueError(
+                "Region targets read a (batch, height, width, classes) output; model "
+                f"'{self.model.name}' is channels_first, so its output grid has its "
+                "classes first. Pass a callable target that sums the region of its "
+                "output. Received: a Region in targets"
+            )
+        count = sum(slot.kind != SIMILAR for slot in plan.slots)
+        if self._layer is None:
+            return plan, self._choose_layer(inspection, batch, plan, count, pad_to)
+        check_output(self._layer, inspection, self.output_index)
+        result = self._run(self._layer, None, inspection, batch, plan, pad_to)
+        if self._chosen and result.gradients is not None:
+            _warn_if_blank(result, self._layer, count)
+        return plan, result
+
+    def inspection_for(self, prepared) -> Inspection:
+        """The model's inspection for prepared input's shapes (all inputs' for several)."""
+        batch = as_model_inputs(prepared)
+        if batch.slots is None:
+            return inspect(self.model, batch.image.shape)
+        return inspect(self.model, batch.image.shape, call_shapes=input_shapes(batch.feed()))
+
+    def settle_layer(self, layer: keras.layers.Layer) -> None:
+        """Take `layer` as the automatic choice, where none is made yet (the
+        explainers of `explain_methods` share the first one's choice)."""
+        if self._layer is None:
+            self._layer = layer
+
+    def _at(self, layer) -> Explainer:
+        """This explainer's options at one chosen layer (a part of `layers=`)."""
+        part = copy.copy(self)
+        part._chosen, part._layer, part._layouts, part.parts = True, layer, {}, None
+        return part
+
+    def _graph_input_shape(self) -> tuple | None:
+        """The model's input shape, channels last (as camlens works), if it has a
+        graph and one input."""
+        if self.image_slots is not None:
+            return None
+        shape = graph_input_shape(self.model)
+        return None if shape is None else channels_last_shape(shape, is_channels_first(self.model))
+
+    def _choose_layer(self, inspection: Inspection, batch: ModelInputs, plan: TargetPlan,
+                      targets: int, pad_to: int | None) -> ProbeResult:
+        """Run the candidates, best first, until the score depends on one.
+
+        The candidates run with gradients even for a method that uses none: a
+        layer the score does not depend on is as useless to it. The layer an
+        earlier choice for this model and input shape settled on runs first.
+        """
+        first = None
+        key = (self.token_grid, self.prefix_tokens)
+        settled = inspection.settled_layers.get(key)
+        for layer, grid in candidate_layers(inspection, self.token_grid, self.prefix_tokens,
+                                            first=settled):
+            result = self._run(layer, grid, inspection, batch, plan, pad_to, gradients=True)
+            first = first or (layer, result)
+            if np.any(result.gradients[:, :targets]):
+                self._layer = inspection.settled_layers[key] = layer
+                return result
+        if first is None:
+            raise no_candidate_error(self.model, self.token_grid, self.prefix_tokens)
+        self._layer, result = first
+        _warn_if_blank(result, self._layer, targets)
+        return result
+
+    def _run(self, layer, grid: Layout | None, inspection: Inspection, batch: ModelInputs,
+             plan: TargetPlan, pad_to: int | None, gradients: bool | None = None) -> ProbeResult:
+        """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid."""
+        probe = probe_for(self.model, layer, self.output_index)
+        gradients = self.method.gradients if gradients is None else gradients
+        result = probe.run(batch.feed(), plan, self.score, gradients=gradients, pad_to=pad_to)
+        if grid is None:
+            shape = inspection.output_shape(layer, self.output_index)
+            grid = layout_for(shape, inspection.input_shape, layer.name,
+                              self.token_grid, self.prefix_tokens)
+        self._layouts[id(layer), batch.image.shape] = grid
+        result.activations = grid.apply(result.activations, token_axis=1)
+        if result.gradients is not None:
+            result.gradients = grid.apply(result.gradients, token_axis=2)
+        return result
+
+
+def _check_class_ids(plan: TargetPlan) -> None:
+    """smooth='aug' explains flipped images: only class ids can be carried over."""
+    if not all(slot.kind in (TOP, ID, SIMILAR) and slot.output is None for slot in plan.slots):
+        raise ValueError(
+            "smooth='aug' explains each flipped and rescaled image for the image's "
+            "own classes, so it needs class-id targets (None, ids, Class). "
+            f"Received: targets {plan.slots}"
+        )
+
+
+def _warn_if_blank(result: ProbeResult, layer, targets: int) -> None:
+    """A `ZeroGradientWarning` when one of the first `targets` slots has all-zero gradients."""
+    gradients = result.gradients[:, :targets]
+    blank = ~np.any(gradients, axis=tuple(range(2, gradients.ndim)))
+    if blank.any():
+        warnings.warn(
+            f"The gradients of the explained score at layer '{layer.name}' are all "
+            f"zero for {int(blank.sum())} of {blank.size} (image, target) pairs, so "
+            "those maps are blank: the score does not depend on this layer (with "
+            "class-token pooling, a vision transformer's last block reaches no "
+            "score through its patch tokens), a softmax is saturated, or a Region "
+            "target covers no pixel. Choose layer=None (the automatic choice) or "
+            "an earlier layer, or score='logit'.",
+            ZeroGradientWarning,
+            stacklevel=4,
+        )

@@ -1,0 +1,2 @@
+"""The files camlens reads and writes: images and models from anywhere, outputs
+written whole or not at all."""

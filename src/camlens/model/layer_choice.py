@@ -1,0 +1,161 @@
+"""Choosing the layer whose activations explain a prediction.
+
+A layer can be given as an instance, a name, an index into `model.layers`, or
+`None` for the automatic choice. The automatic choice searches the model
+backwards, in the order its layers ran, for the last layer whose output is
+spatial (a grid of the input's rank with more than one position: (N, h, w, C)
+for images, (N, t, C) for 1-D signals, (N, d, h, w, C) for volumes; or a vision
+transformer's tokens) and on which the explained score depends. It descends into nested models and
+into layers that run their sub-layers as a chain (keras-hub's `ViTEncoder`,
+each block feeding the next); a layer that combines its sub-layers' outputs
+(a residual block) counts as one unit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterator
+
+import keras
+
+from .inspection import Inspection
+from .keras_internals import all_layers
+from .token_grid import Layout, layout_for
+
+
+def resolve_layer(model: keras.Model, layer, inspection: Inspection | None,
+                  output_index: int = 0) -> keras.layers.Layer:
+    """Return the layer instance of `model` that `layer` designates.
+
+    Args:
+        model: the Keras model being explained.
+        layer: a `keras.layers.Layer` of `model` (nested models included), its
+            name, or an index into `model.layers`.
+        inspection: the model's inspection, to check the layer's output;
+            `None` when it is not known yet (checked at the first call).
+        output_index: which tensor of a layer returning several is explained.
+
+    Returns:
+        The layer, checked to have a grid or token output.
+    """
+    if isinstance(layer, keras.layers.Layer):
+        chosen = _check_is_part_of(model, layer)
+    elif isinstance(layer, bool) or not isinstance(layer, (int, str)):
+        raise TypeError(
+            "layer must be a keras.layers.Layer, a layer name (str), an index "
+            f"(int) or None. Received: layer={layer!r} of type {type(layer).__name__}"
+        )
+    elif isinstance(layer, int):
+        chosen = _layer_at(model, layer)
+    else:
+        chosen = _layer_named(model, layer)
+    if inspection is not None:
+        check_output(chosen, inspection, output_index)
+    return chosen
+
+
+def check_output(layer, inspection: Inspection, output_index: int = 0) -> None:
+    """A ValueError unless the layer ran and its output `output_index` is a grid or tokens."""
+    record = inspection.record(layer)
+    if record is None:
+        return  # the probe says that it did not run, with the model's name
+    if not -len(record.shapes) <= output_index < len(record.shapes):
+        raise ValueError(
+            f"Layer '{layer.name}' returns {len(record.shapes)} tensor(s); "
+            f"output_index={output_index} is out of range. Received: "
+            f"output_index={output_index!r}"
+        )
+    shape = record.shapes[output_index]
+    if len(shape) not in (3, len(inspection.input_shape)):
+        layout_for(shape, inspection.input_shape, layer.name)  # raises with the message
+
+
+def candidate_layers(inspection: Inspection, token_grid=None, prefix_tokens=None,
+                     first=None) -> Iterator[tuple[keras.layers.Layer, Layout]]:
+    """The automatic choice's candidates, best first, with their layouts.
+
+    Each is a layer whose first output tensor is spatial: a grid of the input's
+    rank with more than one position, or (for images) tokens that fit a patch grid. Whether the score depends on it
+    is for the caller to check (it needs a gradient).
+
+    Args:
+        first: a layer to try before the others (the one an earlier choice for
+            this model settled on), if it is a candidate.
+    """
+    candidates = []
+    for record in _search_order(inspection.root):
+        layout = _spatial_layout(record, inspection, token_grid, prefix_tokens)
+        if layout is not None:
+            candidates.append((record.layer, layout))
+    candidates.sort(key=lambda candidate: candidate[0] is not first)  # stable: the rest in order
+    yield from candidates
+
+
+def no_candidate_error(model: keras.Model, token_grid=None, prefix_tokens=None) -> ValueError:
+    """The automatic choice found no layer; the message names the options that narrowed it."""
+    given = ""
+    if token_grid is not None or prefix_tokens is not None:
+        given = f", token_grid={token_grid!r}, prefix_tokens={prefix_tokens!r}"
+    return ValueError(
+        "Could not find a layer with a spatial output (4-D (batch, height, width, "
+        "channels) with more than one position, or a vision transformer's "
+        "(batch, tokens, channels) fitting a patch grid; for a 1-D or 3-D input, "
+        f"a grid of the input's rank) in model '{model.name}'. "
+        f"Pass `layer=` explicitly. Received: layer=None{given}"
+    )
+
+
+def _search_order(record):
+    for child in reversed(record.children):
+        if isinstance(child.layer, keras.Model) or child.chain:
+            yield from _search_order(child)
+        yield child
+
+
+def _spatial_layout(record, inspection, token_grid, prefix_tokens) -> Layout | None:
+    if not record.shapes or record.calls != 1:
+        return None
+    shape = record.shapes[0]
+    if len(shape) == len(inspection.input_shape):
+        return Layout() if math.prod(shape[1:-1]) > 1 else None
+    if len(shape) != 3 or len(inspection.input_shape) != 4:
+        return None
+    try:
+        return layout_for(shape, inspection.input_shape, record.layer.name, token_grid, prefix_tokens)
+    except ValueError:
+        return None
+
+
+def _check_is_part_of(model, layer):
+    if any(candidate is layer for candidate in all_layers(model)):
+        return layer
+    raise ValueError(
+        f"Layer '{layer.name}' is not a layer of model '{model.name}' (nor of a model "
+        f"nested in it). Received: layer={layer!r}"
+    )
+
+
+def _layer_at(model, index: int):
+    count = len(model.layers)
+    if not -count <= index < count:
+        raise ValueError(
+            f"layer index {index} is out of range for model '{model.name}', which "
+            f"has {count} layers (valid: {-count} to {count - 1}). Received: layer={index}"
+        )
+    return model.layers[index]
+
+
+def _layer_named(model, name: str):
+    candidates = [model.layers, all_layers(model)]  # top level first, as get_layer
+    for layers in candidates:
+        for layer in layers:
+            if layer.name == name:
+                return layer
+    names = [layer.name for layer in all_layers(model)]
+    close = difflib.get_close_matches(name, names, n=3)
+    hint = f" Did you mean {', '.join(repr(n) for n in close)}?" if close else ""
+    raise ValueError(
+        f"No layer named '{name}' in model '{model.name}' or the models nested in "
+        f"it.{hint} Received: layer={name!r}"
+    )

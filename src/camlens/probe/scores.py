@@ -1,0 +1,85 @@
+"""The target scores, written with `keras.ops` so that they run inside every
+backend's compiled function (see `camlens.probe.plan` for the slots)."""
+
+from __future__ import annotations
+
+import keras
+
+from .plan import CALLABLE, ID, REGION, SIMILAR
+
+
+def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
+    """Scores (N, K) float32 and explained class ids (N, K) int32 per slot.
+
+    Written with `keras.ops`, so it runs inside every backend's trace.
+
+    Args:
+        slots: (K,) `Slot`s.
+        classes: what class ids index on a single-output model: the output, or
+            the scores before its last activation (`score="logit"`).
+        outputs: the model's outputs.
+        ids: (N, K) int32 class ids.
+        extras: per slot, the (N, *spatial) mask of a masked region, the
+            cotangent of a callable's score with respect to its output (the
+            slot's score is then the linearisation whose gradient is the
+            callable's; the value comes from the callable itself), or `None`.
+    """
+    ops = keras.ops
+    flat = keras.tree.flatten(outputs)
+    columns, explained = [], []
+    for k, slot in enumerate(slots):
+        output = outputs if slot.output is None else flat[slot.output]
+        table = classes if slot.output is None else output
+        if slot.kind == CALLABLE:
+            column = _linearized(output, extras[k])
+            index = ops.full_like(column, -1, dtype="int32")
+        elif slot.kind == REGION:
+            index = ids[:, k]
+            column = _region_score(ops.cast(table, "float32"), output, index, extras[k])
+        else:
+            if slot.kind == SIMILAR:
+                index = _similar_class(output, explained[slot.of], slot.rank)
+            elif slot.kind == ID:
+                index = ids[:, k]
+            else:
+                index = ops.cast(ops.argmax(output, axis=-1), "int32")
+            scores = ops.cast(table, "float32")
+            column = ops.sum(scores * ops.one_hot(index, ops.shape(scores)[-1]), axis=-1)
+        columns.append(ops.cast(column, "float32"))
+        explained.append(ops.cast(index, "int32"))
+    return ops.stack(columns, axis=1), ops.stack(explained, axis=1)
+
+
+def _similar_class(table, excluded, rank: int):
+    """(N,) the class ranked `rank` in each row of `table` (N, classes), `excluded` left out."""
+    ops = keras.ops
+    left_out = ops.one_hot(excluded, ops.shape(table)[1], dtype="bool")
+    lowest = ops.min(table) - 1
+    _, indices = ops.top_k(ops.where(left_out, lowest, table), rank + 1)
+    return ops.cast(indices[:, rank], "int32")
+
+
+def _region_score(scores, output, index, mask):
+    """sum over the region of scores[..., index]: scores (N, ..., C), index (N,)."""
+    ops = keras.ops
+    rank = len(scores.shape)
+    pick = ops.one_hot(index, scores.shape[-1], dtype="float32")
+    channel = ops.sum(scores * ops.reshape(pick, (-1,) + (1,) * (rank - 2) + (scores.shape[-1],)), -1)
+    if mask is None:
+        predicted = ops.argmax(output, axis=-1)
+        mask = ops.cast(ops.equal(predicted, ops.reshape(ops.cast(index, predicted.dtype),
+                                                         (-1,) + (1,) * (rank - 2))), "float32")
+    return ops.sum(channel * ops.cast(mask, "float32"), axis=tuple(range(1, rank - 1)))
+
+
+def _linearized(output, cotangent):
+    """sum(output * cotangent) per image: its gradient is the callable score's."""
+    ops = keras.ops
+    leaves = keras.tree.flatten(output)
+    if cotangent is None:  # a forward pass only: the value comes from the callable
+        return ops.zeros((ops.shape(leaves[0])[0],), "float32")
+    total = 0.0
+    for leaf, weight in zip(leaves, keras.tree.flatten(cotangent)):
+        product = ops.cast(leaf, "float32") * ops.cast(weight, "float32")
+        total = total + ops.sum(ops.reshape(product, (ops.shape(product)[0], -1)), axis=1)
+    return total
