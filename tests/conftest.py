@@ -1,11 +1,13 @@
-"""The fixtures shared by the tests; what they build lives in `helpers.py`."""
+"""Fixtures shared by every tier; what they build lives in `support/`."""
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 import pytest
+from PIL import Image
 
-from helpers import MODEL_BUILDERS, functional_resnet
+from support.models import MODEL_BUILDERS, functional_resnet, images
 
 
 @pytest.fixture(params=sorted(MODEL_BUILDERS))
@@ -17,3 +19,56 @@ def any_model(request) -> keras.Model:
 @pytest.fixture
 def resnet() -> keras.Model:
     return functional_resnet()
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "model.keras"
+    functional_resnet().save(path)
+    return path
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    path = tmp_path / "photo.png"
+    pixels = (images(1, seed=3)[0] * 255).astype(np.uint8)
+    Image.fromarray(pixels).resize((48, 36)).save(path)
+    return path
+
+
+# keras-hub models built once per test run from small configs (seeded random
+# weights): the tests that take them only read them. A test that changes a
+# model builds its own.
+
+
+@pytest.fixture(scope="session")
+def vit():
+    pytest.importorskip("keras_hub")
+    from support import hub
+
+    return hub.vit()
+
+
+@pytest.fixture(scope="session")
+def deit():
+    pytest.importorskip("keras_hub")
+    from support import hub
+
+    return hub.deit()
+
+
+@pytest.fixture(scope="session")
+def swin():
+    pytest.importorskip("keras_hub")
+    from support import hub
+
+    return hub.swin()
+
+
+@pytest.fixture(scope="session")
+def demo_model():
+    """The shipped demo model, loaded once; the tests that take it only read it."""
+    from camlens.demo import load_demo_model
+
+    return load_demo_model()
+

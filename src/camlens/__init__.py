@@ -16,7 +16,7 @@ _PUBLIC = {
     "Explainer": ".api.explainer",
     "Explanation": ".api.results",
     "Maps": ".api.results",
-    "ZeroGradientWarning": ".api.explainer",
+    "ZeroGradientWarning": ".api.blank_maps",
     "TargetExplanation": ".api.results",
     "expand_heatmap": ".formatters",
     "explain_batch": ".api.batch",
@@ -43,7 +43,8 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from . import targets
     from .api.batch import explain_batch
-    from .api.explainer import Explainer, ZeroGradientWarning
+    from .api.blank_maps import ZeroGradientWarning
+    from .api.explainer import Explainer
     from .api.many_methods import explain_methods
     from .api.prediction import explain_prediction, gradcam_backend, show_prediction
     from .api.results import Explanation, Maps, TargetExplanation

@@ -33,22 +33,19 @@ from ..checks import (
 )
 from ..methods.fusion import COMBINATIONS, fused
 from ..methods.smoothing import AUGMENT, augmented
-from ..model.channels import channels_last_shape, is_channels_first, to_channels_last
-from ..model.inputs import ModelInputs, as_model_inputs, check_image_input, check_images
-from ..model.inputs import check_model, check_model_inputs
+from ..model.channels import channels_last_shape, is_channels_first
+from ..model.inputs import ModelInputs, as_model_inputs, check_image_input, check_model
+from ..model.inputs import prepare_input
 from ..model.inspection import Inspection, graph_input_shape, inspect
 from ..model.layer_choice import candidate_layers, check_output, no_candidate_error, resolve_layer
 from ..model.token_grid import Layout, layout_for
 from ..probe import SCORES, ProbeResult, probe_for
 from ..probe.base import input_shapes
 from ..probe.plan import ID, REGION, SIMILAR, TOP, TargetPlan
+from .blank_maps import ZeroGradientWarning, warn_if_blank
 from .passes import method_inputs
 from .planning import plan_targets, with_comparisons
 from .results import Maps
-
-
-class ZeroGradientWarning(UserWarning):
-    """The explained score does not depend on the chosen layer: its maps are blank."""
 
 
 class Explainer:
@@ -232,22 +229,7 @@ class Explainer:
         Returns:
             The image array, or `ModelInputs` for a model with several inputs.
         """
-        if self.image_slots is not None:
-            shapes = self.image_slots.shapes
-
-            def check_image(array, label):
-                if self.preprocess is not None:
-                    array = keras.ops.convert_to_numpy(
-                        self.preprocess(check_images(array, None, name=label, single=single)))
-                return check_images(array, shapes[self.image_slots.image], name=label,
-                                    single=single)
-
-            return check_model_inputs(images, self.image_slots, check_image, name=name)
-        if self.preprocess is not None:
-            raw = check_images(images, None, name=name, single=single)
-            images = keras.ops.convert_to_numpy(self.preprocess(raw))
-        images = check_images(images, self.model, name=name, single=single)
-        return to_channels_last(images) if is_channels_first(self.model) else images
+        return prepare_input(self.model, images, self.image_slots, self.preprocess, name, single)
 
     def explain_prepared(self, prepared, targets, pad_to: int | None = None) -> Maps:
         """`__call__` for input already prepared by `prepare` (an array, or
@@ -329,7 +311,7 @@ class Explainer:
         check_output(self._layer, inspection, self.output_index)
         result = self._run(self._layer, None, inspection, batch, plan, pad_to)
         if self._chosen and result.gradients is not None:
-            _warn_if_blank(result, self._layer, count)
+            warn_if_blank(result, self._layer, count)
         return plan, result
 
     def inspection_for(self, prepared) -> Inspection:
@@ -380,7 +362,7 @@ class Explainer:
         if first is None:
             raise no_candidate_error(self.model, self.token_grid, self.prefix_tokens)
         self._layer, result = first
-        _warn_if_blank(result, self._layer, targets)
+        warn_if_blank(result, self._layer, targets)
         return result
 
     def _run(self, layer, grid: Layout | None, inspection: Inspection, batch: ModelInputs,
@@ -407,22 +389,4 @@ def _check_class_ids(plan: TargetPlan) -> None:
             "smooth='aug' explains each flipped and rescaled image for the image's "
             "own classes, so it needs class-id targets (None, ids, Class). "
             f"Received: targets {plan.slots}"
-        )
-
-
-def _warn_if_blank(result: ProbeResult, layer, targets: int) -> None:
-    """A `ZeroGradientWarning` when one of the first `targets` slots has all-zero gradients."""
-    gradients = result.gradients[:, :targets]
-    blank = ~np.any(gradients, axis=tuple(range(2, gradients.ndim)))
-    if blank.any():
-        warnings.warn(
-            f"The gradients of the explained score at layer '{layer.name}' are all "
-            f"zero for {int(blank.sum())} of {blank.size} (image, target) pairs, so "
-            "those maps are blank: the score does not depend on this layer (with "
-            "class-token pooling, a vision transformer's last block reaches no "
-            "score through its patch tokens), a softmax is saturated, or a Region "
-            "target covers no pixel. Choose layer=None (the automatic choice) or "
-            "an earlier layer, or score='logit'.",
-            ZeroGradientWarning,
-            stacklevel=4,
         )

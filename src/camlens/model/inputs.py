@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from ..checks import is_integer
-from .channels import is_channels_first
+from .channels import is_channels_first, to_channels_last
 from .inspection import graph_input_shape
 
 
@@ -329,3 +329,33 @@ def _expected_text(expected: tuple | None) -> str:
     if expected is None:
         return ""
     return f"; the model expects (batch, {', '.join(str(d) for d in expected[1:])})"
+
+
+def prepare_input(model, images, slots: InputSlots | None, preprocess, name: str = "images",
+                  single: bool = False):
+    """The model's input for `images`: checked, through `preprocess` if given;
+    channels last (a channels_first model's inputs moved, see `channels`).
+
+    Args:
+        slots: the inputs of a model with several, else `None`.
+        preprocess: a callable applied to the image batch first, or `None`.
+        name: the argument's name, for messages.
+        single: require a batch of exactly one input.
+
+    Returns:
+        The image array, or `ModelInputs` for a model with several inputs.
+    """
+    if slots is not None:
+
+        def check_image(array, label):
+            if preprocess is not None:
+                array = keras.ops.convert_to_numpy(
+                    preprocess(check_images(array, None, name=label, single=single)))
+            return check_images(array, slots.shapes[slots.image], name=label, single=single)
+
+        return check_model_inputs(images, slots, check_image, name=name)
+    if preprocess is not None:
+        raw = check_images(images, None, name=name, single=single)
+        images = keras.ops.convert_to_numpy(preprocess(raw))
+    images = check_images(images, model, name=name, single=single)
+    return to_channels_last(images) if is_channels_first(model) else images

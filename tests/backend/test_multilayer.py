@@ -1,0 +1,96 @@
+"""layers=[...]: the maps of several layers upsampled to the finest grid and combined."""
+
+import keras
+import numpy as np
+import pytest
+
+import camlens
+from camlens.metrics import randomization_check
+from support.models import images
+
+
+def two_scale_model() -> keras.Model:
+    """A 12x12 convolution, then a 6x6 one after pooling."""
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="fine")(inputs)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="coarse")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(4, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+def bilinear(maps, size):
+    """Half-pixel-centred bilinear upsampling of (..., h, w), edges clamped, written out."""
+    def matrix(out, inp):
+        weights = np.zeros((out, inp))
+        for i in range(out):
+            x = min(max((i + 0.5) * inp / out - 0.5, 0), inp - 1)
+            low = int(np.floor(x))
+            high = min(low + 1, inp - 1)
+            weights[i, low] += 1 - (x - low)
+            weights[i, high] += x - low
+        return weights
+
+    return matrix(size[0], maps.shape[-2]) @ maps @ matrix(size[1], maps.shape[-1]).T
+
+
+@pytest.mark.parametrize("combine", ["mean", "max"])
+def test_maps_of_two_layers_are_upsampled_to_the_finer_and_combined(combine):
+    model = two_scale_model()
+    batch = images(3, seed=4)
+    fine = camlens.Explainer(model, layer="fine", method="layercam")(batch, targets=[1, 2])
+    coarse = camlens.Explainer(model, layer="coarse", method="layercam")(batch, targets=[1, 2])
+    assert fine.heatmaps.shape[2:] == (12, 12) and coarse.heatmaps.shape[2:] == (6, 6)
+
+    stacked = np.stack([fine.heatmaps, bilinear(coarse.heatmaps, (12, 12))])
+    raw = stacked.mean(axis=0) if combine == "mean" else stacked.max(axis=0)
+    expected = raw / (raw.max(axis=(-2, -1), keepdims=True) + 1e-7)
+
+    maps = camlens.Explainer(model, layers=["coarse", "fine"], method="layercam", combine=combine)(
+        batch, targets=[1, 2]
+    )
+    assert maps.heatmaps.shape == (3, 2, 12, 12)
+    np.testing.assert_allclose(maps.heatmaps, expected, atol=1e-6)
+    np.testing.assert_array_equal(maps.targets, fine.targets)
+
+
+def test_explain_prediction_names_every_layer():
+    model = two_scale_model()
+    expl = camlens.explain_prediction(model, images(1, seed=2), layers=["fine", "coarse"])
+    assert expl.layer == "fine, coarse"
+    assert expl.targets[0].heatmap.shape == (12, 12)
+
+
+def test_randomization_check_over_several_layers():
+    check = randomization_check(two_scale_model(), images(3, seed=6), layers=["fine", "coarse"])
+    assert "coarse" in check.randomized and "fine" not in check.randomized
+    assert check.correlations.shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "options, error, words",
+    [
+        ({"layers": "fine"}, TypeError, "layers must be a list"),
+        ({"layers": []}, ValueError, "at least one layer"),
+        ({"layers": ["fine"], "layer": "coarse"}, ValueError, "not both"),
+        ({"layers": ["fine", "nowhere"]}, ValueError, "nowhere"),
+        ({"layers": ["fine"], "combine": "sum"}, ValueError, "combine must be one of"),
+    ],
+)
+def test_bad_layers(options, error, words):
+    with pytest.raises(error, match=words):
+        camlens.Explainer(two_scale_model(), **options)
+
+
+def test_explain_methods_over_several_layers():
+    model = two_scale_model()
+    batch = images(2, seed=9)
+    together = camlens.explain_methods(model, batch, methods=["gradcam", "layercam"],
+                                       layers=["fine", "coarse"])
+    for name, maps in together.items():
+        alone = camlens.Explainer(model, method=name, layers=["fine", "coarse"])(batch)
+        np.testing.assert_allclose(maps.heatmaps, alone.heatmaps, atol=1e-6)

@@ -1,0 +1,59 @@
+"""The audit resumes on damaged part files: a missing or replaced shard is done again."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import camlens
+from camlens.audit import read_records
+from camlens.audit.writer import MANIFEST, RECORDS
+from camlens.demo import make_dataset
+
+OPTIONS = dict(batch_size=4, shard_size=4, report=False, progress=False)
+
+@pytest.fixture(scope="module")
+def model(demo_model):
+    return demo_model
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    data = make_dataset(12, seed=3)
+    return list(zip(data.images, data.labels))
+
+
+def test_a_damaged_or_missing_part_file_is_done_again(model, pairs, tmp_path):
+    out = tmp_path / "out"
+    camlens.audit(model, pairs, out, **OPTIONS)
+    complete = read_records(out).to_pandas()
+    parts = out / RECORDS
+    kept = (parts / "part-00000.parquet").stat().st_mtime_ns
+    whole = (parts / "part-00001.parquet").read_bytes()
+    (parts / "part-00001.parquet").write_bytes(whole[: len(whole) // 2])  # truncated
+    (parts / "part-00002.parquet").unlink()  # deleted
+    with pytest.warns(UserWarning, match="shard 1's part file") as caught:
+        summary = camlens.audit(model, pairs, out, **OPTIONS)
+    assert any("shard 2's part file" in str(w.message) for w in caught)
+    assert summary.rows == 12
+    records = read_records(out).to_pandas()
+    assert list(records["index"]) == list(range(12))
+    np.testing.assert_allclose(np.stack(records["heatmap"]), np.stack(complete["heatmap"]),
+                               atol=1e-6)
+    assert (parts / "part-00000.parquet").stat().st_mtime_ns == kept  # not redone
+    assert json.loads((out / MANIFEST).read_text())["complete"]
+
+
+def test_a_part_file_replaced_by_another_is_done_again(model, pairs, tmp_path):
+    out = tmp_path / "out"
+    camlens.audit(model, pairs, out, **OPTIONS)
+    parts = out / RECORDS
+    # As many rows, a valid Parquet file, but shard 2's records in shard 1's place.
+    (parts / "part-00001.parquet").write_bytes((parts / "part-00002.parquet").read_bytes())
+    with pytest.warns(UserWarning, match=r"shard 1's part file .*not the bytes written"):
+        camlens.audit(model, pairs, out, **OPTIONS)
+    records = read_records(out).to_pandas()
+    assert list(records["index"]) == list(range(12))
+    assert not records.duplicated(["index", "method", "target_kind"]).any()
