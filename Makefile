@@ -19,12 +19,22 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[all,imagenet,test]"
 	touch $(STAMP)
 
-# The suite once per Keras backend, each in its own process (Keras reads
-# KERAS_BACKEND at import). Every backend runs even if an earlier one fails.
+# The house's contracts (layers, no import cycle, backends only in the probe),
+# then the tests in tiers: tests/unit (backend-free) and tests/e2e (command line,
+# audit, browser, README, notebook) once, on $(ONCE_BACKEND); tests/backend once
+# per Keras backend, each in its own process (Keras reads KERAS_BACKEND at
+# import). Every tier runs even if an earlier one fails.
+ONCE_BACKEND ?= jax
+PYTEST := $(BIN)/python -m pytest -q --durations=25
+
 test: $(STAMP)
-	@status=0; for backend in $(BACKENDS); do \
-		echo "== KERAS_BACKEND=$$backend"; \
-		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -q || status=1; \
+	$(BIN)/lint-imports --no-cache
+	@status=0; \
+	echo "== tests/unit and tests/e2e, once (KERAS_BACKEND=$(ONCE_BACKEND))"; \
+	KERAS_BACKEND=$(ONCE_BACKEND) $(PYTEST) tests/unit tests/e2e || status=1; \
+	for backend in $(BACKENDS); do \
+		echo "== tests/backend, KERAS_BACKEND=$$backend"; \
+		KERAS_BACKEND=$$backend $(PYTEST) tests/backend || status=1; \
 	done; exit $$status
 
 # The demo alone: camlens and one Keras backend, nothing for the tests.

@@ -12,7 +12,7 @@ compress like photos. The model is MobileNetV2 with seeded random weights
 
 - throughput: `camlens.audit(model, folder, out, report=False)` (Grad-CAM of the
   top class, records written) against a loop that decodes the same files as the
-  audit does (`camlens.files.load_image` + `image_to_doc`) and calls
+  audit does (`camlens.files.images.load_image` + `image_to_doc`) and calls
   `model.predict` on batches of 32. The two alternate `--passes` times after a
   warm-up pass each; the table gives images/s of the median pass and the ratio.
 - peak memory: one fresh process per image count audits that many files and
@@ -36,8 +36,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import models as bench
 import numpy as np
+
+import models as bench
 
 BATCH = 32
 RAY = "audit (ray, 1 actor), end to end"
@@ -55,17 +56,20 @@ def main() -> None:
     args = parser.parse_args()
     count = args.images or (256 if args.quick else 1000)
     passes = args.passes or (1 if args.quick else 3)
-    memory = [int(n) for n in (args.memory or ("256,1024" if args.quick else "500,5000")).split(",")]
+    memory = [
+        int(n) for n in (args.memory or ("256,1024" if args.quick else "500,5000")).split(",")
+    ]
     bench.header("Data-set audit (MobileNetV2, 224x224 JPEG files)", args.quick)
     model_file = _model_file()
     if not args.skip_throughput:
         _throughput(model_file, _jpegs(count), passes, args.ray)
-    print(f"\npeak RSS over the RSS after the model is built (fresh process per row):\n")
+    print("\npeak RSS over the RSS after the model is built (fresh process per row):\n")
     print(bench.table(["images", "peak RSS MiB", "images/s"], []), flush=True)
     for n in memory:
         folder = _jpegs(n)
-        result = bench.run_child(__file__, {"folder": str(folder), "model": str(model_file)},
-                                 timeout=3600)
+        result = bench.run_child(
+            __file__, {"folder": str(folder), "model": str(model_file)}, timeout=3600
+        )
         if "error" in result:
             print(f"memory run failed: {result['error']}", file=sys.stderr)
             continue
@@ -73,7 +77,7 @@ def main() -> None:
 
 
 def _throughput(model_file: Path, folder: Path, passes: int, with_ray: bool) -> None:
-    from camlens.files import load_model
+    from camlens.files.models import load_model
 
     model = load_model(model_file)
     files = sorted(folder.glob("*.jpg"))
@@ -103,27 +107,38 @@ def _throughput(model_file: Path, folder: Path, passes: int, with_ray: bool) -> 
     print(f"\n{len(files)} files, batches of {BATCH}, median of {passes} passes:\n")
     reference = len(files) / statistics.median(seconds["decode + predict"])
     local = len(files) / statistics.median(seconds["audit (local)"])
-    rates = {name: len(files) / statistics.median(values) for name, values in seconds.items()
-             if name != RAY_SHORT}
+    rates = {
+        name: len(files) / statistics.median(values)
+        for name, values in seconds.items()
+        if name != RAY_SHORT
+    }
     if with_ray:
         extra = [long - short for long, short in zip(seconds[RAY], seconds[RAY_SHORT])]
         steady = (len(files) - RAY_FEW) / statistics.median(extra)
         rates["audit (ray, 1 actor), start-up excluded"] = steady
-    rows = [[name, f"{rate:.1f}", bench.ratio(rate, reference), bench.ratio(rate, local)]
-            for name, rate in rates.items()]
-    print(bench.table(["run", "images/s", "vs decode + predict", "vs local audit"], rows),
-          flush=True)
+    rows = [
+        [name, f"{rate:.1f}", bench.ratio(rate, reference), bench.ratio(rate, local)]
+        for name, rate in rates.items()
+    ]
+    print(
+        bench.table(["run", "images/s", "vs decode + predict", "vs local audit"], rows), flush=True
+    )
     if with_ray:
         startup = statistics.median(seconds[RAY_SHORT]) - RAY_FEW / steady
-        print(f"\nRay actor start-up (process, backend import, model load, trace): "
-              f"{startup:.1f} s per audit", flush=True)
+        print(
+            f"\nRay actor start-up (process, backend import, model load, trace): "
+            f"{startup:.1f} s per audit",
+            flush=True,
+        )
 
 
 def _plain_loop(model, files) -> None:
-    from camlens.files import image_to_doc, load_image
+    from camlens.files.images import image_to_doc, load_image
 
     for start in range(0, len(files), BATCH):
-        batch = np.concatenate([image_to_doc(load_image(p), model) for p in files[start:start + BATCH]])
+        batch = np.concatenate(
+            [image_to_doc(load_image(p), model) for p in files[start : start + BATCH]]
+        )
         model.predict(batch, batch_size=BATCH, verbose=0)
 
 
@@ -132,8 +147,9 @@ def _audit(model, folder: Path, **options) -> None:
 
     out = Path(tempfile.mkdtemp(prefix="camlens-audit-bench-"))
     try:
-        camlens.audit(model, folder, out / "out", batch_size=BATCH, report=False,
-                      progress=False, **options)
+        camlens.audit(
+            model, folder, out / "out", batch_size=BATCH, report=False, progress=False, **options
+        )
     finally:
         shutil.rmtree(out)
 
@@ -141,7 +157,7 @@ def _audit(model, folder: Path, **options) -> None:
 def _child(arguments: dict) -> None:
     import json
 
-    from camlens.files import load_model
+    from camlens.files.models import load_model
 
     model = load_model(Path(arguments["model"]))
     bench.reset_peak_rss()
@@ -154,7 +170,11 @@ def _child(arguments: dict) -> None:
 
 
 def _model_file() -> Path:
-    path = Path(tempfile.gettempdir()) / "camlens-benchmarks" / f"audit-mobilenetv2-{bench.backend()}.keras"
+    path = (
+        Path(tempfile.gettempdir())
+        / "camlens-benchmarks"
+        / f"audit-mobilenetv2-{bench.backend()}.keras"
+    )
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"partial-{path.name}")

@@ -55,24 +55,40 @@ def main() -> None:
     write_folder(work / "data", args.images, seed=9)
 
     def command(out: Path) -> list[str]:
-        return [sys.executable, "-m", "camlens", "audit", str(work / "data" / "demo_model.keras"),
-                str(work / "data" / "labels.csv"), "--out", str(out), "--shard-size",
-                str(args.shard_size), "--batch-size", str(args.shard_size), "--target",
-                args.target, "--no-report"]
+        return [
+            sys.executable,
+            "-m",
+            "camlens",
+            "audit",
+            str(work / "data" / "demo_model.keras"),
+            str(work / "data" / "labels.csv"),
+            "--out",
+            str(out),
+            "--shard-size",
+            str(args.shard_size),
+            "--batch-size",
+            str(args.shard_size),
+            "--target",
+            args.target,
+            "--no-report",
+        ]
 
     env = dict(os.environ, PYTHONPATH=str(SRC))
     backend = env.get("KERAS_BACKEND", "tensorflow")
     shards = -(-args.images // args.shard_size)
     print(f"# Kill-and-resume of camlens audit ({backend})")
-    print(f"{args.images} demo images (64x64 PNG), shards of {args.shard_size} ({shards} shards), "
-          f"--target {args.target}, SIGKILL after {args.kill_after} finished shards\n")
+    print(
+        f"{args.images} demo images (64x64 PNG), shards of {args.shard_size} ({shards} shards), "
+        f"--target {args.target}, SIGKILL after {args.kill_after} finished shards\n"
+    )
 
     whole = _timed(command(work / "whole"), env)
 
     manifest = work / "resumed" / "manifest.json"
     start = time.perf_counter()
-    process = subprocess.Popen(command(work / "resumed"), env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command(work / "resumed"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     while process.poll() is None:
         if manifest.exists() and len(_listed(manifest)) >= args.kill_after:
             break
@@ -92,32 +108,46 @@ def main() -> None:
     duplicated = int(mine.duplicated(keys).sum())
     missing = len(set(map(tuple, reference[keys].values)) - set(map(tuple, mine[keys].values)))
     explained = mine["error"].isna()
-    gap = float(np.abs(np.stack(mine["heatmap"][explained]) -
-                       np.stack(reference["heatmap"][reference["error"].isna()])).max())
+    gap = float(
+        np.abs(
+            np.stack(mine["heatmap"][explained])
+            - np.stack(reference["heatmap"][reference["error"].isna()])
+        ).max()
+    )
 
     print("| run | wall s | rows listed | shards listed |")
     print("|---|---|---|---|")
     print(f"| uninterrupted | {whole:.1f} | {len(reference)} | {shards} |")
-    print(f"| killed (SIGKILL, exit {killed_code}) | {killed:.1f} | "
-          f"{sum(e['rows'] for e in before.values())} | {len(before)} |")
+    print(
+        f"| killed (SIGKILL, exit {killed_code}) | {killed:.1f} | "
+        f"{sum(e['rows'] for e in before.values())} | {len(before)} |"
+    )
     print(f"| resumed | {resumed:.1f} | {len(mine)} | {len(_listed(manifest))} |")
-    print(f"| rerun of the finished folder | {again:.1f} | {len(mine)} | "
-          f"{len(_listed(manifest))} |")
+    print(
+        f"| rerun of the finished folder | {again:.1f} | {len(mine)} | {len(_listed(manifest))} |"
+    )
     print()
-    print(f"part files on disk after the kill: {len(on_disk)} "
-          f"({len([n for n in on_disk if n.endswith('.tmp')])} temporary), "
-          f"{len(before)} listed")
-    print(f"after the resume: {len(mine)} rows, {duplicated} duplicated keys, {missing} missing "
-          f"keys, maps within {gap:.1e} of the uninterrupted run's")
-    print(f"killed + resumed: {killed + resumed:.1f} s = {(killed + resumed) / whole:.2f}x the "
-          f"uninterrupted {whole:.1f} s (the resumed run alone {resumed / whole:.2f}x)")
+    print(
+        f"part files on disk after the kill: {len(on_disk)} "
+        f"({len([n for n in on_disk if n.endswith('.tmp')])} temporary), "
+        f"{len(before)} listed"
+    )
+    print(
+        f"after the resume: {len(mine)} rows, {duplicated} duplicated keys, {missing} missing "
+        f"keys, maps within {gap:.1e} of the uninterrupted run's"
+    )
+    print(
+        f"killed + resumed: {killed + resumed:.1f} s = {(killed + resumed) / whole:.2f}x the "
+        f"uninterrupted {whole:.1f} s (the resumed run alone {resumed / whole:.2f}x)"
+    )
     shutil.rmtree(work)
 
 
 def _timed(command: list[str], env: dict) -> float:
     start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - start
 
 

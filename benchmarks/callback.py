@@ -21,11 +21,10 @@ import statistics
 import tempfile
 import time
 
-import models as bench
-
 import keras
 
 import camlens
+import models as bench
 from camlens.callbacks import ExplainCallback
 from camlens.demo import CLASS_NAMES, IMAGE_SIZE, make_dataset
 
@@ -48,8 +47,14 @@ def main() -> None:
     timer = EpochTimer()
     with tempfile.TemporaryDirectory() as log_dir:
         callback = MeasuredCallback(probes, method=args.method, every=2, log_dir=log_dir)
-        model.fit(data.images, data.labels, epochs=WARMUP_EPOCHS + 2 * pairs, batch_size=32,
-                  verbose=0, callbacks=[timer.start, callback, timer.stop])
+        model.fit(
+            data.images,
+            data.labels,
+            epochs=WARMUP_EPOCHS + 2 * pairs,
+            batch_size=32,
+            verbose=0,
+            callbacks=[timer.start, callback, timer.stop],
+        )
     explainer = camlens.Explainer(model, method=args.method)
     bare = [_seconds(lambda: explainer(probes)) for _ in range(pairs + 1)][1:]
 
@@ -65,15 +70,34 @@ def main() -> None:
         f"{pairs} pairs of epochs; writes {writes})",
         args.quick,
     )
-    print(bench.table(
-        ["epoch without s", "epoch with s", "with / without", "on_epoch_end s",
-         "explanation s", "drawing s", "encoding + writing s", "bare Explainer call s",
-         "on_epoch_end / bare call"],
-        [[f"{without:.3f}", f"{with_work:.3f}", f"{with_work / without:.2f}",
-          f"{median['on_epoch_end']:.4f}", f"{explanation:.4f}", f"{drawing:.4f}",
-          f"{writing:.4f}", f"{explanation_alone:.4f}",
-          f"{median['on_epoch_end'] / explanation_alone:.2f}"]],
-    ))
+    print(
+        bench.table(
+            [
+                "epoch without s",
+                "epoch with s",
+                "with / without",
+                "on_epoch_end s",
+                "explanation s",
+                "drawing s",
+                "encoding + writing s",
+                "bare Explainer call s",
+                "on_epoch_end / bare call",
+            ],
+            [
+                [
+                    f"{without:.3f}",
+                    f"{with_work:.3f}",
+                    f"{with_work / without:.2f}",
+                    f"{median['on_epoch_end']:.4f}",
+                    f"{explanation:.4f}",
+                    f"{drawing:.4f}",
+                    f"{writing:.4f}",
+                    f"{explanation_alone:.4f}",
+                    f"{median['on_epoch_end'] / explanation_alone:.2f}",
+                ]
+            ],
+        )
+    )
 
 
 def _seconds(call) -> float:
@@ -83,15 +107,17 @@ def _seconds(call) -> float:
 
 
 def small_cnn() -> keras.Model:
-    model = keras.Sequential([
-        keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3)),
-        keras.layers.Rescaling(1 / 255),
-        keras.layers.Conv2D(16, 3, activation="relu"),
-        keras.layers.Conv2D(32, 3, strides=2, activation="relu"),
-        keras.layers.Conv2D(32, 3, activation="relu", name="last_conv"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(len(CLASS_NAMES), activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.Conv2D(32, 3, strides=2, activation="relu"),
+            keras.layers.Conv2D(32, 3, activation="relu", name="last_conv"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(len(CLASS_NAMES), activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     return model
 

@@ -52,7 +52,9 @@ def main() -> None:
                 counts[tool] = repeats
                 runs = []
                 for _ in range(repeats):
-                    result = bench.run_child(__file__, {"model": name, "batch": batch, "tool": tool})
+                    result = bench.run_child(
+                        __file__, {"model": name, "batch": batch, "tool": tool}
+                    )
                     if "error" in result:
                         print(f"{tool} failed: {result['error']}", file=sys.stderr)
                         break
@@ -64,8 +66,16 @@ def main() -> None:
 
 
 HEADERS = [
-    "model", "batch", "forward", "camlens", "camlens / forward", "ELI5 0.16",
-    "camlens / ELI5", "tf-keras-vis", "camlens / tf-keras-vis", "processes (per tool)",
+    "model",
+    "batch",
+    "forward",
+    "camlens",
+    "camlens / forward",
+    "ELI5 0.16",
+    "camlens / ELI5",
+    "tf-keras-vis",
+    "camlens / tf-keras-vis",
+    "processes (per tool)",
 ]
 
 NOTES = """\

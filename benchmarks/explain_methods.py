@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import argparse
 
-import models as bench
-
 import camlens
+import models as bench
 from camlens.demo import load_demo_model, make_dataset
 
 SIX = ["gradcam", "layercam", "xgradcam", "hirescam", "eigengradcam", "gradcam-elementwise"]
@@ -27,9 +26,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     if args.quick:
-        title, model, pool = "demo model (64x64)", load_demo_model(), make_dataset(8, seed=99).images
+        title, model, pool = (
+            "demo model (64x64)",
+            load_demo_model(),
+            make_dataset(8, seed=99).images,
+        )
     else:
-        title, model, pool = "MobileNetV2 (224x224)", bench.build_model("mobilenetv2"), bench.random_images(8)
+        title, model, pool = (
+            "MobileNetV2 (224x224)",
+            bench.build_model("mobilenetv2"),
+            bench.random_images(8),
+        )
     rounds = 3 if args.quick else args.rounds
     bench.header("explain_methods (six gradient methods) / one Grad-CAM call", args.quick)
     explainer = camlens.Explainer(model)
@@ -43,8 +50,16 @@ def main() -> None:
             },
             rounds,
         )
-        rows.append([title, count, f"{medians['gradcam']:.4f}", f"{medians['six']:.4f}",
-                     bench.ratio(medians["six"], medians["gradcam"]), done])
+        rows.append(
+            [
+                title,
+                count,
+                f"{medians['gradcam']:.4f}",
+                f"{medians['six']:.4f}",
+                bench.ratio(medians["six"], medians["gradcam"]),
+                done,
+            ]
+        )
     print(bench.table(["model", "images", "Grad-CAM s", "six methods s", "ratio", "rounds"], rows))
     print(f"\nsix methods: {', '.join(SIX)}")
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 
-import models as bench
 import numpy as np
 
 import camlens
+import models as bench
 from camlens.metrics import spearman
 
 LAYER = "out_relu"
@@ -40,25 +40,42 @@ def main() -> None:
     image = bench.random_images(1)
     medians, done = bench.interleaved(
         {"full": lambda: full(image), "fast": lambda: fast(image)},
-        rounds, warmup=2 if bench.backend() == "tensorflow" else 1,
+        rounds,
+        warmup=2 if bench.backend() == "tensorflow" else 1,
     )
     images = bench.random_images(count, seed=7)
-    correlations = np.array([
-        spearman(full(images[n : n + 1]).heatmaps.ravel(), fast(images[n : n + 1]).heatmaps.ravel())
-        for n in range(count)
-    ])
-    print(bench.table(
-        ["channels scored", "s / image", "speed-up", f"rank corr. with full ({count} images)"],
+    correlations = np.array(
         [
-            [f"all {model.get_layer(LAYER).output.shape[-1]}", f"{medians['full']:.2f}", "1", "1"],
-            [f"{args.max_channels} (largest variance)", f"{medians['fast']:.3f}",
-             f"{medians['full'] / medians['fast']:.1f}x",
-             f"median {np.median(correlations):.3f}, min {correlations.min():.3f}, "
-             f"mean {correlations.mean():.3f}"],
-        ],
-    ))
-    print(f"\n{done} timed rounds after warm-up; agreement over seeded random images "
-          "(uniform in [-1, 1]), the model's top class of each.")
+            spearman(
+                full(images[n : n + 1]).heatmaps.ravel(), fast(images[n : n + 1]).heatmaps.ravel()
+            )
+            for n in range(count)
+        ]
+    )
+    print(
+        bench.table(
+            ["channels scored", "s / image", "speed-up", f"rank corr. with full ({count} images)"],
+            [
+                [
+                    f"all {model.get_layer(LAYER).output.shape[-1]}",
+                    f"{medians['full']:.2f}",
+                    "1",
+                    "1",
+                ],
+                [
+                    f"{args.max_channels} (largest variance)",
+                    f"{medians['fast']:.3f}",
+                    f"{medians['full'] / medians['fast']:.1f}x",
+                    f"median {np.median(correlations):.3f}, min {correlations.min():.3f}, "
+                    f"mean {correlations.mean():.3f}",
+                ],
+            ],
+        )
+    )
+    print(
+        f"\n{done} timed rounds after warm-up; agreement over seeded random images "
+        "(uniform in [-1, 1]), the model's top class of each."
+    )
 
 
 if __name__ == "__main__":

@@ -31,11 +31,22 @@ def main() -> None:
             first.append(_load_seconds(cache))
             cached.append(_load_seconds(cache))
     first_s, cached_s = statistics.median(first), statistics.median(cached)
-    bench.header(f"EfficientNet-Lite0 load time (s, median of {args.repeats} fresh processes each)", False)
-    print(bench.table(
-        ["backend", "first load (converts the .pth)", "cached load", "cached / first"],
-        [[bench.backend(), f"{first_s:.2f}", f"{cached_s:.2f}", bench.ratio(cached_s, first_s)]],
-    ))
+    bench.header(
+        f"EfficientNet-Lite0 load time (s, median of {args.repeats} fresh processes each)", False
+    )
+    print(
+        bench.table(
+            ["backend", "first load (converts the .pth)", "cached load", "cached / first"],
+            [
+                [
+                    bench.backend(),
+                    f"{first_s:.2f}",
+                    f"{cached_s:.2f}",
+                    bench.ratio(cached_s, first_s),
+                ]
+            ],
+        )
+    )
 
 
 def child(arguments: dict) -> None:

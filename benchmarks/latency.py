@@ -22,9 +22,8 @@ TensorFlow). `--full`: more rounds and no budget.
 
 from __future__ import annotations
 
-import models as bench
-
 import camlens
+import models as bench
 
 
 def main() -> None:
@@ -35,8 +34,11 @@ def main() -> None:
     args = parser.parse_args()
     names = bench.model_names(args.models, args.quick)
     rounds = {1: 5, 32: 3} if args.quick else {1: 31, 32: 11} if args.full else {1: 15, 32: 7}
-    budget = args.budget if args.budget is not None else (
-        15.0 if args.quick else None if args.full else 60.0)
+    budget = (
+        args.budget
+        if args.budget is not None
+        else (15.0 if args.quick else None if args.full else 60.0)
+    )
     warmup = 2 if bench.backend() == "tensorflow" else 1
     bench.header("Warm latency (ms, median after warm-up, calls interleaved)", args.quick)
     print(bench.table(HEADERS, []), flush=True)
@@ -67,8 +69,17 @@ def main() -> None:
 
 
 HEADERS = [
-    "model", "batch", "forward", "camlens", "camlens / forward", "explain_prediction",
-    "ELI5 0.16", "ELI5 / camlens", "tf-keras-vis", "tf-keras-vis / camlens", "rounds",
+    "model",
+    "batch",
+    "forward",
+    "camlens",
+    "camlens / forward",
+    "explain_prediction",
+    "ELI5 0.16",
+    "ELI5 / camlens",
+    "tf-keras-vis",
+    "tf-keras-vis / camlens",
+    "rounds",
 ]
 
 NOTES = """\

@@ -53,8 +53,15 @@ def main() -> None:
 
 
 HEADERS = [
-    "model", "batch", "predict", "camlens", "camlens / predict", "ELI5 0.16",
-    "tf-keras-vis", "warm call: predict / camlens", "baseline RSS",
+    "model",
+    "batch",
+    "predict",
+    "camlens",
+    "camlens / predict",
+    "ELI5 0.16",
+    "tf-keras-vis",
+    "warm call: predict / camlens",
+    "baseline RSS",
     "ru_maxrss: predict / camlens",
 ]
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import argparse
 
-import models as bench
-
 import camlens
+import models as bench
 from camlens.demo import load_demo_model, make_dataset
 from camlens.methods import METHODS
 
@@ -24,13 +23,16 @@ from camlens.methods import METHODS
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, demo model only")
-    parser.add_argument("--methods", default=",".join(METHODS),
-                        help="comma-separated method names (default: all)")
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help="comma-separated method names (default: all)"
+    )
     args = parser.parse_args()
     rounds = 2 if args.quick else 3
     models = [("demo model (64x64)", load_demo_model(), make_dataset(1, seed=99).images)]
     if not args.quick:
-        models.append(("MobileNetV2 (224x224)", bench.build_model("mobilenetv2"), bench.random_images(1)))
+        models.append(
+            ("MobileNetV2 (224x224)", bench.build_model("mobilenetv2"), bench.random_images(1))
+        )
     bench.header(f"Time per method, one image (median of {rounds} warm calls)", args.quick)
     print(bench.table(["model", "method", "seconds", "/ forward"], []), flush=True)
     for title, model, image in models:
@@ -41,8 +43,12 @@ def main() -> None:
                 {"forward": lambda: forward(image), "method": lambda: explainer(image)}, rounds
             )
             seconds = medians["method"]
-            print(bench.row([title, name, f"{seconds:.4f}", bench.ratio(seconds, medians["forward"], 1)]),
-                  flush=True)
+            print(
+                bench.row(
+                    [title, name, f"{seconds:.4f}", bench.ratio(seconds, medians["forward"], 1)]
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

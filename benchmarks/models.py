@@ -96,8 +96,12 @@ def _vit_ti16() -> keras.Model:
     import keras_hub
 
     backbone = keras_hub.models.ViTBackbone(
-        image_shape=IMAGE_SHAPE, patch_size=16, num_layers=12, num_heads=3,
-        hidden_dim=192, mlp_dim=768,
+        image_shape=IMAGE_SHAPE,
+        patch_size=16,
+        num_layers=12,
+        num_heads=3,
+        hidden_dim=192,
+        mlp_dim=768,
     )
     return keras_hub.models.ViTImageClassifier(backbone, num_classes=1000)
 
@@ -107,8 +111,12 @@ def _swin_t() -> keras.Model:
     import keras_hub
 
     backbone = keras_hub.models.SwinTransformerBackbone(
-        image_shape=IMAGE_SHAPE, patch_size=4, embed_dim=96, depths=(2, 2, 6, 2),
-        num_heads=(3, 6, 12, 24), window_size=7,
+        image_shape=IMAGE_SHAPE,
+        patch_size=4,
+        embed_dim=96,
+        depths=(2, 2, 6, 2),
+        num_heads=(3, 6, 12, 24),
+        window_size=7,
     )
     return keras_hub.models.SwinTransformerImageClassifier(backbone, num_classes=1000)
 
@@ -254,15 +262,15 @@ def tool_call(tool: str, layer: str) -> Callable[[keras.Model, np.ndarray], obje
         from tf_keras_vis.utils.scores import CategoricalScore
 
         return lambda model, images: Gradcam(model, clone=True)(
-            CategoricalScore([0] * len(images)), images, penultimate_layer=layer,
+            CategoricalScore([0] * len(images)),
+            images,
+            penultimate_layer=layer,
             seek_penultimate_conv_layer=False,
         )
     raise ValueError(f"unknown tool {tool!r}")
 
 
-def argument_parser(
-    doc: str, quick: str, full: str | None, models=None
-) -> argparse.ArgumentParser:
+def argument_parser(doc: str, quick: str, full: str | None, models=None) -> argparse.ArgumentParser:
     """The options every benchmark has: --quick, --full (where `full` is given), --models.
 
     `models`: the names `--models` takes, for its help (MODELS by default).
@@ -325,8 +333,10 @@ def run_child(script: str, arguments: dict, timeout: float = 600, env: dict | No
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
         tail = (result.stderr or result.stdout)[-3000:]
-        return {"error": f"exit {result.returncode}: {tail.strip().splitlines()[-1] if tail.strip() else ''}",
-                "stderr": tail}
+        return {
+            "error": f"exit {result.returncode}: {tail.strip().splitlines()[-1] if tail.strip() else ''}",
+            "stderr": tail,
+        }
     return json.loads(lines[-1])
 
 
@@ -379,8 +389,11 @@ def ratio(value: float | None, reference: float | None, digits: int = 2) -> str:
 def versions() -> str:
     import platform
 
-    parts = [f"python {platform.python_version()}", f"keras {keras.__version__}",
-             f"numpy {np.__version__}"]
+    parts = [
+        f"python {platform.python_version()}",
+        f"keras {keras.__version__}",
+        f"numpy {np.__version__}",
+    ]
     name = backend()
     module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[name]
     parts.append(f"{module} {__import__(module).__version__}")

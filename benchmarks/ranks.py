@@ -33,23 +33,39 @@ table. Rounds stop after `--budget` seconds per row (at least 3 rounds).
 from __future__ import annotations
 
 import keras
-import models as bench
 
 import camlens
+import models as bench
 
 
 def conv1d() -> keras.Model:
     """The ECG-like 1-D CNN: (1000, 12) -> 5 classes."""
     blocks = [(64, 7), (128, 5), (256, 5), (256, 3), (512, 3)]
-    return _cnn("ecg_cnn", (1000, 12), blocks, 4, 5, keras.layers.Conv1D,
-                keras.layers.MaxPooling1D, keras.layers.GlobalAveragePooling1D)
+    return _cnn(
+        "ecg_cnn",
+        (1000, 12),
+        blocks,
+        4,
+        5,
+        keras.layers.Conv1D,
+        keras.layers.MaxPooling1D,
+        keras.layers.GlobalAveragePooling1D,
+    )
 
 
 def conv3d() -> keras.Model:
     """The CT-like 3-D CNN: (32, 64, 64, 1) -> 2 classes."""
     blocks = [(16, 3), (32, 3), (64, 3), (128, 3), (256, 3)]
-    return _cnn("ct_cnn", (32, 64, 64, 1), blocks, 3, 2, keras.layers.Conv3D,
-                keras.layers.MaxPooling3D, keras.layers.GlobalAveragePooling3D)
+    return _cnn(
+        "ct_cnn",
+        (32, 64, 64, 1),
+        blocks,
+        3,
+        2,
+        keras.layers.Conv3D,
+        keras.layers.MaxPooling3D,
+        keras.layers.GlobalAveragePooling3D,
+    )
 
 
 def _cnn(name: str, shape: tuple, blocks: list, pooled: int, classes: int, conv, pool, average):
@@ -79,7 +95,9 @@ METHODS = ("gradcam", "gradcam++")
 
 def main() -> None:
     parser = bench.argument_parser(
-        __doc__, quick="few rounds, 15 s per row", full="more rounds, no time budget",
+        __doc__,
+        quick="few rounds, 15 s per row",
+        full="more rounds, no time budget",
         models=MODELS,
     )
     parser.add_argument("--budget", type=float, default=None, help="seconds of rounds per row")
@@ -87,12 +105,17 @@ def main() -> None:
     args = parser.parse_args()
     names = bench.model_names(args.models, args.quick, models=MODELS)
     rounds = {1: 5, 8: 3} if args.quick else {1: 31, 8: 11} if args.full else {1: 15, 8: 7}
-    budget = args.budget if args.budget is not None else (
-        15.0 if args.quick else None if args.full else 60.0)
+    budget = (
+        args.budget
+        if args.budget is not None
+        else (15.0 if args.quick else None if args.full else 60.0)
+    )
     warmup = 2 if bench.backend() == "tensorflow" else 1
     channels = args.max_channels
-    bench.header("Signals and volumes: warm latency (ms, median after warm-up, calls interleaved)",
-                 args.quick)
+    bench.header(
+        "Signals and volumes: warm latency (ms, median after warm-up, calls interleaved)",
+        args.quick,
+    )
     refused: dict[str, str] = {}
     built = {name: _built(MODELS[name][1]) for name in names}
     print(bench.table(GRADIENT_HEADERS, []), flush=True)
@@ -122,10 +145,19 @@ def main() -> None:
         if _first(scorer, x, refused, f"{title}: scorecam") is not None:
             calls["scorecam"] = lambda: scorer(x)
         medians, done = bench.interleaved(calls, rounds[8], warmup, budget)
-        print(bench.row([
-            title, channels, bench.ms(medians["masked forward"]), bench.ms(medians.get("scorecam")),
-            bench.ratio(medians.get("scorecam"), medians["masked forward"]), done,
-        ]), flush=True)
+        print(
+            bench.row(
+                [
+                    title,
+                    channels,
+                    bench.ms(medians["masked forward"]),
+                    bench.ms(medians.get("scorecam")),
+                    bench.ratio(medians.get("scorecam"), medians["masked forward"]),
+                    done,
+                ]
+            ),
+            flush=True,
+        )
     print()
     for where, reason in refused.items():
         print(f"n/a, {where}: {reason}")
@@ -133,12 +165,24 @@ def main() -> None:
 
 
 GRADIENT_HEADERS = [
-    "model", "parameters", "batch", "maps", "forward", "Grad-CAM", "Grad-CAM / forward",
-    "Grad-CAM++", "Grad-CAM++ / forward", "rounds",
+    "model",
+    "parameters",
+    "batch",
+    "maps",
+    "forward",
+    "Grad-CAM",
+    "Grad-CAM / forward",
+    "Grad-CAM++",
+    "Grad-CAM++ / forward",
+    "rounds",
 ]
 SCORECAM_HEADERS = [
-    "model", "channels scored", "forward on that many inputs", "Score-CAM",
-    "Score-CAM / masked forward", "rounds",
+    "model",
+    "channels scored",
+    "forward on that many inputs",
+    "Score-CAM",
+    "Score-CAM / masked forward",
+    "rounds",
 ]
 
 NOTES = """\

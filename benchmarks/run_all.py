@@ -26,7 +26,9 @@ def main() -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="smoke run, ~1 min per script")
     group.add_argument("--full", action="store_true", help="more repetitions, no caps")
-    parser.add_argument("--only", default=None, help="comma-separated subset of " + ",".join(SCRIPTS))
+    parser.add_argument(
+        "--only", default=None, help="comma-separated subset of " + ",".join(SCRIPTS)
+    )
     parser.add_argument("--out", default=None, help="also write the tables to this file")
     args = parser.parse_args()
     scripts = SCRIPTS if args.only is None else [s.strip() for s in args.only.split(",")]

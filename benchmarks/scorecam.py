@@ -32,9 +32,8 @@ from __future__ import annotations
 import argparse
 import math
 
-import models as bench
-
 import camlens
+import models as bench
 
 LAYERS = {
     "tensorflow": "block_16_project_BN",
@@ -47,7 +46,9 @@ QUICK_LAYER = "block_9_project_BN"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64-channel layer, 2 rounds")
-    parser.add_argument("--full", action="store_true", help="out_relu (1280 channels) on every backend")
+    parser.add_argument(
+        "--full", action="store_true", help="out_relu (1280 channels) on every backend"
+    )
     parser.add_argument("--layer", default=None, help="layer of MobileNetV2 to explain")
     parser.add_argument("--mask-batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=None)
@@ -68,9 +69,11 @@ def main() -> None:
     channels = model.get_layer(layer).output.shape[-1]
     chunks = [min(size, channels - start) for start in range(0, channels, size)]
     if layer != "out_relu":
-        print(f"Explaining {layer} ({channels} channels), not the last conv layer "
-              "out_relu (1280 channels), to keep the run short: --full or --layer "
-              "out_relu for that one.\n")
+        print(
+            f"Explaining {layer} ({channels} channels), not the last conv layer "
+            "out_relu (1280 channels), to keep the run short: --full or --layer "
+            "out_relu for that one.\n"
+        )
     explainer = camlens.Explainer(model, layer=layer, method="scorecam", mask_batch_size=size)
     forward = bench.compiled_forward(model)
     image = bench.random_images(1)
@@ -86,22 +89,36 @@ def main() -> None:
     medians, done = bench.interleaved(
         {"camlens": lambda: explainer(image), "reference": reference}, rounds, warmup=0
     )
-    print(bench.table(HEADERS, [[
-        bench.MODELS[name][0],
-        f"{layer} ({channels})",
-        f"{len(chunks)} x {size}" if len(set(chunks)) == 1 else f"{len(chunks)} (last {chunks[-1]})",
-        f"{medians['reference']:.2f}",
-        f"{medians['camlens']:.2f}",
-        bench.ratio(medians["camlens"], medians["reference"]),
-        done,
-    ]]))
+    print(
+        bench.table(
+            HEADERS,
+            [
+                [
+                    bench.MODELS[name][0],
+                    f"{layer} ({channels})",
+                    f"{len(chunks)} x {size}"
+                    if len(set(chunks)) == 1
+                    else f"{len(chunks)} (last {chunks[-1]})",
+                    f"{medians['reference']:.2f}",
+                    f"{medians['camlens']:.2f}",
+                    bench.ratio(medians["camlens"], medians["reference"]),
+                    done,
+                ]
+            ],
+        )
+    )
     print()
     print(NOTES.format(batches=math.ceil(channels / size), size=size))
 
 
 HEADERS = [
-    "model", "layer (channels)", "forward batches", "masked forward passes",
-    "camlens Score-CAM", "camlens / forward passes", "rounds",
+    "model",
+    "layer (channels)",
+    "forward batches",
+    "masked forward passes",
+    "camlens Score-CAM",
+    "camlens / forward passes",
+    "rounds",
 ]
 
 NOTES = """\

@@ -26,18 +26,22 @@ from __future__ import annotations
 
 import time
 
-import models as bench
 import numpy as np
 
 import camlens
+import models as bench
 from camlens.demo import load_demo_model
 
 
 def main() -> None:
     parser = bench.argument_parser(__doc__, quick="128 images, 2,000 calls", full="3 passes")
     parser.add_argument("--images", type=int, default=None, help="images per pass (default 512)")
-    parser.add_argument("--passes", type=int, default=None, help="timed passes (default 2, --full 3)")
-    parser.add_argument("--calls", type=int, default=None, help="calls with a new lambda (default 10000)")
+    parser.add_argument(
+        "--passes", type=int, default=None, help="timed passes (default 2, --full 3)"
+    )
+    parser.add_argument(
+        "--calls", type=int, default=None, help="calls with a new lambda (default 10000)"
+    )
     parts = parser.add_mutually_exclusive_group()
     parts.add_argument("--memory-only", action="store_true", help="skip the throughput part")
     parts.add_argument("--throughput-only", action="store_true", help="skip the memory part")
@@ -62,8 +66,10 @@ def main() -> None:
         }
         medians, done = bench.interleaved(runs, passes, warmup=1)
         top, per_image = count / medians["top"], count / medians["ids"]
-        print(bench.row([name, f"{top:.1f}", f"{per_image:.1f}", bench.ratio(per_image, top), done]),
-              flush=True)
+        print(
+            bench.row([name, f"{top:.1f}", f"{per_image:.1f}", bench.ratio(per_image, top), done]),
+            flush=True,
+        )
 
     if args.throughput_only:
         print()
@@ -80,8 +86,12 @@ def main() -> None:
         camlens.Explainer(model)(pair, targets=lambda p, k=call % classes: p[:, k])
         if call == 1 or call % (calls // 10) == 0:
             rss = bench.rss_status_mb()["VmRSS"]
-            print(bench.row([call, f"{rss:.1f}", f"{(time.perf_counter() - start) / call * 1e3:.2f}"]),
-                  flush=True)
+            print(
+                bench.row(
+                    [call, f"{rss:.1f}", f"{(time.perf_counter() - start) / call * 1e3:.2f}"]
+                ),
+                flush=True,
+            )
     print()
     print(NOTES)
 
@@ -90,9 +100,12 @@ BATCH = 32
 THROUGHPUT = ["model", "targets=None", "targets=ids (N,)", "ids / None", "passes"]
 MEMORY = ["calls", "RSS MiB", "ms / call (mean so far)"]
 THROUGHPUT_NOTES = "Throughput: images per second of one explain_batch pass (median of the passes)."
-NOTES = THROUGHPUT_NOTES + """
+NOTES = (
+    THROUGHPUT_NOTES
+    + """
 Memory: VmRSS after that many calls; each call builds a new Explainer and a new
 lambda target on the same model (the probe is cached per model and layer)."""
+)
 
 
 def _model(name: str):

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import time
 
-import models as bench
-
 import camlens
+import models as bench
 
 
 def main() -> None:
@@ -56,7 +55,9 @@ def main() -> None:
         images = bench.random_images(images_n, seed=3)
         calls = {
             "predict": lambda: model.predict(images, batch_size=BATCH, verbose=0),
-            "camlens": lambda: camlens.explain_batch(model, images, batch_size=BATCH, progress=False),
+            "camlens": lambda: camlens.explain_batch(
+                model, images, batch_size=BATCH, progress=False
+            ),
         }
         if forward is not None:
             calls["forward"] = lambda: [
@@ -65,16 +66,21 @@ def main() -> None:
         medians, done = bench.interleaved(calls, passes, warmup=0)
         per_second = {tool: images_n / value for tool, value in medians.items()}
         capped = "" if images_n == count else f" (capped from {count})"
-        print(bench.row([
-            bench.MODELS[name][0],
-            f"{images_n}{capped}",
-            f"{per_second['predict']:.1f}",
-            f"{per_second['camlens']:.1f}",
-            bench.ratio(per_second["camlens"], per_second["predict"]),
-            f"{per_second['forward']:.1f}" if forward else "n/a",
-            bench.ratio(per_second["camlens"], per_second.get("forward")),
-            done,
-        ]), flush=True)
+        print(
+            bench.row(
+                [
+                    bench.MODELS[name][0],
+                    f"{images_n}{capped}",
+                    f"{per_second['predict']:.1f}",
+                    f"{per_second['camlens']:.1f}",
+                    bench.ratio(per_second["camlens"], per_second["predict"]),
+                    f"{per_second['forward']:.1f}" if forward else "n/a",
+                    bench.ratio(per_second["camlens"], per_second.get("forward")),
+                    done,
+                ]
+            ),
+            flush=True,
+        )
     print()
     print(NOTES)
 
@@ -82,8 +88,14 @@ def main() -> None:
 BATCH = 32
 
 HEADERS = [
-    "model", "images", "predict", "camlens explain_batch", "camlens / predict",
-    "compiled forward", "camlens / forward", "passes",
+    "model",
+    "images",
+    "predict",
+    "camlens explain_batch",
+    "camlens / predict",
+    "compiled forward",
+    "camlens / forward",
+    "passes",
 ]
 
 NOTES = """\
@@ -102,7 +114,9 @@ def _warm_up(model, forward) -> dict[str, float]:
         ("camlens", lambda x: camlens.explain_batch(model, x, batch_size=BATCH, progress=False)),
     ]
     if forward is not None:
-        tools.append(("forward", lambda x: [forward(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]))
+        tools.append(
+            ("forward", lambda x: [forward(x[i : i + BATCH]) for i in range(0, len(x), BATCH)])
+        )
     for tool, call in tools:
         call(images)
         start = time.perf_counter()

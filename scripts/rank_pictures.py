@@ -81,15 +81,16 @@ def main() -> int:
         trained = time.perf_counter() - start
         has_object = np.flatnonzero(where_test.reshape(len(x_test), -1).any(-1))
         shown = has_object[:POINTING_EXAMPLES]
-        pointing, pointing_output, agreement = check_maps(model, x_test[shown],
-                                                          where_test[shown])
+        pointing, pointing_output, agreement = check_maps(model, x_test[shown], where_test[shown])
         path = args.out_dir / f"{name}.png"
         draw(model, x_test[shown[0]], int(y_test[shown[0]])).save(path, optimize=True)
         size_kb = path.stat().st_size / 1024
-        print(f"{name}: trained in {trained:.0f} s, held-out accuracy {accuracy:.3f}, "
-              f"map peak on the object {pointing:.3f} (softmax output: {pointing_output:.3f}), "
-              f"Grad-CAM = CAM to {agreement:.1e}; "
-              f"wrote {path} ({size_kb:.0f} KB)")
+        print(
+            f"{name}: trained in {trained:.0f} s, held-out accuracy {accuracy:.3f}, "
+            f"map peak on the object {pointing:.3f} (softmax output: {pointing_output:.3f}), "
+            f"Grad-CAM = CAM to {agreement:.1e}; "
+            f"wrote {path} ({size_kb:.0f} KB)"
+        )
         failures += accuracy < 0.9 or pointing < 0.8 or agreement > 1e-3
         failures += size_kb > MAX_PICTURE_KB
     return int(failures > 0)
@@ -174,8 +175,11 @@ def build_volume_model():
 
 
 def _compiled(model):
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -193,8 +197,9 @@ def check_maps(model, x, masks):
     """
     pointing = []
     for score in ("logit", "output"):
-        explanations = [camlens.explain_prediction(model, x[n : n + 1], score=score)
-                        for n in range(len(x))]
+        explanations = [
+            camlens.explain_prediction(model, x[n : n + 1], score=score) for n in range(len(x))
+        ]
         heatmaps = np.stack([e.targets[0].heatmap for e in explanations])
         peaks = upsample(heatmaps, masks.shape[1:]).reshape(len(x), -1).argmax(-1)
         pointing.append(float(np.mean(masks.reshape(len(x), -1)[np.arange(len(x)), peaks])))
@@ -219,24 +224,28 @@ def class_activation_maps(model, x, classes):
 
 def draw_signal(model, signal, label):
     """The signal, its Grad-CAM band beneath, captioned with the prediction."""
-    expl = camlens.explain_prediction(model, signal[None], target_names=SIGNAL_CLASSES,
-                                      score="logit")
+    expl = camlens.explain_prediction(
+        model, signal[None], target_names=SIGNAL_CLASSES, score="logit"
+    )
     _print_prediction(expl, SIGNAL_CLASSES[label])
     return format_targets_as_image(expl, target_names=SIGNAL_CLASSES)
 
 
 def draw_volume(model, volume, label):
     """The volume's 16 slices with the Grad-CAM map over them, captioned."""
-    expl = camlens.explain_prediction(model, volume[None], target_names=VOLUME_CLASSES,
-                                      score="logit")
+    expl = camlens.explain_prediction(
+        model, volume[None], target_names=VOLUME_CLASSES, score="logit"
+    )
     _print_prediction(expl, VOLUME_CLASSES[label])
     return format_targets_as_image(expl, target_names=VOLUME_CLASSES)
 
 
 def _print_prediction(expl, truth):
     target = expl.targets[0]
-    print(f"  picture: true {truth}, predicted {expl.target_names[target.target]} "
-          f"(logit {target.score:.3f}) at layer {expl.layer}, map {target.heatmap.shape}")
+    print(
+        f"  picture: true {truth}, predicted {expl.target_names[target.target]} "
+        f"(logit {target.score:.3f}) at layer {expl.layer}, map {target.heatmap.shape}"
+    )
 
 
 if __name__ == "__main__":

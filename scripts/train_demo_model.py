@@ -57,9 +57,15 @@ def build_model(kernel_initializer="glorot_uniform") -> keras.Model:
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
 
     def conv_block(x, filters, name, strides=1):
-        x = layers.Conv2D(filters, 3, strides=strides, padding="same",
-                          use_bias=False, kernel_initializer=kernel_initializer,
-                          name=f"{name}_conv")(x)
+        x = layers.Conv2D(
+            filters,
+            3,
+            strides=strides,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=kernel_initializer,
+            name=f"{name}_conv",
+        )(x)
         x = layers.BatchNormalization(name=f"{name}_bn")(x)
         return layers.ReLU(name=f"{name}_relu")(x)
 
@@ -68,11 +74,21 @@ def build_model(kernel_initializer="glorot_uniform") -> keras.Model:
     x = layers.MaxPooling2D(2, name="block2_pool")(x)  # 16x16
     x = conv_block(x, 48, "block3")
     x = conv_block(x, 48, "block4")
-    x = layers.Conv2D(64, 3, padding="same", activation="relu",
-                      kernel_initializer=kernel_initializer, name="last_conv")(x)
+    x = layers.Conv2D(
+        64,
+        3,
+        padding="same",
+        activation="relu",
+        kernel_initializer=kernel_initializer,
+        name="last_conv",
+    )(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(len(CLASS_NAMES), activation="softmax",
-                           kernel_initializer=kernel_initializer, name="predictions")(x)
+    outputs = layers.Dense(
+        len(CLASS_NAMES),
+        activation="softmax",
+        kernel_initializer=kernel_initializer,
+        name="predictions",
+    )(x)
     return keras.Model(inputs, outputs, name="camlens_shapes_cnn")
 
 
@@ -91,12 +107,11 @@ def random_dihedral(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def class_activation_maps(model: keras.Model, images: np.ndarray, batch_size=256):
     """Returns the predicted classes `(n,)` and their CAMs `(n, h, w)` at `last_conv`."""
-    features = keras.Model(model.inputs,
-                           [model.get_layer("last_conv").output, model.output])
+    features = keras.Model(model.inputs, [model.get_layer("last_conv").output, model.output])
     weights = model.get_layer("predictions").get_weights()[0]  # (channels, classes)
     preds, cams = [], []
     for start in range(0, len(images), batch_size):
-        acts, probs = features.predict(images[start:start + batch_size], verbose=0)
+        acts, probs = features.predict(images[start : start + batch_size], verbose=0)
         pred = np.argmax(probs, axis=-1)
         cams.append(np.einsum("nhwc,cn->nhw", acts, weights[:, pred]))
         preds.append(pred)
@@ -112,15 +127,18 @@ def pointing_game(cams: np.ndarray, masks: np.ndarray, boxes: np.ndarray, tolera
     """
     size = masks.shape[1]
     up = keras.ops.convert_to_numpy(
-        keras.ops.image.resize(cams[..., None], (size, size), interpolation="bilinear"))[..., 0]
+        keras.ops.image.resize(cams[..., None], (size, size), interpolation="bilinear")
+    )[..., 0]
     mask_hits, box_hits = 0, 0
     for cam, mask, (top, left, bottom, right) in zip(up, masks, boxes):
         y, x = np.unravel_index(np.argmax(cam), cam.shape)
-        near = mask[max(0, y - tolerance):y + tolerance + 1,
-                    max(0, x - tolerance):x + tolerance + 1]
+        near = mask[
+            max(0, y - tolerance) : y + tolerance + 1, max(0, x - tolerance) : x + tolerance + 1
+        ]
         mask_hits += bool(near.any())
-        box_hits += (top - tolerance <= y < bottom + tolerance
-                     and left - tolerance <= x < right + tolerance)
+        box_hits += (
+            top - tolerance <= y < bottom + tolerance and left - tolerance <= x < right + tolerance
+        )
     return mask_hits / len(cams), box_hits / len(cams)
 
 
@@ -140,23 +158,38 @@ def main() -> int:
 
     train = make_dataset(args.train_size, seed=TRAIN_DATA_SEED)
     held_out = make_dataset(args.held_out_size, seed=HELD_OUT_DATA_SEED)
-    print(f"data: {len(train)} train (seed {TRAIN_DATA_SEED}), {len(held_out)} held out "
-          f"(seed {HELD_OUT_DATA_SEED}), {time.perf_counter() - start:.0f}s")
+    print(
+        f"data: {len(train)} train (seed {TRAIN_DATA_SEED}), {len(held_out)} held out "
+        f"(seed {HELD_OUT_DATA_SEED}), {time.perf_counter() - start:.0f}s"
+    )
 
     model = build_model()
     steps = args.epochs * -(-args.train_size // args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=steps - steps // 20, warmup_target=args.learning_rate,
-        warmup_steps=steps // 20, alpha=0.01)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  jit_compile=False)
+        0.0,
+        decay_steps=steps - steps // 20,
+        warmup_target=args.learning_rate,
+        warmup_steps=steps // 20,
+        alpha=0.01,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
 
     augment_rng = np.random.default_rng(AUGMENT_SEED)
     for epoch in range(args.epochs):
-        model.fit(random_dihedral(train.images, augment_rng), train.labels,
-                  batch_size=args.batch_size, epochs=epoch + 1, initial_epoch=epoch,
-                  validation_data=(held_out.images, held_out.labels), verbose=2)
+        model.fit(
+            random_dihedral(train.images, augment_rng),
+            train.labels,
+            batch_size=args.batch_size,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            validation_data=(held_out.images, held_out.labels),
+            verbose=2,
+        )
     train_time = time.perf_counter() - start
 
     # Ship a fresh, uncompiled copy: no optimizer state in the file. Its kernels
@@ -178,8 +211,10 @@ def main() -> int:
     print(f"training time (incl. data): {train_time:.0f}s")
     print(f"params: {export.count_params()}, file: {args.output} ({size_kb:.0f} KB)")
     print(f"held-out accuracy: {accuracy:.4f} on {len(held_out)} images")
-    print(f"CAM pointing game (predicted class, tolerance 2 px): "
-          f"mask {mask_hits:.4f}, box {box_hits:.4f} on {len(held_out)} images")
+    print(
+        f"CAM pointing game (predicted class, tolerance 2 px): "
+        f"mask {mask_hits:.4f}, box {box_hits:.4f} on {len(held_out)} images"
+    )
     ok = accuracy >= 0.95 and mask_hits >= 0.9 and size_kb <= MAX_FILE_KB
     print("targets met" if ok else "TARGETS NOT MET")
     return 0 if ok else 1

@@ -42,9 +42,9 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import keras  # noqa: E402
 import keras_hub  # noqa: E402
+from train_demo_model import random_dihedral  # noqa: E402
 
 from camlens.demo.shapes import CLASS_NAMES, make_dataset  # noqa: E402
-from train_demo_model import random_dihedral  # noqa: E402
 
 WEIGHTS_SEED = 42  # keras.utils.set_random_seed: initial weights, shuffling
 AUGMENT_SEED = 43  # numpy: the random flips/rotations
@@ -56,18 +56,27 @@ def build_classifier(args) -> keras_hub.models.ViTImageClassifier:
     """The ViT classifier with its preprocessor (resize to the input, scale to [0, 1])."""
     size = args.image_size
     backbone = keras_hub.models.ViTBackbone(
-        image_shape=(size, size, 3), patch_size=args.patch_size,
-        num_layers=args.blocks, num_heads=args.heads, hidden_dim=args.width,
-        mlp_dim=args.mlp_ratio * args.width)
+        image_shape=(size, size, 3),
+        patch_size=args.patch_size,
+        num_layers=args.blocks,
+        num_heads=args.heads,
+        hidden_dim=args.width,
+        mlp_dim=args.mlp_ratio * args.width,
+    )
     if args.centered:  # [-1, 1]
-        converter = keras_hub.layers.ViTImageConverter(image_size=(size, size),
-                                                       scale=2 / 255, offset=-1.0)
+        converter = keras_hub.layers.ViTImageConverter(
+            image_size=(size, size), scale=2 / 255, offset=-1.0
+        )
     else:
         converter = keras_hub.layers.ViTImageConverter(image_size=(size, size), scale=1 / 255)
     preprocessor = keras_hub.models.ViTImageClassifierPreprocessor(image_converter=converter)
     return keras_hub.models.ViTImageClassifier(
-        backbone, num_classes=len(CLASS_NAMES), preprocessor=preprocessor,
-        pooling=args.pooling, activation="softmax")
+        backbone,
+        num_classes=len(CLASS_NAMES),
+        preprocessor=preprocessor,
+        pooling=args.pooling,
+        activation="softmax",
+    )
 
 
 def sincos_positions(grid: int, width: int, prefix: int) -> np.ndarray:
@@ -128,14 +137,26 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--mlp-ratio", type=int, default=2)
     parser.add_argument("--pooling", choices=("token", "gap"), default="gap")
-    parser.add_argument("--no-centering", dest="centered", action="store_false",
-                        help="scale pixels to [0, 1], not [-1, 1]")
-    parser.add_argument("--sincos", type=float, default=1.0,
-                        help="start the position embeddings from 2-D sine-cosine tables "
-                             "of this amplitude (0: keras-hub's random init)")
-    parser.add_argument("--no-mimetic", dest="mimetic", action="store_false",
-                        help="mimetic attention init (Trockman & Kolter 2023): "
-                             "W_q W_k^T ~ 0.7 (Z + I), W_v W_o ~ 0.4 (Z - I) per head")
+    parser.add_argument(
+        "--no-centering",
+        dest="centered",
+        action="store_false",
+        help="scale pixels to [0, 1], not [-1, 1]",
+    )
+    parser.add_argument(
+        "--sincos",
+        type=float,
+        default=1.0,
+        help="start the position embeddings from 2-D sine-cosine tables "
+        "of this amplitude (0: keras-hub's random init)",
+    )
+    parser.add_argument(
+        "--no-mimetic",
+        dest="mimetic",
+        action="store_false",
+        help="mimetic attention init (Trockman & Kolter 2023): "
+        "W_q W_k^T ~ 0.7 (Z + I), W_v W_o ~ 0.4 (Z - I) per head",
+    )
     args = parser.parse_args()
 
     keras.utils.set_random_seed(WEIGHTS_SEED)
@@ -160,33 +181,47 @@ def main() -> int:
     steps = args.epochs * steps_per_epoch
     warmup = max(1, steps // 10)
     schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=steps - warmup, warmup_target=args.learning_rate,
-        warmup_steps=warmup, alpha=0.01)
-    optimizer = keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay,
-                                       global_clipnorm=1.0)
-    classifier.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                       metrics=["accuracy"])
-    print(f"params: {classifier.count_params()}, grid "
-          f"{args.image_size // args.patch_size}x{args.image_size // args.patch_size}")
+        0.0,
+        decay_steps=steps - warmup,
+        warmup_target=args.learning_rate,
+        warmup_steps=warmup,
+        alpha=0.01,
+    )
+    optimizer = keras.optimizers.AdamW(
+        schedule, weight_decay=args.weight_decay, global_clipnorm=1.0
+    )
+    classifier.compile(
+        optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    print(
+        f"params: {classifier.count_params()}, grid "
+        f"{args.image_size // args.patch_size}x{args.image_size // args.patch_size}"
+    )
 
     rng = np.random.default_rng(AUGMENT_SEED)
     accuracy = 0.0
     for epoch in range(args.epochs):
         data = make_dataset(args.epoch_size, seed=TRAIN_DATA_SEED + epoch)
         images = random_dihedral(data.images, rng)
-        history = classifier.fit(prepare(images), data.labels, batch_size=args.batch_size,
-                                 epochs=1, verbose=0)
+        history = classifier.fit(
+            prepare(images), data.labels, batch_size=args.batch_size, epochs=1, verbose=0
+        )
         probs = classifier.predict(held_out_x, batch_size=256, verbose=0)
         accuracy = float(np.mean(np.argmax(probs, -1) == held_out.labels))
-        print(f"epoch {epoch + 1}: loss {history.history['loss'][-1]:.4f}, train acc "
-              f"{history.history['accuracy'][-1]:.4f}, held-out acc {accuracy:.4f}, "
-              f"{time.perf_counter() - start:.0f}s", flush=True)
+        print(
+            f"epoch {epoch + 1}: loss {history.history['loss'][-1]:.4f}, train acc "
+            f"{history.history['accuracy'][-1]:.4f}, held-out acc {accuracy:.4f}, "
+            f"{time.perf_counter() - start:.0f}s",
+            flush=True,
+        )
 
     classifier.preprocessor = preprocessor
     args.output.parent.mkdir(parents=True, exist_ok=True)
     classifier.save(args.output)
-    print(f"held-out accuracy: {accuracy:.4f} on {len(held_out)} images; "
-          f"saved {args.output} ({args.output.stat().st_size / 1024:.0f} KB)")
+    print(
+        f"held-out accuracy: {accuracy:.4f} on {len(held_out)} images; "
+        f"saved {args.output} ({args.output.stat().st_size / 1024:.0f} KB)"
+    )
     return 0
 
 

@@ -46,14 +46,20 @@ def main() -> int:
         big = image.resize((image.width * SCALE, image.height * SCALE), Image.NEAREST)
         pictures.append(image_and_overlay(big, maps.heatmaps[n, 0]))
         predicted = int(maps.targets[n, 0])
-        captions.append([f"predicted {CLASS_NAMES[predicted]} {maps.scores[n, 0]:.3f}",
-                         f"true {CLASS_NAMES[int(data.labels[n])]}"])
+        captions.append(
+            [
+                f"predicted {CLASS_NAMES[predicted]} {maps.scores[n, 0]:.3f}",
+                f"true {CLASS_NAMES[int(data.labels[n])]}",
+            ]
+        )
     picture = compose_panels(pictures, captions, columns=COLUMNS)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     picture.save(out_path, optimize=True)
     layer = getattr(explainer.layer, "name", explainer.layer)
-    print(f"layer {layer}, grid {maps.heatmaps.shape[2:]}: wrote {out_path} "
-          f"({out_path.stat().st_size / 1024:.0f} KB)")
+    print(
+        f"layer {layer}, grid {maps.heatmaps.shape[2:]}: wrote {out_path} "
+        f"({out_path.stat().st_size / 1024:.0f} KB)"
+    )
     return 0
 
 

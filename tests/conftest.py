@@ -71,4 +71,3 @@ def demo_model():
     from camlens.demo import load_demo_model
 
     return load_demo_model()
-

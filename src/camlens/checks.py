@@ -84,9 +84,7 @@ def check_prefix_tokens(prefix_tokens) -> int | None:
 def check_output_index(output_index, layer) -> int:
     """The index of the explained tensor of a layer returning several."""
     if not is_integer(output_index):
-        raise TypeError(
-            f"output_index must be an integer. Received: output_index={output_index!r}"
-        )
+        raise TypeError(f"output_index must be an integer. Received: output_index={output_index!r}")
     if layer is None and output_index != 0:
         raise ValueError(
             "output_index picks a tensor of an explicitly chosen layer; pass layer= "

@@ -21,9 +21,7 @@ def upsample(maps: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     resized = np.asarray(maps, np.float64)
     size = tuple(int(n) for n in size)
     if resized.ndim < len(size):
-        raise ValueError(
-            f"maps of shape {resized.shape} have fewer axes than size={size}"
-        )
+        raise ValueError(f"maps of shape {resized.shape} have fewer axes than size={size}")
     for axis, size_out in zip(range(-len(size), 0), size):
         matrix = interpolation_matrix(size_out, resized.shape[axis])
         resized = np.moveaxis(np.moveaxis(resized, axis, -1) @ matrix.T, -1, axis)

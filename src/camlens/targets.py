@@ -106,8 +106,12 @@ class Output:
             )
         if isinstance(target, Output):
             raise TypeError(f"Output(target) cannot be another Output. Received: target={target!r}")
-        if not (target is None or is_integer(target) or callable(target)
-                or isinstance(target, (Class, Region))):
+        if not (
+            target is None
+            or is_integer(target)
+            or callable(target)
+            or isinstance(target, (Class, Region))
+        ):
             raise TypeError(
                 "Output(target) must be None, a class id, Class, Region or a callable. "
                 f"Received: target={target!r} of type {type(target).__name__}"
@@ -117,8 +121,14 @@ class Output:
 
     @property
     def name(self) -> str:
-        inner = "top prediction" if self.target is None else getattr(
-            self.target, "name", f"class {self.target}" if is_integer(self.target) else "callable"
+        inner = (
+            "top prediction"
+            if self.target is None
+            else getattr(
+                self.target,
+                "name",
+                f"class {self.target}" if is_integer(self.target) else "callable",
+            )
         )
         return f"{inner} of output {self.output!r}"
 

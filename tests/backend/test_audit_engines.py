@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import camlens
-from support.audit_data import CORRUPT, demo_model_file, write_demo_folder
 from camlens.audit import read_records
+from support.audit_data import CORRUPT, demo_model_file, write_demo_folder
 
 ray = pytest.importorskip("ray")
 
@@ -25,27 +25,44 @@ def test_ray_engine_writes_the_records_of_the_local_engine(cluster, tmp_path):
     data = tmp_path / "data" / "labels.csv"
     options = dict(target="both", batch_size=4, shard_size=6, report=False, progress=False)
     local = camlens.audit(demo_model_file(), data, tmp_path / "local", **options)
-    distributed = camlens.audit(demo_model_file(), data, tmp_path / "ray", engine="ray",
-                                concurrency=1, **options)
+    distributed = camlens.audit(
+        demo_model_file(), data, tmp_path / "ray", engine="ray", concurrency=1, **options
+    )
     assert ray.is_initialized()  # the test's cluster is left running
-    assert (distributed.images, distributed.failures, distributed.rows) == (
-        local.images, local.failures, local.rows) == (14 + len(CORRUPT), len(CORRUPT), 31)
+    assert (
+        (distributed.images, distributed.failures, distributed.rows)
+        == (local.images, local.failures, local.rows)
+        == (14 + len(CORRUPT), len(CORRUPT), 31)
+    )
     mine, theirs = (read_records(s.out_dir).to_pandas() for s in (local, distributed))
     assert list(mine.columns) == list(theirs.columns)
-    for column in ("index", "path", "label", "predicted", "method", "target_kind", "target",
-                   "pointing_game", "error", "shard", "heatmap_height"):
+    for column in (
+        "index",
+        "path",
+        "label",
+        "predicted",
+        "method",
+        "target_kind",
+        "target",
+        "pointing_game",
+        "error",
+        "shard",
+        "heatmap_height",
+    ):
         assert mine[column].equals(theirs[column]), column
     explained = mine["error"].isna()
-    np.testing.assert_allclose(np.stack(mine["heatmap"][explained]),
-                               np.stack(theirs["heatmap"][explained]), atol=1e-5)
+    np.testing.assert_allclose(
+        np.stack(mine["heatmap"][explained]), np.stack(theirs["heatmap"][explained]), atol=1e-5
+    )
     for column in ("score", "predicted_score", "energy"):
         np.testing.assert_allclose(mine[column], theirs[column], rtol=1e-5, atol=1e-6)
 
 
 def test_ray_engine_refuses_in_memory_data(cluster, tmp_path):
     with pytest.raises(ValueError, match="engine='ray' audits files"):
-        camlens.audit(demo_model_file(), np.zeros((2, 64, 64, 3), np.float32), tmp_path / "o",
-                      engine="ray")
+        camlens.audit(
+            demo_model_file(), np.zeros((2, 64, 64, 3), np.float32), tmp_path / "o", engine="ray"
+        )
 
 
 def test_ray_engine_decodes_through_a_keras_hub_preprocessor(cluster, tmp_path):
@@ -60,8 +77,9 @@ def test_ray_engine_decodes_through_a_keras_hub_preprocessor(cluster, tmp_path):
     model = vgg_with_preprocessor(image_size=None)  # the files are resized by size=
     options = dict(size=(32, 32), batch_size=2, shard_size=2, report=False, progress=False)
     local = camlens.audit(model, str(tmp_path / "*.png"), tmp_path / "local", **options)
-    distributed = camlens.audit(model, str(tmp_path / "*.png"), tmp_path / "ray", engine="ray",
-                                concurrency=1, **options)
+    distributed = camlens.audit(
+        model, str(tmp_path / "*.png"), tmp_path / "ray", engine="ray", concurrency=1, **options
+    )
     mine, theirs = (read_records(s.out_dir).to_pandas() for s in (local, distributed))
     assert len(mine) == 3 and mine["error"].isna().all()
     for column in ("index", "path", "predicted", "target", "image_height", "image_width"):

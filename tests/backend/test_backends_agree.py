@@ -36,7 +36,11 @@ def heatmaps_on(backend: str, layer: str) -> np.ndarray:
     env = dict(os.environ, KERAS_BACKEND=backend)
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT.format(tests=tests, layer=layer)],
-        env=env, capture_output=True, text=True, timeout=300, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     return np.array(json.loads(done.stdout.strip().splitlines()[-1]))
 

@@ -12,8 +12,8 @@ from keras import layers
 from PIL import Image
 
 import camlens
-from camlens.callbacks import ExplainCallback
 from camlens.api.prediction import image_from_doc
+from camlens.callbacks import ExplainCallback
 
 SIZE, CLASSES = 10, 3
 
@@ -35,8 +35,11 @@ def small_cnn():
     x = layers.GlobalAveragePooling2D()(x)
     outputs = layers.Dense(CLASSES, activation="softmax")(x)
     model = keras.Model(inputs, outputs, name="small_cnn")
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -44,8 +47,16 @@ def seeded_fit(callbacks, epochs=3):
     keras.utils.set_random_seed(0)
     model = small_cnn()
     x, y = data()
-    history = model.fit(x, y, epochs=epochs, batch_size=8, shuffle=True, verbose=0,
-                        validation_split=0.25, callbacks=callbacks)
+    history = model.fit(
+        x,
+        y,
+        epochs=epochs,
+        batch_size=8,
+        shuffle=True,
+        verbose=0,
+        validation_split=0.25,
+        callbacks=callbacks,
+    )
     return model, history.history
 
 
@@ -86,8 +97,9 @@ def test_maps_are_those_of_the_weights_at_each_epoch(tmp_path):
 
 def test_png_per_epoch_and_gif(tmp_path):
     images = data(2, seed=3)[0]
-    callback = ExplainCallback(images, targets=[0, 1, 2], every=2, log_dir=tmp_path / "logs",
-                               tensorboard=False)
+    callback = ExplainCallback(
+        images, targets=[0, 1, 2], every=2, log_dir=tmp_path / "logs", tensorboard=False
+    )
     seeded_fit([callback], epochs=3)
 
     names = sorted(p.name for p in (tmp_path / "logs").iterdir())
@@ -190,8 +202,11 @@ def test_tensorboard_summaries_without_tensorflow(tmp_path):
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
-        timeout=300, env={**os.environ, "KERAS_BACKEND": keras.backend.backend()},
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": keras.backend.backend()},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[1, 2]"

@@ -23,21 +23,26 @@ def _built(data_format: str, rank: int) -> keras.Model:
     """Conv, pool, batch norm, conv ('last'), relu, global pooling, softmax, in `data_format`."""
     first = data_format == "channels_first"
     spatial = {1: (24,), 2: (16, 16), 3: (6, 8, 8)}[rank]
-    conv, pool, average = (getattr(keras.layers, f"{name}{rank}D")
-                           for name in ("Conv", "MaxPooling", "GlobalAveragePooling"))
+    conv, pool, average = (
+        getattr(keras.layers, f"{name}{rank}D")
+        for name in ("Conv", "MaxPooling", "GlobalAveragePooling")
+    )
     previous = keras.config.image_data_format()
     keras.config.set_image_data_format(data_format)
     try:
-        model = keras.Sequential([
-            keras.Input((3, *spatial) if first else (*spatial, 3)),
-            conv(4, 3, padding="same", activation="relu"),
-            pool(2),
-            keras.layers.BatchNormalization(axis=1 if first else -1),
-            conv(5, 3, padding="same", name="last"),
-            keras.layers.Activation("relu", name="relu"),
-            average(),
-            keras.layers.Dense(3, activation="softmax"),
-        ], name=f"{data_format}_{rank}d")
+        model = keras.Sequential(
+            [
+                keras.Input((3, *spatial) if first else (*spatial, 3)),
+                conv(4, 3, padding="same", activation="relu"),
+                pool(2),
+                keras.layers.BatchNormalization(axis=1 if first else -1),
+                conv(5, 3, padding="same", name="last"),
+                keras.layers.Activation("relu", name="relu"),
+                average(),
+                keras.layers.Dense(3, activation="softmax"),
+            ],
+            name=f"{data_format}_{rank}d",
+        )
     finally:
         keras.config.set_image_data_format(previous)
     rng = np.random.default_rng(rank)
@@ -56,8 +61,16 @@ def twins(request):
     return last, first, inputs, np.ascontiguousarray(np.moveaxis(inputs, -1, 1))
 
 
-METHODS = ["gradcam", "gradcam++", "layercam", "scorecam", "ablationcam", "eigencam",
-           "shapleycam", "guided-gradcam"]
+METHODS = [
+    "gradcam",
+    "gradcam++",
+    "layercam",
+    "scorecam",
+    "ablationcam",
+    "eigencam",
+    "shapleycam",
+    "guided-gradcam",
+]
 
 
 @runs_channels_first
@@ -111,10 +124,13 @@ def test_the_automatic_layer_and_the_image_of_a_channels_first_model(twins):
 def test_smoothing_and_batches_take_channels_first_inputs(twins):
     last, first, inputs, moved = twins
     smoothed = camlens.Explainer(first, smooth="aug")(moved)
-    np.testing.assert_allclose(smoothed.heatmaps, camlens.Explainer(last, smooth="aug")(inputs).heatmaps,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        smoothed.heatmaps, camlens.Explainer(last, smooth="aug")(inputs).heatmaps, atol=1e-5
+    )
     batched = camlens.explain_batch(first, moved, batch_size=2, progress=False)
-    np.testing.assert_allclose(batched.heatmaps, camlens.Explainer(last)(inputs).heatmaps, atol=1e-5)
+    np.testing.assert_allclose(
+        batched.heatmaps, camlens.Explainer(last)(inputs).heatmaps, atol=1e-5
+    )
 
 
 def _per_layer(set_on_layers: bool) -> keras.Model:
@@ -172,7 +188,9 @@ def _mobilenet(data_format: str) -> keras.Model:
     keras.config.set_image_data_format(data_format)
     try:
         shape = (3, 32, 32) if data_format == "channels_first" else (32, 32, 3)
-        return keras.applications.MobileNetV2(weights=None, input_shape=shape, alpha=0.35, classes=4)
+        return keras.applications.MobileNetV2(
+            weights=None, input_shape=shape, alpha=0.35, classes=4
+        )
     finally:
         keras.config.set_image_data_format(previous)
 

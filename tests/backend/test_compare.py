@@ -26,7 +26,9 @@ def test_explain_methods_equals_the_methods_one_by_one(resnet):
 def test_six_gradient_methods_cost_one_probe_pass(resnet, monkeypatch):
     runs = []
     original = Probe.run
-    monkeypatch.setattr(Probe, "run", lambda self, *a, **k: runs.append(1) or original(self, *a, **k))
+    monkeypatch.setattr(
+        Probe, "run", lambda self, *a, **k: runs.append(1) or original(self, *a, **k)
+    )
     maps = camlens.explain_methods(resnet, images(3), methods=SIX)
     assert len(runs) == 1
     assert all(maps[name].heatmaps.shape == (3, 1, 12, 12) for name in SIX)
@@ -56,7 +58,9 @@ def test_counterfactual_refused_for_class_agnostic_methods(resnet):
 
 def test_max_channels_reaches_the_methods_that_take_it(resnet):
     batch = images(1, seed=5)
-    together = camlens.explain_methods(resnet, batch, methods=["gradcam", "scorecam"], max_channels=2)
+    together = camlens.explain_methods(
+        resnet, batch, methods=["gradcam", "scorecam"], max_channels=2
+    )
     alone = camlens.Explainer(resnet, method="scorecam", max_channels=2)(batch)
     full = camlens.Explainer(resnet, method="scorecam")(batch)
     np.testing.assert_allclose(together["scorecam"].heatmaps, alone.heatmaps, atol=1e-6)

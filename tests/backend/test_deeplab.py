@@ -22,13 +22,21 @@ def segmenter():
 def small_deeplab():
     keras.utils.set_random_seed(0)
     encoder = keras_hub.models.ResNetBackbone(
-        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 64],
-        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block",
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64, 64],
+        stackwise_num_blocks=[1, 1],
+        stackwise_num_strides=[1, 2],
+        block_type="basic_block",
         image_shape=(SIZE, SIZE, 3),
     )
     backbone = keras_hub.models.DeepLabV3Backbone(
-        image_encoder=encoder, spatial_pyramid_pooling_key="P3", upsampling_size=2,
-        dilation_rates=[1, 2], low_level_feature_key="P2", projection_filters=8,
+        image_encoder=encoder,
+        spatial_pyramid_pooling_key="P3",
+        upsampling_size=2,
+        dilation_rates=[1, 2],
+        low_level_feature_key="P2",
+        projection_filters=8,
         image_shape=(SIZE, SIZE, 3),
     )
     return keras_hub.models.DeepLabV3ImageSegmenter(backbone=backbone, num_classes=CLASSES)
@@ -52,11 +60,14 @@ def test_region_on_deeplab_matches_segmentation_gradcam(segmenter):
     weights = keras.ops.convert_to_tensor(mask.astype("float32"))
     assert maps.heatmaps.shape == (2, 1, SIZE, SIZE)
     for n in range(2):
+
         def score(tensor):
             return keras.ops.sum(head(tensor)[0, :, :, 1] * weights)
 
         value, grads = gradient(score, features[n : n + 1])
-        np.testing.assert_allclose(maps.heatmaps[n, 0], gradcam(features[n], grads[0], relu=False), atol=1e-4)
+        np.testing.assert_allclose(
+            maps.heatmaps[n, 0], gradcam(features[n], grads[0], relu=False), atol=1e-4
+        )
         assert maps.scores[n, 0] == pytest.approx(float(value), rel=1e-4)
         assert maps.heatmaps[n, 0].std() > 0.01
 

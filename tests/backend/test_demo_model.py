@@ -14,6 +14,7 @@ TEST_SEED = 12345  # far from the seeds scripts/train_demo_model.py trains on
 def data():
     return make_dataset(300, seed=TEST_SEED)
 
+
 @pytest.fixture(scope="module")
 def model(demo_model):
     return demo_model
@@ -61,8 +62,9 @@ def test_cam_points_at_object(model, data, probs):
     for cam, mask in zip(cams, data.masks[:n]):
         y, x = np.unravel_index(np.argmax(cam), cam.shape)
         # The map cell covers pixels [y*scale, (y+1)*scale); allow 2 more pixels.
-        near = mask[max(y * scale - 2, 0):(y + 1) * scale + 2,
-                    max(x * scale - 2, 0):(x + 1) * scale + 2]
+        near = mask[
+            max(y * scale - 2, 0) : (y + 1) * scale + 2, max(x * scale - 2, 0) : (x + 1) * scale + 2
+        ]
         hits += bool(near.any())
     assert hits / n >= 0.9, hits / n
 
@@ -111,11 +113,12 @@ def _conv2d_same(x: np.ndarray, kernel: np.ndarray, stride: int) -> np.ndarray:
     out_h, out_w = -(-h // stride), -(-w // stride)
     pad_h = max((out_h - 1) * stride + kh - h, 0)
     pad_w = max((out_w - 1) * stride + kw - w, 0)
-    x = np.pad(x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2),
-                   (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
+    x = np.pad(
+        x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0))
+    )
     out = 0.0
     for i in range(kh):
         for j in range(kw):
-            patch = x[:, i:i + stride * out_h:stride, j:j + stride * out_w:stride]
+            patch = x[:, i : i + stride * out_h : stride, j : j + stride * out_w : stride]
             out = out + patch @ kernel[i, j]
     return out

@@ -26,7 +26,9 @@ def test_grad_cam_beats_random_maps_on_deletion_and_insertion(demo):
     model, data = demo
     heatmaps = np.concatenate(
         [
-            camlens.Explainer(model)(data.images[n : n + 1], targets=[int(data.labels[n])]).heatmaps[:, 0]
+            camlens.Explainer(model)(
+                data.images[n : n + 1], targets=[int(data.labels[n])]
+            ).heatmaps[:, 0]
             for n in range(len(data.labels))
         ]
     )

@@ -72,7 +72,9 @@ def test_targets_one_and_several_in_order(resnet):
     doc = images(seed=5)
     (one,) = eli5.explain_prediction(resnet, doc, targets=[3], layer="conv1").targets
     assert one.target == 3
-    np.testing.assert_allclose(one.heatmap, residual_gradcam(residual_weights(), doc[0], 3)[0], atol=1e-5)
+    np.testing.assert_allclose(
+        one.heatmap, residual_gradcam(residual_weights(), doc[0], 3)[0], atol=1e-5
+    )
 
     several = eli5.explain_prediction(resnet, doc, targets=[4, 0], layer="conv1").targets
     assert [t.target for t in several] == [4, 0]
@@ -142,7 +144,10 @@ def test_tensorflow_stays_out_on_the_other_backends():
         "__import__('keras').Model).__module__)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**__import__("os").environ, "KERAS_BACKEND": backend},
     )
     assert result.returncode == 0, result.stderr

@@ -114,7 +114,9 @@ def test_all_zero_activations_give_an_all_zero_map():
     x = keras.layers.GlobalAveragePooling2D()(conv(inputs))
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
 
-    heatmap = camlens.explain_prediction(model, np.ones((1, 6, 6, 1), np.float32)).targets[0].heatmap
+    heatmap = (
+        camlens.explain_prediction(model, np.ones((1, 6, 6, 1), np.float32)).targets[0].heatmap
+    )
 
     assert heatmap.shape == (4, 4)
     assert np.all(heatmap == 0) and not np.isnan(heatmap).any()

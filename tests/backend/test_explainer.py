@@ -92,8 +92,15 @@ def test_images_are_validated(resnet):
 
 def test_surface_is_the_call_the_layers_and_the_documented_internal_interface():
     public = {name for name in vars(camlens.Explainer) if not name.startswith("_")}
-    internal = {"prepare", "explain_prepared", "probe_pass", "method_inputs", "maps_of",
-                "inspection_for", "settle_layer"}
+    internal = {
+        "prepare",
+        "explain_prepared",
+        "probe_pass",
+        "method_inputs",
+        "maps_of",
+        "inspection_for",
+        "settle_layer",
+    }
     assert public == {"layer", "layers"} | internal
     assert all(getattr(camlens.Explainer, name).__doc__ for name in internal)
 

@@ -12,11 +12,18 @@ from hypothesis.extra import numpy as hnp
 
 import camlens
 from camlens.api.planning import plan_targets
-from camlens.model.inspection import OutputInfo
 from camlens.model.inputs import check_images
-from support.models import CLASSES, SIZE, functional_resnet, images, residual_weights, subclassed_resnet
-from support.reference import residual_gradcam
+from camlens.model.inspection import OutputInfo
 from support.integrity import assert_unchanged, snapshot
+from support.models import (
+    CLASSES,
+    SIZE,
+    functional_resnet,
+    images,
+    residual_weights,
+    subclassed_resnet,
+)
+from support.reference import residual_gradcam
 
 
 def test_keyboard_interrupt_inside_the_forward_pass_leaves_the_model_intact(any_model):
@@ -34,14 +41,18 @@ def test_keyboard_interrupt_inside_the_forward_pass_leaves_the_model_intact(any_
     finally:
         type(pool).call = original
     assert_unchanged(before, snapshot(any_model))
-    assert camlens.explain_prediction(any_model, images(), layer="conv1").targets[0].heatmap.max() > 0
+    assert (
+        camlens.explain_prediction(any_model, images(), layer="conv1").targets[0].heatmap.max() > 0
+    )
 
 
 def test_threads_compile_and_give_the_reference_maps():
     # Fresh models: each probe is built and traced inside the threads, four of
     # them starting together (batches of two, so TensorFlow compiles at once).
     shared, other = functional_resnet(), subclassed_resnet()
-    jobs = [(model, k % CLASSES, seed) for k, seed in enumerate(range(4)) for model in (shared, other)]
+    jobs = [
+        (model, k % CLASSES, seed) for k, seed in enumerate(range(4)) for model in (shared, other)
+    ]
     start = threading.Barrier(4)
 
     def explain(job):
@@ -95,7 +106,9 @@ MODEL = functional_resnet()
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     hnp.arrays(
-        dtype=st.sampled_from([np.float16, np.float32, np.float64, np.uint8, np.int32, bool, np.complex64]),
+        dtype=st.sampled_from(
+            [np.float16, np.float32, np.float64, np.uint8, np.int32, bool, np.complex64]
+        ),
         shape=hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=14),
         elements=None,
     )
@@ -118,10 +131,16 @@ def test_any_array_is_a_valid_batch_or_a_clear_error(array):
         st.integers(-5, 10),
         st.text(max_size=3),
         st.floats(allow_nan=True),
-        st.lists(st.one_of(st.integers(-5, 10), st.floats(), st.text(max_size=2), st.booleans()), max_size=4),
+        st.lists(
+            st.one_of(st.integers(-5, 10), st.floats(), st.text(max_size=2), st.booleans()),
+            max_size=4,
+        ),
         st.tuples(st.integers()),
-        hnp.arrays(st.sampled_from([np.int32, np.int64, np.float32]),
-                   hnp.array_shapes(min_dims=1, max_dims=3, max_side=3), elements=st.integers(-2, 7)),
+        hnp.arrays(
+            st.sampled_from([np.int32, np.int64, np.float32]),
+            hnp.array_shapes(min_dims=1, max_dims=3, max_side=3),
+            elements=st.integers(-2, 7),
+        ),
     )
 )
 def test_any_targets_are_valid_or_a_clear_error(targets):

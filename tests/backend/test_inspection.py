@@ -24,7 +24,9 @@ def trunk_and_head():
     keras.Model(x, dense(pool(conv(x))))  # builds the layers
     rng = np.random.default_rng(0)
     for layer in (conv, dense):
-        layer.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in layer.get_weights()])
+        layer.set_weights(
+            [rng.normal(0, 0.5, w.shape).astype("float32") for w in layer.get_weights()]
+        )
     return conv, pool, dense
 
 
@@ -90,8 +92,10 @@ def test_logit_is_the_score_before_the_last_activation(ending):
 
 @pytest.mark.parametrize(
     "end",
-    [lambda t: layers.Lambda(lambda p: p * 2.0)(layers.Softmax()(t)),
-     lambda t: layers.Reshape((CLASSES,))(keras.ops.exp(t) / keras.ops.sum(keras.ops.exp(t)))],
+    [
+        lambda t: layers.Lambda(lambda p: p * 2.0)(layers.Softmax()(t)),
+        lambda t: layers.Reshape((CLASSES,))(keras.ops.exp(t) / keras.ops.sum(keras.ops.exp(t))),
+    ],
     ids=["lambda_after_softmax", "hand_written_softmax"],
 )
 def test_logit_that_cannot_be_found_is_refused(end):

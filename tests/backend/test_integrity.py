@@ -18,7 +18,9 @@ def batchnorm_model():
     x = layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, layers.Dense(3, activation="softmax")(x))
     rng = np.random.default_rng(0)
-    model.set_weights([rng.normal(0.5, 0.3, w.shape).astype(np.float32) for w in model.get_weights()])
+    model.set_weights(
+        [rng.normal(0.5, 0.3, w.shape).astype(np.float32) for w in model.get_weights()]
+    )
     return model
 
 
@@ -50,7 +52,9 @@ def test_model_unchanged_after_a_failure_inside_the_forward_pass(any_model):
     finally:
         type(pool).call = original
     assert_unchanged(before, snapshot(any_model))
-    assert camlens.explain_prediction(any_model, images(), layer="conv1").targets[0].heatmap.max() > 0
+    assert (
+        camlens.explain_prediction(any_model, images(), layer="conv1").targets[0].heatmap.max() > 0
+    )
 
 
 def test_model_saves_and_reloads_identically_after_explaining(tmp_path, resnet):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import camlens
-from support import hub as hub_models
 from camlens.model.token_grid import Layout, layout_for
+from support import hub as hub_models
 from support.hub import gradcam, gradient, images
 
 pytest.importorskip("keras_hub")
@@ -95,7 +95,9 @@ def test_deit_drops_its_class_and_distillation_tokens(deit):
     x = images()
     expl = explain(deit, x)
     assert expl.layer == "transformer_block_1"  # its call returns (tokens, scores)
-    expected = encoder_reference(deit, x, "deit_patching_and_embedding", "deit_encoder", 1, 2, (4, 4))
+    expected = encoder_reference(
+        deit, x, "deit_patching_and_embedding", "deit_encoder", 1, 2, (4, 4)
+    )
     assert np.abs(expl.targets[0].heatmap - expected).max() < 1e-4
 
 
@@ -119,9 +121,13 @@ def test_swin_automatic_layer_is_the_final_norm_of_the_last_stage(swin):
 
 @pytest.mark.parametrize(
     ("tokens", "size", "expected"),
-    [(197, (224, 224), Layout(1, (14, 14))), (25, (64, 96), Layout(1, (4, 6))),
-     (18, (64, 64), Layout(2, (4, 4))), (64, (64, 64), Layout(0, (8, 8))),
-     (21, (64, 64), Layout(5, (4, 4)))],
+    [
+        (197, (224, 224), Layout(1, (14, 14))),
+        (25, (64, 96), Layout(1, (4, 6))),
+        (18, (64, 64), Layout(2, (4, 4))),
+        (64, (64, 64), Layout(0, (8, 8))),
+        (21, (64, 64), Layout(5, (4, 4))),
+    ],
 )
 def test_grid_inference(tokens, size, expected):
     assert layout_for((1, tokens, 8), (1, *size, 3), "layer") == expected
@@ -134,8 +140,12 @@ def test_tokens_that_fit_no_grid_name_the_options():
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"token_grid": (4,)}, "token_grid must be"), ({"token_grid": (0, 4)}, "token_grid must be"),
-     ({"prefix_tokens": -1}, "prefix_tokens must be"), ({"prefix_tokens": 1.5}, "prefix_tokens must be")],
+    [
+        ({"token_grid": (4,)}, "token_grid must be"),
+        ({"token_grid": (0, 4)}, "token_grid must be"),
+        ({"prefix_tokens": -1}, "prefix_tokens must be"),
+        ({"prefix_tokens": 1.5}, "prefix_tokens must be"),
+    ],
 )
 def test_bad_grid_options(vit, options, message):
     with pytest.raises(ValueError, match=message):

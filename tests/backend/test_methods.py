@@ -11,7 +11,6 @@ import pytest
 import camlens
 from camlens.methods import METHODS
 from camlens.resize import interpolation_matrix
-from support.models import CLASSES, SIZE, images, residual_weights
 from support.method_references import (
     TARGET,
     combine,
@@ -20,8 +19,8 @@ from support.method_references import (
     normalized,
     reference_terms,
 )
+from support.models import CLASSES, SIZE, images, residual_weights
 from support.reference import residual_forward, residual_gradcam
-
 
 
 def gradcampp_reference(a, g):
@@ -87,7 +86,11 @@ def test_scorecam_matches_algorithm_1(resnet):
     weights = masked_scores(doc, a, "probs")
     for batch_size in (3, 64):  # the channels in several forward passes, or one
         expl = camlens.explain_prediction(
-            resnet, doc, targets=[TARGET], layer="conv1", method="scorecam",
+            resnet,
+            doc,
+            targets=[TARGET],
+            layer="conv1",
+            method="scorecam",
             mask_batch_size=batch_size,
         )
         np.testing.assert_allclose(
@@ -126,7 +129,9 @@ def test_scorecam_upsamples_small_layers(resnet):
 def test_logit_score_for_grad_cam(resnet):
     doc, a, g = reference_terms("logit")
     expl = camlens.explain_prediction(resnet, doc, targets=[TARGET], layer="conv1", score="logit")
-    np.testing.assert_allclose(expl.targets[0].heatmap, normalized(gradcam_reference(a, g)), atol=2e-5)
+    np.testing.assert_allclose(
+        expl.targets[0].heatmap, normalized(gradcam_reference(a, g)), atol=2e-5
+    )
     logits = residual_forward(residual_weights(), doc[0])["logits"]
     assert expl.targets[0].score == pytest.approx(logits[TARGET], rel=1e-5)
     dense = resnet.get_layer("predictions")
@@ -140,9 +145,11 @@ def test_relu_false_keeps_negative_evidence(resnet):
         raw = gradcam_reference(a, g)
         if raw.min() < 0 < raw.max():
             break
-    heatmap = camlens.explain_prediction(
-        resnet, doc, targets=[class_id], layer="conv1", relu=False
-    ).targets[0].heatmap
+    heatmap = (
+        camlens.explain_prediction(resnet, doc, targets=[class_id], layer="conv1", relu=False)
+        .targets[0]
+        .heatmap
+    )
     np.testing.assert_allclose(heatmap, raw / (np.abs(raw).max() + 1e-7), atol=2e-5)
     assert heatmap.min() < 0 < heatmap.max()
     assert -1 <= heatmap.min() and heatmap.max() <= 1
@@ -150,9 +157,13 @@ def test_relu_false_keeps_negative_evidence(resnet):
 
 def test_counterfactual_is_the_negated_gradient(resnet):
     doc, a, g = reference_terms("output")
-    heatmap = camlens.explain_prediction(
-        resnet, doc, targets=[TARGET], layer="conv1", counterfactual=True
-    ).targets[0].heatmap
+    heatmap = (
+        camlens.explain_prediction(
+            resnet, doc, targets=[TARGET], layer="conv1", counterfactual=True
+        )
+        .targets[0]
+        .heatmap
+    )
     np.testing.assert_allclose(heatmap, normalized(-gradcam_reference(a, g)), atol=2e-5)
 
 
@@ -184,8 +195,14 @@ CLASS_AGNOSTIC = ("kpcacam", "fem")
 
 @pytest.mark.parametrize(
     "method",
-    ["eigengradcam", "gradcam-elementwise", "finercam", "shapleycam", "guided-gradcam",
-     *CLASS_AGNOSTIC],
+    [
+        "eigengradcam",
+        "gradcam-elementwise",
+        "finercam",
+        "shapleycam",
+        "guided-gradcam",
+        *CLASS_AGNOSTIC,
+    ],
 )
 def test_randomization_check_on_the_new_methods(method):
     """Class-specific maps change when the layers after the explained one lose their
@@ -193,7 +210,9 @@ def test_randomization_check_on_the_new_methods(method):
     from camlens.metrics import randomization_check
     from support.models import functional_resnet
 
-    check = randomization_check(functional_resnet(), images(3, seed=12), method=method, layer="conv1")
+    check = randomization_check(
+        functional_resnet(), images(3, seed=12), method=method, layer="conv1"
+    )
     if method in CLASS_AGNOSTIC:
         assert not check.passed
         np.testing.assert_allclose(check.correlations, 1.0, atol=1e-6)

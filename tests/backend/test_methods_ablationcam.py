@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import camlens
+from support.method_references import TARGET, combine, normalized, reference_terms
 from support.models import residual_weights
 from support.reference import residual_forward, residual_head
-from support.method_references import TARGET, combine, normalized, reference_terms
 
 
 @pytest.mark.parametrize("score", ["output", "logit"])
@@ -25,16 +25,25 @@ def test_ablationcam_weights_are_the_relative_score_drops(resnet, score):
 
     for batch_size in (3, 64):  # the channels in several forward passes, or one
         expl = camlens.explain_prediction(
-            resnet, doc, targets=[TARGET], layer="conv1", method="ablationcam",
-            mask_batch_size=batch_size, score=score,
+            resnet,
+            doc,
+            targets=[TARGET],
+            layer="conv1",
+            method="ablationcam",
+            mask_batch_size=batch_size,
+            score=score,
         )
-        np.testing.assert_allclose(expl.targets[0].heatmap, normalized(combine(a, weights)), atol=2e-5)
+        np.testing.assert_allclose(
+            expl.targets[0].heatmap, normalized(combine(a, weights)), atol=2e-5
+        )
 
 
 def test_ablationcam_leaves_the_model_as_it_was(resnet):
     layer = resnet.get_layer("conv1")
     before = [w.copy() for w in resnet.get_weights()]
-    camlens.explain_prediction(resnet, reference_terms("output")[0], layer="conv1", method="ablationcam")
+    camlens.explain_prediction(
+        resnet, reference_terms("output")[0], layer="conv1", method="ablationcam"
+    )
     assert "call" not in vars(layer)  # the capture's shadow is gone
     assert all(np.array_equal(x, y) for x, y in zip(before, resnet.get_weights()))
 
@@ -46,7 +55,9 @@ def test_ablationcam_passes_the_randomization_check_on_the_demo_model():
     from camlens.demo import load_demo_model, make_dataset
     from camlens.metrics import randomization_check
 
-    check = randomization_check(load_demo_model(), make_dataset(4, seed=3).images, method="ablationcam")
+    check = randomization_check(
+        load_demo_model(), make_dataset(4, seed=3).images, method="ablationcam"
+    )
     assert check.passed, check.correlations
 
 
@@ -58,7 +69,11 @@ def test_ablationcam_max_channels_ablates_the_channels_of_largest_variance(resne
     for k in chosen:
         ablated = a.copy()
         ablated[:, :, k] = 0
-        weights[k] = 1 - residual_head(residual_weights(), ablated, f["skip"])["probs"][TARGET] / f["probs"][TARGET]
+        weights[k] = (
+            1
+            - residual_head(residual_weights(), ablated, f["skip"])["probs"][TARGET]
+            / f["probs"][TARGET]
+        )
     explainer = camlens.Explainer(resnet, layer="conv1", method="ablationcam", max_channels=2)
     heatmap = explainer(doc, targets=[TARGET]).heatmaps[0, 0]
     np.testing.assert_allclose(heatmap, normalized(combine(a, weights)), atol=2e-5)
@@ -84,7 +99,9 @@ def test_ablationcam_on_vision_transformer_tokens(vit):
         weights.append((full - score(ablated)) / abs(full))
     grid = tokens[0, 1:].reshape(4, 4, -1)
 
-    maps = camlens.Explainer(model, layer="transformer_block_1", method="ablationcam")(x, targets=[target])
+    maps = camlens.Explainer(model, layer="transformer_block_1", method="ablationcam")(
+        x, targets=[target]
+    )
 
     assert maps.heatmaps.shape == (1, 1, 4, 4)
     np.testing.assert_allclose(maps.heatmaps[0, 0], normalized(combine(grid, weights)), atol=1e-4)

@@ -13,7 +13,9 @@ def test_eigengradcam_is_the_first_component_of_activations_times_gradients(resn
     projection = matrix @ vectors[:, np.argmax(values)]
     projection = projection if projection.sum() >= 0 else -projection
 
-    expl = camlens.explain_prediction(resnet, doc, targets=[TARGET], layer="conv1", method="eigengradcam")
+    expl = camlens.explain_prediction(
+        resnet, doc, targets=[TARGET], layer="conv1", method="eigengradcam"
+    )
 
     np.testing.assert_allclose(
         expl.targets[0].heatmap, normalized(projection.reshape(a.shape[:2])), atol=2e-5

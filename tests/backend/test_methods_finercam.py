@@ -4,16 +4,18 @@ import numpy as np
 import pytest
 
 import camlens
+from support.method_references import combine, normalized
 from support.models import images, residual_weights
 from support.reference import residual_forward, residual_gradcam
-from support.method_references import combine, normalized
 
 
 def finer_reference(doc, target):
     logits = residual_forward(residual_weights(), doc[0])["logits"]
     similar = [c for c in np.argsort(-logits) if c != target][:3]
     a, g = residual_gradcam(residual_weights(), doc[0], target, "logit")[2:]
-    difference = sum(g - residual_gradcam(residual_weights(), doc[0], int(d), "logit")[3] for d in similar)
+    difference = sum(
+        g - residual_gradcam(residual_weights(), doc[0], int(d), "logit")[3] for d in similar
+    )
     return normalized(combine(a, difference.mean(axis=(0, 1))))
 
 

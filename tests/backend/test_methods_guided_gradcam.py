@@ -4,9 +4,9 @@ import numpy as np
 
 import camlens
 from camlens.resize import interpolation_matrix
+from support.method_references import TARGET, gradcam_reference, normalized, reference_terms
 from support.models import SIZE, residual_weights
 from support.reference import conv_same, conv_same_backward, residual_forward
-from support.method_references import TARGET, gradcam_reference, normalized, reference_terms
 
 
 def guided_rule(gradient, pre_activation):
@@ -50,7 +50,9 @@ def test_guided_gradcam_is_grad_cam_times_guided_backprop(resnet):
     relus = [resnet.get_layer(name) for name in ("conv0", "conv1", "merged_relu")]
     before = [dict(vars(layer)) for layer in relus]
 
-    expl = camlens.explain_prediction(resnet, doc, targets=[TARGET], layer="conv1", method="guided-gradcam")
+    expl = camlens.explain_prediction(
+        resnet, doc, targets=[TARGET], layer="conv1", method="guided-gradcam"
+    )
 
     np.testing.assert_allclose(expl.targets[0].heatmap, reference, atol=2e-5)
     assert expl.targets[0].heatmap.shape == (SIZE, SIZE)  # the input's resolution

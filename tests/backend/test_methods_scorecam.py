@@ -4,14 +4,16 @@ import numpy as np
 import pytest
 
 import camlens
-from support.models import CHANNELS, images
 from support.method_references import TARGET, combine, masked_scores, normalized, reference_terms
+from support.models import CHANNELS, images
 
 
 def test_max_channels_equal_to_the_channel_count_is_full_scorecam(resnet):
     doc = images(2, seed=6)
     full = camlens.Explainer(resnet, layer="conv1", method="scorecam")(doc)
-    every = camlens.Explainer(resnet, layer="conv1", method="scorecam", max_channels=CHANNELS[1])(doc)
+    every = camlens.Explainer(resnet, layer="conv1", method="scorecam", max_channels=CHANNELS[1])(
+        doc
+    )
     np.testing.assert_array_equal(every.heatmaps, full.heatmaps)
 
 
@@ -31,7 +33,10 @@ def test_max_channels_scores_the_channels_of_largest_variance(resnet):
 
 @pytest.mark.parametrize(
     "options, error",
-    [(dict(method="gradcam", max_channels=4), "applies to"), (dict(method="scorecam", max_channels=0), "max_channels must be a positive")],
+    [
+        (dict(method="gradcam", max_channels=4), "applies to"),
+        (dict(method="scorecam", max_channels=0), "max_channels must be a positive"),
+    ],
 )
 def test_bad_max_channels(resnet, options, error):
     with pytest.raises(ValueError, match=error):

@@ -5,9 +5,15 @@ import numpy as np
 import pytest
 
 import camlens
+from support.method_references import (
+    TARGET,
+    combine,
+    gradcam_reference,
+    normalized,
+    reference_terms,
+)
 from support.models import residual_weights
 from support.reference import head_gradient, residual_forward, residual_head
-from support.method_references import TARGET, combine, gradcam_reference, normalized, reference_terms
 
 
 def gradient_at(a, skip, score):
@@ -18,11 +24,15 @@ def test_shapleycam_subtracts_half_the_hessian_product(resnet):
     doc, a, g = reference_terms("output")
     skip = residual_forward(residual_weights(), doc[0])["skip"]
     step = 1e-4
-    hessian_a = (gradient_at(a * (1 + step), skip, "output") - gradient_at(a * (1 - step), skip, "output")) / (2 * step)
+    hessian_a = (
+        gradient_at(a * (1 + step), skip, "output") - gradient_at(a * (1 - step), skip, "output")
+    ) / (2 * step)
     reference = combine(a, (g - 0.5 * hessian_a).mean(axis=(0, 1)))
     assert not np.allclose(normalized(reference), normalized(gradcam_reference(a, g)), atol=1e-3)
 
-    expl = camlens.explain_prediction(resnet, doc, targets=[TARGET], layer="conv1", method="shapleycam")
+    expl = camlens.explain_prediction(
+        resnet, doc, targets=[TARGET], layer="conv1", method="shapleycam"
+    )
 
     np.testing.assert_allclose(expl.targets[0].heatmap, normalized(reference), atol=1e-4)
 
@@ -33,7 +43,9 @@ def test_shapleycam_is_grad_cam_where_the_rest_is_piecewise_linear(resnet):
     expl = camlens.explain_prediction(
         resnet, doc, targets=[TARGET], layer="conv1", method="shapleycam", score="logit"
     )
-    np.testing.assert_allclose(expl.targets[0].heatmap, normalized(gradcam_reference(a, g)), atol=2e-5)
+    np.testing.assert_allclose(
+        expl.targets[0].heatmap, normalized(gradcam_reference(a, g)), atol=2e-5
+    )
 
 
 def test_shapleycam_on_vision_transformer_tokens(vit):
@@ -58,9 +70,13 @@ def test_shapleycam_on_vision_transformer_tokens(vit):
     grid = lambda a: a[0, 1:].reshape(4, 4, -1)  # noqa: E731
     a = grid(tokens)
     reference = combine(a, (grid(g) - 0.5 * grid(hessian_a)).mean(axis=(0, 1)))
-    assert not np.allclose(normalized(reference), normalized(gradcam_reference(a, grid(g))), atol=1e-3)
+    assert not np.allclose(
+        normalized(reference), normalized(gradcam_reference(a, grid(g))), atol=1e-3
+    )
 
-    maps = camlens.Explainer(model, layer="transformer_block_1", method="shapleycam")(x, targets=[target])
+    maps = camlens.Explainer(model, layer="transformer_block_1", method="shapleycam")(
+        x, targets=[target]
+    )
 
     assert maps.heatmaps.shape == (1, 1, 4, 4)
     np.testing.assert_allclose(maps.heatmaps[0, 0], normalized(reference), atol=1e-3)
@@ -69,4 +85,6 @@ def test_shapleycam_on_vision_transformer_tokens(vit):
 def test_shapleycam_refuses_callable_targets(resnet):
     doc = reference_terms("output")[0]
     with pytest.raises(ValueError, match="not a callable"):
-        camlens.Explainer(resnet, layer="conv1", method="shapleycam")(doc, targets=[lambda p: p[:, 1]])
+        camlens.Explainer(resnet, layer="conv1", method="shapleycam")(
+            doc, targets=[lambda p: p[:, 1]]
+        )

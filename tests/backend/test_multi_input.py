@@ -55,7 +55,9 @@ def _reference_gradcam(model, image, metadata, class_id):
         return keras.ops.sum(model.get_layer("scores")(pooled * tabular)[0, class_id])
 
     grads = gradient(score, features)[1][0].astype(np.float64)
-    cam = np.maximum(np.tensordot(features[0].astype(np.float64), grads.mean(axis=(0, 1)), axes=1), 0)
+    cam = np.maximum(
+        np.tensordot(features[0].astype(np.float64), grads.mean(axis=(0, 1)), axes=1), 0
+    )
     return cam / (cam.max() + 1e-7), features[0].astype(np.float64)
 
 
@@ -73,7 +75,9 @@ def test_gradcam_of_the_image_input_matches_autodiff_with_each_rows_metadata(mod
 
 def test_score_cam_masks_the_image_and_keeps_each_rows_metadata(model, batch):
     images, metadata = batch
-    maps = camlens.Explainer(model, layer="last", method="scorecam")([metadata, images], targets=[1])
+    maps = camlens.Explainer(model, layer="last", method="scorecam")(
+        [metadata, images], targets=[1]
+    )
     for n in range(3):
         _, features = _reference_gradcam(model, images[n], metadata[n], 1)
         low, high = features.min(axis=(0, 1)), features.max(axis=(0, 1))
@@ -102,7 +106,10 @@ def test_lists_dicts_and_image_input_by_index_or_name_agree(batch):
 def test_explain_prediction_batch_and_methods_take_several_inputs(model, batch):
     images, metadata = batch
     one_by_one = np.concatenate(
-        [camlens.Explainer(model)([metadata[n : n + 1], images[n : n + 1]]).heatmaps for n in range(3)]
+        [
+            camlens.Explainer(model)([metadata[n : n + 1], images[n : n + 1]]).heatmaps
+            for n in range(3)
+        ]
     )
     batched = camlens.explain_batch(model, [metadata, images], batch_size=2, progress=False)
     np.testing.assert_allclose(batched.heatmaps, one_by_one, atol=1e-6)
@@ -135,16 +142,21 @@ def test_bad_image_inputs_are_refused(model, batch):
         camlens.Explainer(model)([metadata, images[:, :8]])
     with pytest.raises(ValueError, match="Guided Grad-CAM.*single input"):
         camlens.Explainer(model, method="guided-gradcam")
-    single = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.Conv2D(2, 3), keras.layers.Flatten()])
+    single = keras.Sequential(
+        [keras.Input((SIZE, SIZE, 3)), keras.layers.Conv2D(2, 3), keras.layers.Flatten()]
+    )
     with pytest.raises(ValueError, match="image_input picks one of a model's several inputs"):
         camlens.Explainer(single, image_input=3)
 
 
 def test_two_inputs_of_image_rank_need_image_input():
     left, right = keras.Input((8, 8, 3), name="left"), keras.Input((8, 8, 1), name="right")
-    x = keras.layers.Concatenate()([keras.layers.Conv2D(2, 3, name="a")(left),
-                                    keras.layers.Conv2D(2, 3, name="b")(right)])
-    model = keras.Model([left, right], keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x)))
+    x = keras.layers.Concatenate()(
+        [keras.layers.Conv2D(2, 3, name="a")(left), keras.layers.Conv2D(2, 3, name="b")(right)]
+    )
+    model = keras.Model(
+        [left, right], keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x))
+    )
     with pytest.raises(ValueError, match="2 of image rank.*image_input="):
         camlens.Explainer(model)
     maps = camlens.Explainer(model, image_input="right", layer="b")(

@@ -25,6 +25,7 @@ def two_scale_model() -> keras.Model:
 
 def bilinear(maps, size):
     """Half-pixel-centred bilinear upsampling of (..., h, w), edges clamped, written out."""
+
     def matrix(out, inp):
         weights = np.zeros((out, inp))
         for i in range(out):
@@ -89,8 +90,9 @@ def test_bad_layers(options, error, words):
 def test_explain_methods_over_several_layers():
     model = two_scale_model()
     batch = images(2, seed=9)
-    together = camlens.explain_methods(model, batch, methods=["gradcam", "layercam"],
-                                       layers=["fine", "coarse"])
+    together = camlens.explain_methods(
+        model, batch, methods=["gradcam", "layercam"], layers=["fine", "coarse"]
+    )
     for name, maps in together.items():
         alone = camlens.Explainer(model, method=name, layers=["fine", "coarse"])(batch)
         np.testing.assert_allclose(maps.heatmaps, alone.heatmaps, atol=1e-6)

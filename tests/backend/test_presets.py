@@ -19,9 +19,14 @@ def preset(tmp_path_factory):
     """A small keras-hub ResNet classifier whose preprocessor resizes to 32x32 and scales by 1/255."""
     keras.utils.set_random_seed(0)
     backbone = keras_hub.models.ResNetBackbone(
-        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 16],
-        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block",
-        use_pre_activation=False, image_shape=(32, 32, 3),
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64, 16],
+        stackwise_num_blocks=[1, 1],
+        stackwise_num_strides=[1, 2],
+        block_type="basic_block",
+        use_pre_activation=False,
+        image_shape=(32, 32, 3),
     )
     converter = keras_hub.layers.ResNetImageConverter(image_size=(32, 32), scale=1 / 255.0)
     preprocessor = keras_hub.models.ResNetImageClassifierPreprocessor(image_converter=converter)
@@ -52,8 +57,10 @@ def test_loads_the_classifier_and_its_preprocessor(preset, photo):
     assert doc.shape == (1, 32, 32, 3) and doc.max() <= 1.0
     # keras-hub's own predict runs the preprocessor on the raw image
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(model(doc, training=False)), saved.predict(raw, verbose=0),
-        rtol=1e-5, atol=1e-6,
+        keras.ops.convert_to_numpy(model(doc, training=False)),
+        saved.predict(raw, verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import camlens
-from camlens.methods import METHODS
-from camlens.probe import probe_for
 from camlens.api.planning import plan_targets
+from camlens.methods import METHODS
 from camlens.model.inspection import OutputInfo
+from camlens.probe import probe_for
 
 TOLERANCE = {"mixed_float16": 1e-2, "mixed_bfloat16": 3e-2}
 """Largest map difference to the float32 model's. bfloat16 keeps 8 bits of
@@ -53,12 +53,16 @@ def test_mixed_precision_maps_match_the_float32_model(policy):
     reference, mixed = _model("float32"), _model(policy)
     batch = np.random.default_rng(1).uniform(0, 1, (3, 16, 16, 3)).astype(np.float32)
     for method in sorted(set(METHODS) - DISCONTINUOUS):
-        expected = camlens.Explainer(reference, layer="last_conv", method=method)(batch, targets=[1, 3])
+        expected = camlens.Explainer(reference, layer="last_conv", method=method)(
+            batch, targets=[1, 3]
+        )
         maps = camlens.Explainer(mixed, layer="last_conv", method=method)(batch, targets=[1, 3])
         assert maps.heatmaps.dtype == np.float64 and maps.scores.dtype == np.float32
         tolerance = HALF_SCORE_METHODS[policy].get(method, TOLERANCE[policy])
         np.testing.assert_allclose(maps.heatmaps, expected.heatmaps, atol=tolerance, err_msg=method)
-        np.testing.assert_allclose(maps.scores, expected.scores, atol=TOLERANCE[policy], err_msg=method)
+        np.testing.assert_allclose(
+            maps.scores, expected.scores, atol=TOLERANCE[policy], err_msg=method
+        )
 
 
 @pytest.mark.parametrize("policy", sorted(TOLERANCE))

@@ -25,16 +25,24 @@ def _seeded(model: keras.Model, seed: int = 0) -> keras.Model:
 def _model(shape: tuple, classes: int, seed: int) -> keras.Model:
     """Conv, pool, conv ('last'), global average pooling, linear dense, of the input's rank."""
     rank = len(shape) - 1
-    conv, pool, average = (getattr(keras.layers, f"{name}{rank}D")
-                           for name in ("Conv", "MaxPooling", "GlobalAveragePooling"))
-    return _seeded(keras.Sequential([
-        keras.Input(shape),
-        conv(6 - rank, 5 - rank, padding="same", activation="relu", name="first"),
-        pool(2),
-        conv(5 - rank, 3, padding="same", activation="relu", name="last"),
-        average(),
-        keras.layers.Dense(classes, name="scores"),
-    ], name=f"conv{rank}d"), seed)
+    conv, pool, average = (
+        getattr(keras.layers, f"{name}{rank}D")
+        for name in ("Conv", "MaxPooling", "GlobalAveragePooling")
+    )
+    return _seeded(
+        keras.Sequential(
+            [
+                keras.Input(shape),
+                conv(6 - rank, 5 - rank, padding="same", activation="relu", name="first"),
+                pool(2),
+                conv(5 - rank, 3, padding="same", activation="relu", name="last"),
+                average(),
+                keras.layers.Dense(classes, name="scores"),
+            ],
+            name=f"conv{rank}d",
+        ),
+        seed,
+    )
 
 
 def conv1d_model() -> keras.Model:
@@ -73,7 +81,9 @@ def _layer_terms(model, inputs, class_id):
 
 def _normalized(maps):
     maps = np.maximum(maps, 0)
-    return maps / (maps.reshape(len(maps), -1).max(axis=1).reshape((-1,) + (1,) * (maps.ndim - 1)) + 1e-7)
+    return maps / (
+        maps.reshape(len(maps), -1).max(axis=1).reshape((-1,) + (1,) * (maps.ndim - 1)) + 1e-7
+    )
 
 
 def _gradcam(a, g):
@@ -119,8 +129,12 @@ def test_gradient_methods_match_a_numpy_reference(case, method):
 
 def _linear(values: np.ndarray, size: int, axis: int) -> np.ndarray:
     """Resample one axis linearly, half-pixel centres, edges clamped."""
-    source = np.clip((np.arange(size) + 0.5) * values.shape[axis] / size - 0.5, 0, values.shape[axis] - 1)
-    return np.apply_along_axis(lambda line: np.interp(source, np.arange(len(line)), line), axis, values)
+    source = np.clip(
+        (np.arange(size) + 0.5) * values.shape[axis] / size - 0.5, 0, values.shape[axis] - 1
+    )
+    return np.apply_along_axis(
+        lambda line: np.interp(source, np.arange(len(line)), line), axis, values
+    )
 
 
 def test_score_cam_masks_the_input_with_linearly_upsampled_channels(case):
@@ -173,7 +187,9 @@ def test_explain_prediction_and_explain_batch_keep_the_rank(case):
     assert expl.targets[0].heatmap.shape == grid
     assert isinstance(expl.image, np.ndarray) and expl.image.shape == inputs.shape[1:]
     np.testing.assert_array_equal(expl.image, inputs[0])
-    one_by_one = np.concatenate([camlens.Explainer(model)(inputs[n : n + 1]).heatmaps for n in range(3)])
+    one_by_one = np.concatenate(
+        [camlens.Explainer(model)(inputs[n : n + 1]).heatmaps for n in range(3)]
+    )
     batched = camlens.explain_batch(model, inputs, batch_size=2, progress=False)
     assert batched.heatmaps.shape == (3, 1) + grid
     np.testing.assert_allclose(batched.heatmaps, one_by_one, atol=1e-6)
@@ -193,7 +209,9 @@ def test_per_image_targets_work_on_signals_and_volumes(case):
 def test_layers_of_several_grids_are_combined_at_the_finest(case):
     model, inputs = case
     maps = camlens.Explainer(model, layers=["first", "last"])(inputs, targets=[0])
-    assert maps.heatmaps.shape == (len(inputs), 1) + tuple(model.get_layer("first").output.shape[1:-1])
+    assert maps.heatmaps.shape == (len(inputs), 1) + tuple(
+        model.get_layer("first").output.shape[1:-1]
+    )
 
 
 def test_smoothing_flips_signals_and_volumes_along_their_last_axis(case):

@@ -25,7 +25,11 @@ def test_show_prediction_is_eli5s_overlay(resnet):
     # conv1 is 12x12 like the image: with NEAREST each cell is one pixel.
     image = Image.new("RGB", (12, 12), (90, 120, 150))
     picture = camlens.show_prediction(
-        resnet, images(), image=image, layer="conv1", resampling_filter=Image.NEAREST,
+        resnet,
+        images(),
+        image=image,
+        layer="conv1",
+        resampling_filter=Image.NEAREST,
         alpha_limit=None,
     )
     heatmap = camlens.Explainer(resnet, layer="conv1")(images()).heatmaps[0, 0]
@@ -37,8 +41,13 @@ def test_show_prediction_is_eli5s_overlay(resnet):
 def test_show_prediction_draws_negative_evidence_diverging(resnet):
     image = Image.new("RGB", (12, 12), (128, 128, 128))
     picture = camlens.show_prediction(
-        resnet, images(), image=image, layer="conv1", relu=False,
-        resampling_filter=Image.NEAREST, alpha_limit=None,
+        resnet,
+        images(),
+        image=image,
+        layer="conv1",
+        relu=False,
+        resampling_filter=Image.NEAREST,
+        alpha_limit=None,
     )
     heatmap = camlens.Explainer(resnet, layer="conv1", relu=False)(images()).heatmaps[0, 0]
     assert heatmap.min() < -0.2 and heatmap.max() > 0.2  # both kinds of evidence
@@ -48,8 +57,14 @@ def test_show_prediction_draws_negative_evidence_diverging(resnet):
     strongest_negative = np.unravel_index(np.argmin(heatmap), heatmap.shape)
     assert drawn[strongest_negative][2] > drawn[strongest_negative][0]  # blue
     other = camlens.show_prediction(
-        resnet, images(), image=image, layer="conv1", relu=False, resampling_filter=Image.NEAREST,
-        alpha_limit=None, diverging_colormap="PuOr_r",
+        resnet,
+        images(),
+        image=image,
+        layer="conv1",
+        relu=False,
+        resampling_filter=Image.NEAREST,
+        alpha_limit=None,
+        diverging_colormap="PuOr_r",
     )
     expected = composite(image, heatmap, matplotlib.colormaps["PuOr_r"]((heatmap + 1) / 2))
     np.testing.assert_allclose(np.asarray(other)[..., :3].astype(float), expected, atol=2.5)

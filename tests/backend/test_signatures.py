@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import camlens
-from support.models import images
 from camlens.metrics import randomization_check
+from support.models import images
 
 
 def _explainer_options() -> dict:

@@ -43,7 +43,9 @@ def test_aug_smoothing_gives_a_mirror_symmetric_image_a_symmetric_map(method):
 def test_aug_smoothing_explains_the_image_s_own_top_class():
     model, doc = lopsided_model(), images(2, seed=4)
     maps = camlens.Explainer(model, layer="conv", smooth="aug")(doc)
-    np.testing.assert_array_equal(maps.targets[:, 0], np.argmax(model.predict(doc, verbose=0), axis=-1))
+    np.testing.assert_array_equal(
+        maps.targets[:, 0], np.argmax(model.predict(doc, verbose=0), axis=-1)
+    )
 
 
 def test_bad_smooth(resnet):

@@ -49,8 +49,12 @@ def test_eigen_smoothing_projects_the_channel_terms(resnet, method):
 def test_signed_eigen_maps_keep_negative_evidence(resnet):
     doc, a, g = reference_terms("output")
     expected = first_component_signed_like_the_sum(a * g.mean(axis=(0, 1)))
-    maps = camlens.Explainer(resnet, layer="conv1", relu=False, smooth="eigen")(doc, targets=[TARGET])
-    np.testing.assert_allclose(maps.heatmaps[0, 0], expected / (np.abs(expected).max() + 1e-7), atol=2e-5)
+    maps = camlens.Explainer(resnet, layer="conv1", relu=False, smooth="eigen")(
+        doc, targets=[TARGET]
+    )
+    np.testing.assert_allclose(
+        maps.heatmaps[0, 0], expected / (np.abs(expected).max() + 1e-7), atol=2e-5
+    )
 
 
 def test_one_pass_for_every_eigen_smoothed_method(resnet):

@@ -14,9 +14,8 @@ import camlens
 from camlens import probe
 from camlens.methods import METHODS
 from camlens.targets import Class, Output, Region
-from support.models import CLASSES, images, residual_weights
+from support.models import CLASSES, CountingIdentity, images, residual_weights
 from support.reference import residual_gradcam
-from support.models import CountingIdentity
 
 SIZE = 8
 
@@ -126,7 +125,9 @@ def test_multilabel_sigmoid_head_explains_each_label():
         for k, label in enumerate([1, 3]):
             pooled = s[label] * (1 - s[label]) * kernel[:, label]
             gradients = np.broadcast_to(pooled / (SIZE * SIZE), activations[n].shape)
-            np.testing.assert_allclose(maps.heatmaps[n, k], _gradcam(activations[n], gradients), atol=1e-5)
+            np.testing.assert_allclose(
+                maps.heatmaps[n, k], _gradcam(activations[n], gradients), atol=1e-5
+            )
             assert maps.scores[n, k] == pytest.approx(s[label], rel=1e-5)
 
 
@@ -141,8 +142,12 @@ def test_binary_head_counterfactual_maps_the_negative_class():
     for n in range(2):
         s = _sigmoid(activations[n].mean(axis=(0, 1)) @ kernel + bias)[0]
         gradients = np.broadcast_to(s * (1 - s) * kernel[:, 0] / SIZE**2, activations[n].shape)
-        np.testing.assert_allclose(positive.heatmaps[n, 0], _gradcam(activations[n], gradients), atol=1e-5)
-        np.testing.assert_allclose(negative.heatmaps[n, 0], _gradcam(activations[n], -gradients), atol=1e-5)
+        np.testing.assert_allclose(
+            positive.heatmaps[n, 0], _gradcam(activations[n], gradients), atol=1e-5
+        )
+        np.testing.assert_allclose(
+            negative.heatmaps[n, 0], _gradcam(activations[n], -gradients), atol=1e-5
+        )
 
 
 # --- segmentation: Region ---------------------------------------------------------
@@ -233,9 +238,13 @@ def test_output_targets_explain_one_head_each():
         probs = _softmax(activations[n].mean(axis=(0, 1)) @ ks + bs)
         pooled = ks @ (probs[2] * (np.eye(3)[2] - probs))
         gradients = np.broadcast_to(pooled / SIZE**2, activations[n].shape)
-        np.testing.assert_allclose(maps.heatmaps[n, 0], _gradcam(activations[n], gradients), atol=1e-5)
+        np.testing.assert_allclose(
+            maps.heatmaps[n, 0], _gradcam(activations[n], gradients), atol=1e-5
+        )
         gradients = np.broadcast_to(ka[:, 0] / SIZE**2, activations[n].shape)
-        np.testing.assert_allclose(maps.heatmaps[n, 1], _gradcam(activations[n], gradients), atol=1e-5)
+        np.testing.assert_allclose(
+            maps.heatmaps[n, 1], _gradcam(activations[n], gradients), atol=1e-5
+        )
         assert maps.scores[n, 1] == pytest.approx(float(maps.outputs["age"][n, 0]), rel=1e-5)
         assert maps.targets[n, 2] == probs.argmax()
 
@@ -281,7 +290,9 @@ def test_new_lambdas_and_masks_of_the_same_kind_do_not_retrace():
     def call(k):
         pixel[:] = False
         pixel[k % SIZE, k % SIZE] = True
-        return explainer(batch, targets=[lambda out, k=k: out[:, k % SIZE, 0, k % 3], Region(k % 3, pixel)])
+        return explainer(
+            batch, targets=[lambda out, k=k: out[:, k % SIZE, 0, k % 3], Region(k % 3, pixel)]
+        )
 
     call(0)
     traced = CountingIdentity.calls
@@ -295,7 +306,9 @@ def test_methods_without_gradients_never_run_a_backward_pass(resnet):
     gradient_free = [name for name, method in METHODS.items() if not method.gradients]
     assert {"eigencam", "scorecam"} <= set(gradient_free)
     for method in gradient_free:
-        camlens.Explainer(resnet, layer=layer, method=method)(images(2), targets=[1, lambda p: p[:, 2]])
+        camlens.Explainer(resnet, layer=layer, method=method)(
+            images(2), targets=[1, lambda p: p[:, 2]]
+        )
     modes = {key[0] for key in probe.probe_for(resnet, layer)._compiled}
     assert "gradients" not in modes
 

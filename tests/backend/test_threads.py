@@ -9,15 +9,22 @@ from support.models import images
 
 
 @pytest.mark.parametrize(
-    "options", [{"method": "eigencam"}, {"method": "eigengradcam"}, {"method": "kpcacam"},
-                {"method": "gradcam", "smooth": "eigen"}]
+    "options",
+    [
+        {"method": "eigencam"},
+        {"method": "eigengradcam"},
+        {"method": "kpcacam"},
+        {"method": "gradcam", "smooth": "eigen"},
+    ],
 )
 def test_eigh_runs_on_one_blas_thread(resnet, monkeypatch, options):
     threads = []
     eigh = np.linalg.eigh
 
     def counting_eigh(matrix):
-        threads.append({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+        threads.append(
+            {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+        )
         return eigh(matrix)
 
     monkeypatch.setattr(np.linalg, "eigh", counting_eigh)

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 
 import camlens
-from support.audit_data import CORRUPT, demo_model_file, write_demo_folder
+from camlens import metrics
 from camlens.audit import read_records
 from camlens.cli import main
 from camlens.demo import load_demo_model
-from camlens import metrics
+from support.audit_data import CORRUPT, demo_model_file, write_demo_folder
 
 COUNT = 20
 BATCHED = 1e-3
@@ -45,8 +45,9 @@ def model(demo_model):
 def audited(demo, model, tmp_path_factory):
     folder, _ = demo
     out = tmp_path_factory.mktemp("audit") / "out"
-    summary = camlens.audit(model, folder / "labels.csv", out, target="both", batch_size=8,
-                            shard_size=8, progress=False)
+    summary = camlens.audit(
+        model, folder / "labels.csv", out, target="both", batch_size=8, shard_size=8, progress=False
+    )
     return summary, read_records(out).to_pandas()
 
 
@@ -69,10 +70,12 @@ def test_pointing_game_and_energy_equal_camlens_metrics(audited, demo, model):
     assert len(rows) == COUNT
     every_class = camlens.Explainer(model)(data.images, targets=list(range(5))).heatmaps
     maps = every_class[np.arange(COUNT), data.labels]  # (N, h, w), the label's map
-    np.testing.assert_array_equal(rows["pointing_game"].astype(bool),
-                                  metrics.pointing_game(maps, data.masks))
-    np.testing.assert_allclose(rows["energy"], metrics.energy_pointing_game(maps, data.masks),
-                               atol=BATCHED)
+    np.testing.assert_array_equal(
+        rows["pointing_game"].astype(bool), metrics.pointing_game(maps, data.masks)
+    )
+    np.testing.assert_allclose(
+        rows["energy"], metrics.energy_pointing_game(maps, data.masks), atol=BATCHED
+    )
 
 
 def test_maps_and_predictions_match_the_explainer(audited, demo, model):
@@ -94,8 +97,9 @@ def test_maps_and_predictions_match_the_explainer(audited, demo, model):
 
 
 @pytest.mark.parametrize("target", ["label", "both"])
-def test_label_maps_of_many_different_wrong_labels_equal_one_image_calls(demo, model, tmp_path,
-                                                                         target):
+def test_label_maps_of_many_different_wrong_labels_equal_one_image_calls(
+    demo, model, tmp_path, target
+):
     _, data = demo
     images = data.images[:12]
     predicted = camlens.Explainer(model)(images).outputs.argmax(-1)
@@ -103,9 +107,16 @@ def test_label_maps_of_many_different_wrong_labels_equal_one_image_calls(demo, m
     wrong = np.where(cycle == predicted, (cycle + 1) % 5, cycle)
     labels = np.where(np.arange(12) % 2 == 0, predicted, wrong)  # every other image wrong
     assert len(set(labels[1::2].tolist())) >= 3 and (labels[1::2] != predicted[1::2]).all()
-    out = camlens.audit(model, list(zip(images, labels)), tmp_path / "out", target=target,
-                        methods=["gradcam", "eigencam"], batch_size=8, report=False,
-                        progress=False).out_dir
+    out = camlens.audit(
+        model,
+        list(zip(images, labels)),
+        tmp_path / "out",
+        target=target,
+        methods=["gradcam", "eigencam"],
+        batch_size=8,
+        report=False,
+        progress=False,
+    ).out_dir
     records = read_records(out).to_pandas()
     for method in ("gradcam", "eigencam"):
         explainer = camlens.Explainer(model, method=method)
@@ -115,8 +126,9 @@ def test_label_maps_of_many_different_wrong_labels_equal_one_image_calls(demo, m
         np.testing.assert_array_equal(rows["predicted"], predicted)
         for n, (cells, score) in enumerate(zip(rows["heatmap"], rows["score"])):
             expected = explainer(images[n : n + 1], int(labels[n]))
-            np.testing.assert_allclose(np.reshape(cells, (16, 16)), expected.heatmaps[0, 0],
-                                       atol=BATCHED)
+            np.testing.assert_allclose(
+                np.reshape(cells, (16, 16)), expected.heatmaps[0, 0], atol=BATCHED
+            )
             np.testing.assert_allclose(score, expected.scores[0, 0], rtol=1e-4, atol=1e-6)
 
 
@@ -124,8 +136,16 @@ def test_the_model_is_unchanged_after_an_audit_and_after_a_refused_one(demo, tmp
     folder, _ = demo
     model = load_demo_model()
     before = [w.copy() for w in model.get_weights()]  # BatchNorm statistics included
-    camlens.audit(model, folder / "labels.csv", tmp_path / "out", target="both", metrics=True,
-                  steps=2, report=False, progress=False)
+    camlens.audit(
+        model,
+        folder / "labels.csv",
+        tmp_path / "out",
+        target="both",
+        metrics=True,
+        steps=2,
+        report=False,
+        progress=False,
+    )
     with pytest.raises(ValueError, match="different options"):
         camlens.audit(model, folder / "labels.csv", tmp_path / "out", progress=False)
     for old, new in zip(before, model.get_weights(), strict=True):
@@ -139,18 +159,23 @@ def test_the_model_is_unchanged_after_an_audit_and_after_a_refused_one(demo, tmp
 
 def test_folder_glob_and_parquet_sources(demo, model, tmp_path):
     folder, _ = demo
-    by_folder = camlens.audit(model, folder / "images", tmp_path / "a", report=False,
-                              progress=False)
+    by_folder = camlens.audit(
+        model, folder / "images", tmp_path / "a", report=False, progress=False
+    )
     assert by_folder.images == COUNT + len(CORRUPT) and by_folder.failures == len(CORRUPT)
-    by_glob = camlens.audit(model, str(folder / "images" / "**" / "*.png"), tmp_path / "b",
-                            report=False, progress=False)
+    by_glob = camlens.audit(
+        model, str(folder / "images" / "**" / "*.png"), tmp_path / "b", report=False, progress=False
+    )
     assert by_glob.images == COUNT + 2  # the text file is a .jpg
     table = pd.read_csv(folder / "labels.csv").head(5)
     table["path"] = [str(folder / p) for p in table["path"]]
     table = table.drop(columns=["mask"]).assign(top=0, left=0, bottom=32, right=32)
     table.to_parquet(tmp_path / "paths.parquet")
-    by_table = read_records(camlens.audit(model, tmp_path / "paths.parquet", tmp_path / "c",
-                                          report=False, progress=False).out_dir).to_pandas()
+    by_table = read_records(
+        camlens.audit(
+            model, tmp_path / "paths.parquet", tmp_path / "c", report=False, progress=False
+        ).out_dir
+    ).to_pandas()
     assert list(by_table["label"]) == list(table["label"])
     assert by_table["energy"].notna().all()  # the box stands in for a mask
 
@@ -158,8 +183,9 @@ def test_folder_glob_and_parquet_sources(demo, model, tmp_path):
 def test_in_memory_pairs_and_arrays(demo, model, tmp_path):
     _, data = demo
     pairs = list(zip(data.images[:6], data.labels[:6]))
-    records = read_records(camlens.audit(model, pairs, tmp_path / "pairs", target="label",
-                                         progress=False).out_dir).to_pandas()
+    records = read_records(
+        camlens.audit(model, pairs, tmp_path / "pairs", target="label", progress=False).out_dir
+    ).to_pandas()
     assert list(records["label"]) == list(data.labels[:6]) and records["path"].isna().all()
     wrong = np.zeros((2, 8, 8, 3), np.float32)
     summary = camlens.audit(model, wrong, tmp_path / "wrong", report=False, progress=False)
@@ -170,11 +196,13 @@ def test_changed_options_refuse_to_resume(demo, model, tmp_path):
     folder, _ = demo
     camlens.audit(model, folder / "labels.csv", tmp_path / "out", report=False, progress=False)
     with pytest.raises(ValueError, match="different options"):
-        camlens.audit(model, folder / "labels.csv", tmp_path / "out", methods="layercam",
-                      progress=False)
+        camlens.audit(
+            model, folder / "labels.csv", tmp_path / "out", methods="layercam", progress=False
+        )
     other = load_demo_model()
     other.get_layer("predictions").set_weights(
-        [w * 2 for w in other.get_layer("predictions").get_weights()])
+        [w * 2 for w in other.get_layer("predictions").get_weights()]
+    )
     with pytest.raises(ValueError, match="different model"):
         camlens.audit(other, folder / "labels.csv", tmp_path / "out", progress=False)
 
@@ -202,9 +230,18 @@ def test_bad_arguments_name_themselves(model, demo, tmp_path):
 
 def test_cli_audit_prints_the_summary(demo, tmp_path, capsys):
     folder, _ = demo
-    status = main(["audit", str(demo_model_file()), str(folder / "labels.csv"), "--out",
-                   str(tmp_path / "cli"), "--overlays", "--class-names",
-                   "circle,square,triangle,cross,star"])
+    status = main(
+        [
+            "audit",
+            str(demo_model_file()),
+            str(folder / "labels.csv"),
+            "--out",
+            str(tmp_path / "cli"),
+            "--overlays",
+            "--class-names",
+            "circle,square,triangle,cross,star",
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0
     assert f"audited {COUNT + len(CORRUPT)} images ({len(CORRUPT)} failed)" in out
@@ -216,12 +253,25 @@ def test_killed_run_resumes_without_losing_or_repeating_rows(tmp_path):
     folder = tmp_path / "data"
     write_demo_folder(folder, 64, seed=9, corrupt=False)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "camlens", "audit", str(demo_model_file()),
-               str(folder / "labels.csv"), "--out", str(out), "--shard-size", "4",
-               "--batch-size", "4", "--no-report"]
+    command = [
+        sys.executable,
+        "-m",
+        "camlens",
+        "audit",
+        str(demo_model_file()),
+        str(folder / "labels.csv"),
+        "--out",
+        str(out),
+        "--shard-size",
+        "4",
+        "--batch-size",
+        "4",
+        "--no-report",
+    ]
     env = dict(os.environ, PYTHONPATH=str(Path(camlens.__file__).parents[1]))
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     manifest = out / "manifest.json"
     deadline = time.monotonic() + 900  # start-up is slow on a loaded machine
     while process.poll() is None:
@@ -233,8 +283,9 @@ def test_killed_run_resumes_without_losing_or_repeating_rows(tmp_path):
     assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed"
     before = json.loads(manifest.read_text())["shards"]
     assert 2 <= len(before) < 16
-    kept = {name: (out / "records.parquet" / e["file"]).stat().st_mtime_ns
-            for name, e in before.items()}
+    kept = {
+        name: (out / "records.parquet" / e["file"]).stat().st_mtime_ns for name, e in before.items()
+    }
 
     assert main(command[3:]) == 0  # the same command again, in this process
     records = read_records(out).to_pandas()
@@ -246,15 +297,25 @@ def test_killed_run_resumes_without_losing_or_repeating_rows(tmp_path):
     for name, mtime in kept.items():  # finished shards were not redone
         assert (out / "records.parquet" / after["shards"][name]["file"]).stat().st_mtime_ns == mtime
     assert sorted(p.name for p in (out / "records.parquet").iterdir()) == sorted(
-        e["file"] for e in after["shards"].values())
+        e["file"] for e in after["shards"].values()
+    )
 
 
 def test_the_readme_flow_demo_folder_then_audit(tmp_path, capsys):
     folder = tmp_path / "shapes"
     assert main(["demo", "--folder", str(folder), "--count", "6"]) == 0
     assert len(list(folder.rglob("*.png"))) == 12 and (folder / "demo_model.keras").exists()
-    status = main(["audit", str(folder / "demo_model.keras"), str(folder / "labels.csv"),
-                   "--out", str(tmp_path / "audit"), "--target", "both"])
+    status = main(
+        [
+            "audit",
+            str(folder / "demo_model.keras"),
+            str(folder / "labels.csv"),
+            "--out",
+            str(tmp_path / "audit"),
+            "--target",
+            "both",
+        ]
+    )
     assert status == 0
     assert "audited 6 images (0 failed) into 12 records" in capsys.readouterr().out
 
@@ -326,11 +387,18 @@ def test_a_stream_with_another_first_image_refuses_to_resume(demo, model, tmp_pa
 
 def test_a_one_pass_iterator_loses_no_item_to_its_fingerprint(demo, model, tmp_path):
     _, data = demo
-    summary = camlens.audit(model, iter(list(zip(data.images[:5], data.labels[:5]))),
-                            tmp_path / "out", batch_size=4, report=False, progress=False)
+    summary = camlens.audit(
+        model,
+        iter(list(zip(data.images[:5], data.labels[:5]))),
+        tmp_path / "out",
+        batch_size=4,
+        report=False,
+        progress=False,
+    )
     records = read_records(summary.out_dir).to_pandas()
     assert list(records["index"]) == list(range(5)) and list(records["label"]) == list(
-        data.labels[:5])
+        data.labels[:5]
+    )
 
 
 def test_arrays_are_fingerprinted_by_their_bytes(demo, model, tmp_path):

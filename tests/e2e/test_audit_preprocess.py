@@ -41,23 +41,33 @@ def raw_images(folder):
 
 def test_maps_equal_the_explainer_through_the_preprocessor(folder, tmp_path):
     model = vgg_with_preprocessor(image_size=(64, 64))
-    summary = camlens.audit(model, folder / "table.csv", tmp_path / "out", target="both",
-                            overlays=True, batch_size=3, shard_size=2, report=False,
-                            progress=False)
+    summary = camlens.audit(
+        model,
+        folder / "table.csv",
+        tmp_path / "out",
+        target="both",
+        overlays=True,
+        batch_size=3,
+        shard_size=2,
+        report=False,
+        progress=False,
+    )
     records = read_records(summary.out_dir).to_pandas().sort_values(["index", "target_kind"])
     assert summary.images == len(SIZES) and summary.failures == 0
     explainer = camlens.Explainer(model, preprocess=model.preprocessor)
     for n, raw in enumerate(raw_images(folder)):
         rows = records[records["index"] == n]
-        (label_row,), (top_row,) = (rows[rows["target_kind"] == k].itertuples()
-                                    for k in ("label", "top"))
+        (label_row,), (top_row,) = (
+            rows[rows["target_kind"] == k].itertuples() for k in ("label", "top")
+        )
         assert label_row.target == n + 1
         expected = explainer(raw[None], targets=[top_row.target, n + 1])
         shape = (label_row.heatmap_height, label_row.heatmap_width)
         assert shape == expected.heatmaps.shape[2:] and shape[0] > 2
         for row, k in ((top_row, 0), (label_row, 1)):
-            np.testing.assert_allclose(np.reshape(row.heatmap, shape), expected.heatmaps[0, k],
-                                       atol=1e-5)
+            np.testing.assert_allclose(
+                np.reshape(row.heatmap, shape), expected.heatmaps[0, k], atol=1e-5
+            )
             np.testing.assert_allclose(row.score, expected.scores[0, k], rtol=1e-5, atol=1e-6)
         assert top_row.predicted == expected.outputs[0].argmax()
         assert (top_row.image_height, top_row.image_width) == SIZES[n]  # the file's own size
@@ -71,29 +81,47 @@ def test_maps_equal_the_explainer_through_the_preprocessor(folder, tmp_path):
     heatmap = np.reshape(first["heatmap"], (first["heatmap_height"], first["heatmap_width"]))
     placed = np.zeros((1, 64, 64), bool)
     placed[:, :, :32] = True
-    np.testing.assert_allclose(first["energy"],
-                               metrics.energy_pointing_game(heatmap[None], placed)[0], rtol=1e-6)
+    np.testing.assert_allclose(
+        first["energy"], metrics.energy_pointing_game(heatmap[None], placed)[0], rtol=1e-6
+    )
     assert first["pointing_game"] == metrics.pointing_game(heatmap[None], placed)[0]
     assert records[records["index"] > 0]["energy"].isna().all()
 
 
-def test_size_resizes_the_files_for_a_preprocessor_that_keeps_their_size(folder, tmp_path,
-                                                                        capsys):
+def test_size_resizes_the_files_for_a_preprocessor_that_keeps_their_size(folder, tmp_path, capsys):
     model = vgg_with_preprocessor(image_size=None)
     with pytest.raises(ValueError, match=r"size=\(height, width\)"):
         camlens.audit(model, folder, tmp_path / "refused", progress=False)
     assert not (tmp_path / "refused").exists()  # refused before anything was written
     model_file = tmp_path / "hub.keras"
     model.save(model_file)
-    assert main(["audit", str(model_file), str(folder), "--out", str(tmp_path / "cli"),
-                 "--size", "32x40", "--no-report"]) == 0
+    assert (
+        main(
+            [
+                "audit",
+                str(model_file),
+                str(folder),
+                "--out",
+                str(tmp_path / "cli"),
+                "--size",
+                "32x40",
+                "--no-report",
+            ]
+        )
+        == 0
+    )
     assert f"audited {len(SIZES)} images (0 failed)" in capsys.readouterr().out
     records = read_records(tmp_path / "cli").to_pandas().sort_values("index")
-    resized = np.stack([np.asarray(load_image(folder / f"{n}.png").resize((40, 32), Image.BILINEAR),
-                                   np.float32) for n in range(len(SIZES))])
+    resized = np.stack(
+        [
+            np.asarray(load_image(folder / f"{n}.png").resize((40, 32), Image.BILINEAR), np.float32)
+            for n in range(len(SIZES))
+        ]
+    )
     expected = camlens.Explainer(model, preprocess=model.preprocessor)(resized)
-    heatmaps = np.stack([np.reshape(cells, expected.heatmaps.shape[2:])
-                         for cells in records["heatmap"]])
+    heatmaps = np.stack(
+        [np.reshape(cells, expected.heatmaps.shape[2:]) for cells in records["heatmap"]]
+    )
     np.testing.assert_allclose(heatmaps, expected.heatmaps[:, 0], atol=1e-5)
     assert list(zip(records["image_height"], records["image_width"])) == SIZES
 
@@ -101,10 +129,12 @@ def test_size_resizes_the_files_for_a_preprocessor_that_keeps_their_size(folder,
 def test_in_memory_images_go_through_the_preprocessor(folder, tmp_path):
     model = vgg_with_preprocessor(image_size=(64, 64))
     raw = np.stack([image for image in raw_images(folder) if image.shape[:2] == (48, 64)])
-    records = read_records(camlens.audit(model, raw, tmp_path / "out", report=False,
-                                         progress=False).out_dir).to_pandas()
+    records = read_records(
+        camlens.audit(model, raw, tmp_path / "out", report=False, progress=False).out_dir
+    ).to_pandas()
     expected = camlens.Explainer(model, preprocess=model.preprocessor)(raw)
-    heatmaps = np.stack([np.reshape(cells, expected.heatmaps.shape[2:])
-                         for cells in records["heatmap"]])
+    heatmaps = np.stack(
+        [np.reshape(cells, expected.heatmaps.shape[2:]) for cells in records["heatmap"]]
+    )
     np.testing.assert_allclose(heatmaps, expected.heatmaps[:, 0], atol=1e-5)
     assert set(zip(records["image_height"], records["image_width"])) == {(48, 64)}

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 
 import camlens
-from support.audit_data import CORRUPT, write_demo_folder
 from camlens.audit import read_records
 from camlens.audit.report import overlay_png
 from camlens.demo import CLASS_NAMES, load_demo_model
+from support.audit_data import CORRUPT, write_demo_folder
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("CAMLENS_TEST_ARTIFACTS",
-                                Path(__file__).resolve().parents[2] / "test-artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("CAMLENS_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +28,13 @@ def report(tmp_path_factory):
         pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium)")
     folder = tmp_path_factory.mktemp("data")
     write_demo_folder(folder, 30, seed=11)
-    summary = camlens.audit(load_demo_model(), folder / "labels.csv",
-                            tmp_path_factory.mktemp("audit") / "out", class_names=CLASS_NAMES,
-                            progress=False)
+    summary = camlens.audit(
+        load_demo_model(),
+        folder / "labels.csv",
+        tmp_path_factory.mktemp("audit") / "out",
+        class_names=CLASS_NAMES,
+        progress=False,
+    )
     return summary.report, read_records(summary.out_dir).to_pandas()
 
 
@@ -56,14 +61,16 @@ def visible_cards(page, grid="gallery"):
     return page.eval_on_selector_all(
         f"#{grid} > figure",
         "cards => cards.filter(c => !c.hidden).map(c => ["
-        "c.dataset.class, parseFloat(c.dataset.score), parseFloat(c.dataset.energy)])")
+        "c.dataset.class, parseFloat(c.dataset.score), parseFloat(c.dataset.energy)])",
+    )
 
 
 def test_loads_without_errors_and_every_image_loads(page):
     assert page.problems == []
     broken = page.evaluate(
         "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-        ".map(i => i.src)")
+        ".map(i => i.src)"
+    )
     assert page.evaluate("document.images.length") > 30 and broken == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "audit-report.png"), full_page=False)
@@ -73,13 +80,15 @@ def test_class_table_matches_the_records(page, report):
     _, records = report
     rows = records[records["error"].isna()]
     table = page.eval_on_selector_all(
-        "#classes tbody tr", "rows => rows.map(r => Array.from(r.cells).map(c => c.innerText))")
+        "#classes tbody tr", "rows => rows.map(r => Array.from(r.cells).map(c => c.innerText))"
+    )
     assert [r[0] for r in table] == [CLASS_NAMES[c] for c in sorted(rows["label"].unique())]
     for name, count, accuracy, *_ in table:
         group = rows[rows["label"] == CLASS_NAMES.index(name)]
         assert int(count) == len(group)
-        assert float(accuracy) == pytest.approx((group["predicted"] == group["label"]).mean(),
-                                                abs=5e-4)
+        assert float(accuracy) == pytest.approx(
+            (group["predicted"] == group["label"]).mean(), abs=5e-4
+        )
     failures = page.eval_on_selector_all("#failures li", "items => items.length")
     assert failures == len(CORRUPT)
 
@@ -92,7 +101,8 @@ def test_class_filter_shows_only_that_class(page, report):
     assert shown and {c for c, _, _ in shown} == {"2"}
     assert len(shown) == int((records["label"] == 2).sum()) < len(everything)
     clusters = page.eval_on_selector_all(
-        ".cluster", "els => els.filter(e => !e.hidden).map(e => e.dataset.class)")
+        ".cluster", "els => els.filter(e => !e.hidden).map(e => e.dataset.class)"
+    )
     assert clusters and set(clusters) == {"2"}
     page.select_option("#class-filter", "")
     assert len(visible_cards(page)) == len(everything)

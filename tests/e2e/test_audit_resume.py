@@ -14,6 +14,7 @@ from camlens.demo import make_dataset
 
 OPTIONS = dict(batch_size=4, shard_size=4, report=False, progress=False)
 
+
 @pytest.fixture(scope="module")
 def model(demo_model):
     return demo_model
@@ -40,8 +41,9 @@ def test_a_damaged_or_missing_part_file_is_done_again(model, pairs, tmp_path):
     assert summary.rows == 12
     records = read_records(out).to_pandas()
     assert list(records["index"]) == list(range(12))
-    np.testing.assert_allclose(np.stack(records["heatmap"]), np.stack(complete["heatmap"]),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        np.stack(records["heatmap"]), np.stack(complete["heatmap"]), atol=1e-6
+    )
     assert (parts / "part-00000.parquet").stat().st_mtime_ns == kept  # not redone
     assert json.loads((out / MANIFEST).read_text())["complete"]
 

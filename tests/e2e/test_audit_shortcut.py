@@ -15,6 +15,7 @@ from camlens.audit.clusters import cluster_maps
 SIZE = 32
 CORNER = 6  # the watermark: a white CORNER x CORNER patch at the top left
 
+
 def watermark_data(count: int, seed: int):
     """Class 0: a red square. Class 1: a green square, or (half of them) a red
     square with the watermark in the corner, which alone makes it class 1."""
@@ -51,14 +52,18 @@ def test_the_watermark_cluster_is_found_on_the_corner(shortcut_model, tmp_path):
     images, labels, marked = watermark_data(120, seed=1)
     accuracy = (shortcut_model.predict(images, verbose=0).argmax(-1) == labels).mean()
     assert accuracy > 0.95, "the model did not learn the task; the test says nothing"
-    camlens.audit(shortcut_model, list(zip(images, labels)), tmp_path / "out",
-                  target="label", progress=False)
+    camlens.audit(
+        shortcut_model, list(zip(images, labels)), tmp_path / "out", target="label", progress=False
+    )
     records = read_records(tmp_path / "out").to_pandas().sort_values("index")
     ones = records[records["label"] == 1]
     maps = np.stack([np.reshape(h, (16, 16)) for h in ones["heatmap"]])
     found = cluster_maps(maps)
-    on_corner = [k for k, mean in enumerate(found.mean_maps)
-                 if max(np.unravel_index(mean.argmax(), mean.shape)) < CORNER // 2 + 1]
+    on_corner = [
+        k
+        for k, mean in enumerate(found.mean_maps)
+        if max(np.unravel_index(mean.argmax(), mean.shape)) < CORNER // 2 + 1
+    ]
     assert len(on_corner) == 1, f"{len(found.mean_maps)} clusters, none or many on the corner"
     members = found.labels == on_corner[0]
     truly_marked = marked[ones["index"].to_numpy()]

@@ -17,7 +17,9 @@ from support.models import CLASSES, SIZE
 
 def test_explain_writes_the_overlay_at_the_original_size(capsys, tmp_path, model_file, image_file):
     out = tmp_path / "overlay.png"
-    status, stdout, stderr = run(capsys, "explain", model_file, image_file, "--target", 3, "--out", out)
+    status, stdout, stderr = run(
+        capsys, "explain", model_file, image_file, "--target", 3, "--out", out
+    )
 
     assert status == 0, stderr
     assert "class 3" in stdout and "score" in stdout and str(out) in stdout
@@ -36,8 +38,19 @@ def test_explain_default_target_and_layer(capsys, tmp_path, model_file, image_fi
 def test_python_dash_m_works(tmp_path, model_file, image_file):
     out = tmp_path / "m.png"
     done = subprocess.run(
-        [sys.executable, "-m", "camlens", "explain", str(model_file), str(image_file), "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "camlens",
+            "explain",
+            str(model_file),
+            str(image_file),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert out.exists()
@@ -115,7 +128,9 @@ def test_lambda_model_is_refused_unless_unsafe(capsys, tmp_path, image_file):
     status, _, stderr = run(capsys, "explain", path, image_file, "--out", tmp_path / "a.png")
     assert status == 2 and "--unsafe" in stderr
 
-    status, _, stderr = run(capsys, "explain", path, image_file, "--unsafe", "--out", tmp_path / "b.png")
+    status, _, stderr = run(
+        capsys, "explain", path, image_file, "--unsafe", "--out", tmp_path / "b.png"
+    )
     assert status == 0, stderr
 
 
@@ -143,8 +158,18 @@ def test_demo_writes_the_picture(capsys, tmp_path):
 def test_evaluate_prints_the_table_and_writes_csv_and_plot(capsys, tmp_path):
     table, plot = tmp_path / "scores.csv", tmp_path / "curves.png"
     status, stdout, stderr = run(
-        capsys, "evaluate", "--methods", "gradcam,eigencam", "--count", 3, "--steps", 4,
-        "--csv", table, "--plot", plot,
+        capsys,
+        "evaluate",
+        "--methods",
+        "gradcam,eigencam",
+        "--count",
+        3,
+        "--steps",
+        4,
+        "--csv",
+        table,
+        "--plot",
+        plot,
     )
     assert status == 0, stderr
     assert "| gradcam |" in stdout and "| eigencam |" in stdout and "| random |" in stdout
@@ -158,8 +183,16 @@ def test_evaluate_on_a_user_model_and_folder(capsys, tmp_path, model_file, image
     for name in ("a.png", "b.png"):
         (folder / name).write_bytes(image_file.read_bytes())
     status, stdout, stderr = run(
-        capsys, "evaluate", "--model", model_file, "--images", folder,
-        "--methods", "gradcam", "--steps", 2,
+        capsys,
+        "evaluate",
+        "--model",
+        model_file,
+        "--images",
+        folder,
+        "--methods",
+        "gradcam",
+        "--steps",
+        2,
     )
     assert status == 0, stderr
     assert "| gradcam | - | - |" in stdout  # no masks: no localization
@@ -213,8 +246,9 @@ def test_explain_a_model_with_none_spatial_dimensions_needs_size(capsys, tmp_pat
     keras.Model(inputs, keras.layers.Dense(CLASSES)(x)).save(path)
     status, _, err = run(capsys, "explain", path, image_file)
     assert status == 2 and "--size HxW" in err
-    status, out, err = run(capsys, "explain", path, image_file, "--size", "20x24",
-                           "--out", tmp_path / "o.png")
+    status, out, err = run(
+        capsys, "explain", path, image_file, "--size", "20x24", "--out", tmp_path / "o.png"
+    )
     assert status == 0, err
     assert "layer conv" in out
     with pytest.raises(SystemExit) as raised:

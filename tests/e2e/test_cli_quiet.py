@@ -18,8 +18,12 @@ SOURCES = os.path.dirname(os.path.dirname(package.__file__))  # these sources, f
 
 def camlens(*argv, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "camlens", *map(str, argv)], capture_output=True, text=True,
-        timeout=600, cwd=cwd, env={**os.environ, "KERAS_BACKEND": BACKEND, "PYTHONPATH": SOURCES},
+        [sys.executable, "-m", "camlens", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env={**os.environ, "KERAS_BACKEND": BACKEND, "PYTHONPATH": SOURCES},
     )
 
 

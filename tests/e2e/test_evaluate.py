@@ -13,8 +13,13 @@ def small_evaluation():
     masks = np.zeros((3, SIZE, SIZE), bool)
     masks[:, 2:8, 3:9] = True
     return evaluate(
-        functional_resnet(), images(3, seed=5), methods=("gradcam", "eigencam"),
-        masks=masks, layer="conv1", steps=4, randomization_images=2,
+        functional_resnet(),
+        images(3, seed=5),
+        methods=("gradcam", "eigencam"),
+        masks=masks,
+        layer="conv1",
+        steps=4,
+        randomization_images=2,
     )
 
 

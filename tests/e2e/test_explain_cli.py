@@ -7,8 +7,8 @@ from PIL import Image
 import camlens
 from camlens.files.images import image_to_doc
 from camlens.methods import METHODS
-from support.models import functional_resnet, images
 from support.cli import run
+from support.models import functional_resnet, images
 
 
 @pytest.fixture
@@ -27,8 +27,9 @@ def image_files(tmp_path):
 def test_five_images_one_overlay_each(capsys, tmp_path, model_file, image_files):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    status, stdout, stderr = run(capsys, "explain", model_file, *image_files, "--out-dir", out_dir,
-                                 "--layer", "conv1")
+    status, stdout, stderr = run(
+        capsys, "explain", model_file, *image_files, "--out-dir", out_dir, "--layer", "conv1"
+    )
     assert status == 0, stderr
 
     model = functional_resnet()
@@ -36,8 +37,9 @@ def test_five_images_one_overlay_each(capsys, tmp_path, model_file, image_files)
         written = out_dir / f"{path.stem}-camlens.png"
         with Image.open(path) as original, Image.open(written) as overlay:
             assert overlay.size == original.size
-            expl = camlens.explain_prediction(model, image_to_doc(original, model),
-                                              image=original.convert("RGB"), layer="conv1")
+            expl = camlens.explain_prediction(
+                model, image_to_doc(original, model), image=original.convert("RGB"), layer="conv1"
+            )
             expected = camlens.format_as_image(expl)
             np.testing.assert_array_equal(np.asarray(overlay), np.asarray(expected))
         assert f"{path}: class {expl.targets[0].target} " in stdout
@@ -47,14 +49,29 @@ def test_five_images_one_overlay_each(capsys, tmp_path, model_file, image_files)
 def test_method_all_writes_one_panel_per_method(capsys, tmp_path, model_file, image_files):
     out_dir = tmp_path / "panels"
     out_dir.mkdir()
-    status, stdout, stderr = run(capsys, "explain", model_file, *image_files, "--out-dir", out_dir,
-                                 "--method", "all", "--target", 2)
+    status, stdout, stderr = run(
+        capsys,
+        "explain",
+        model_file,
+        *image_files,
+        "--out-dir",
+        out_dir,
+        "--method",
+        "all",
+        "--target",
+        2,
+    )
     assert status == 0, stderr
 
     for path in image_files:
         lines = [line for line in stdout.splitlines() if line.startswith(f"{path}: class 2 ")]
-        assert [line.rsplit("method ", 1)[1] for line in lines] == [m.title for m in METHODS.values()]
-        with Image.open(path) as original, Image.open(out_dir / f"{path.stem}-camlens.png") as panel:
+        assert [line.rsplit("method ", 1)[1] for line in lines] == [
+            m.title for m in METHODS.values()
+        ]
+        with (
+            Image.open(path) as original,
+            Image.open(out_dir / f"{path.stem}-camlens.png") as panel,
+        ):
             width = max(original.width, 64)
             assert panel.width == len(METHODS) * width + (len(METHODS) - 1) * 4
             assert panel.height > original.height
@@ -65,7 +82,8 @@ def test_out_dir_is_created_with_its_parents(capsys, tmp_path, model_file, image
     status, _, stderr = run(capsys, "explain", model_file, *image_files[:2], "--out-dir", out_dir)
     assert status == 0, stderr
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(
-        f"{path.stem}-camlens.png" for path in image_files[:2])
+        f"{path.stem}-camlens.png" for path in image_files[:2]
+    )
 
 
 def test_images_beside_their_files_without_out_dir(capsys, model_file, image_files):
@@ -83,8 +101,9 @@ def test_images_beside_their_files_without_out_dir(capsys, model_file, image_fil
         (["--method", "nope"], "method must be one of"),
     ],
 )
-def test_bad_arguments_exit_2_and_write_nothing(capsys, tmp_path, model_file, image_files, extra,
-                                                words):
+def test_bad_arguments_exit_2_and_write_nothing(
+    capsys, tmp_path, model_file, image_files, extra, words
+):
     a_file = tmp_path / "a-file"
     a_file.write_text("not a folder")
     extra = [arg.format(file=a_file) for arg in extra]
@@ -108,5 +127,7 @@ def test_two_images_with_the_same_name_are_refused(capsys, tmp_path, model_file,
     twin.write_bytes(image_files[0].read_bytes())
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    status, _, stderr = run(capsys, "explain", model_file, image_files[0], twin, "--out-dir", out_dir)
+    status, _, stderr = run(
+        capsys, "explain", model_file, image_files[0], twin, "--out-dir", out_dir
+    )
     assert status == 2 and "would both be written" in stderr

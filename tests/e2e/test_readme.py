@@ -28,9 +28,19 @@ def test_the_readme_has_runnable_examples():
 def test_example_runs(index, tmp_path):
     code = runnable_blocks()[index]
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=900,
-        env={**os.environ, "KERAS_BACKEND": keras.backend.backend(), "PYTHONPATH": SOURCES,
-             "MPLBACKEND": "agg"},
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={
+            **os.environ,
+            "KERAS_BACKEND": keras.backend.backend(),
+            "PYTHONPATH": SOURCES,
+            "MPLBACKEND": "agg",
+        },
     )
     first_line = code.strip().splitlines()[0]
-    assert done.returncode == 0, f"README example {index} ({first_line!r}) failed:\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, (
+        f"README example {index} ({first_line!r}) failed:\n{done.stderr[-4000:]}"
+    )

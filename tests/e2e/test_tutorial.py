@@ -35,19 +35,27 @@ def test_tutorial_runs_without_error(tmp_path):
         path=kernels / KERNEL,
         overrides={
             "display_name": "camlens tests",
-            "env": {"KERAS_BACKEND": keras.backend.backend(), "PYTHONPATH": SOURCES,
-                    "TF_CPP_MIN_LOG_LEVEL": "2"},
+            "env": {
+                "KERAS_BACKEND": keras.backend.backend(),
+                "PYTHONPATH": SOURCES,
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+            },
         },
     )
     specs = KernelSpecManager(kernel_dirs=[str(kernels)])
     manager = KernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(
-        notebook, km=manager, timeout=900, resources={"metadata": {"path": str(tmp_path)}},
+        notebook,
+        km=manager,
+        timeout=900,
+        resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute()  # raises CellExecutionError, naming the cell, on any error
 
-    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    outputs = [
+        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    ]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 3  # several targets, the methods, the photos

@@ -2,6 +2,7 @@
 
 from camlens.cli import main
 
+
 def run(capsys, *argv):
     status = main([str(a) for a in argv])
     captured = capsys.readouterr()

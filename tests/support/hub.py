@@ -18,8 +18,12 @@ def vit(image_shape=(64, 64, 3), num_layers=2):
 
     keras.utils.set_random_seed(0)
     backbone = keras_hub.models.ViTBackbone(
-        image_shape=image_shape, patch_size=16, num_layers=num_layers, num_heads=2,
-        hidden_dim=32, mlp_dim=64,
+        image_shape=image_shape,
+        patch_size=16,
+        num_layers=num_layers,
+        num_heads=2,
+        hidden_dim=32,
+        mlp_dim=64,
     )
     return keras_hub.models.ViTImageClassifier(backbone, num_classes=CLASSES)
 
@@ -29,8 +33,12 @@ def deit(image_shape=(64, 64, 3)):
 
     keras.utils.set_random_seed(0)
     backbone = keras_hub.models.DeiTBackbone(
-        image_shape=image_shape, patch_size=16, num_layers=2, num_heads=2,
-        hidden_dim=32, intermediate_dim=64,
+        image_shape=image_shape,
+        patch_size=16,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=32,
+        intermediate_dim=64,
     )
     return keras_hub.models.DeiTImageClassifier(backbone, num_classes=CLASSES)
 
@@ -40,8 +48,12 @@ def swin(image_shape=(64, 64, 3)):
 
     keras.utils.set_random_seed(0)
     backbone = keras_hub.models.SwinTransformerBackbone(
-        image_shape=image_shape, patch_size=4, embed_dim=16, depths=(2, 2),
-        num_heads=(2, 2), window_size=4,
+        image_shape=image_shape,
+        patch_size=4,
+        embed_dim=16,
+        depths=(2, 2),
+        num_heads=(2, 2),
+        window_size=4,
     )
     return keras_hub.models.SwinTransformerImageClassifier(backbone, num_classes=CLASSES)
 
@@ -57,11 +69,17 @@ def vgg_with_preprocessor(image_size=(32, 32)):
     backbone = keras_hub.models.VGGBackbone(
         stackwise_num_repeats=[1, 1], stackwise_num_filters=[8, 16], image_shape=(None, None, 3)
     )
-    converter = keras_hub.layers.VGGImageConverter(image_size=image_size, scale=1 / 127.5,
-                                                   offset=-1.0)
+    converter = keras_hub.layers.VGGImageConverter(
+        image_size=image_size, scale=1 / 127.5, offset=-1.0
+    )
     preprocessor = keras_hub.models.VGGImageClassifierPreprocessor(image_converter=converter)
-    return keras_hub.models.VGGImageClassifier(backbone, num_classes=CLASSES, pooling="avg",
-                                               pooling_hidden_dim=16, preprocessor=preprocessor)
+    return keras_hub.models.VGGImageClassifier(
+        backbone,
+        num_classes=CLASSES,
+        pooling="avg",
+        pooling_hidden_dim=16,
+        preprocessor=preprocessor,
+    )
 
 
 def vit_split(model, x: np.ndarray):
@@ -143,9 +161,13 @@ def cnn_classifier(family: str, size: int = 32):
     shape = (size, size, 3)
     if family == "resnet":
         backbone = models.ResNetBackbone(
-            input_conv_filters=[64], input_conv_kernel_sizes=[3],
-            stackwise_num_filters=[64, 64], stackwise_num_blocks=[1, 1],
-            stackwise_num_strides=[1, 2], block_type="basic_block", image_shape=shape,
+            input_conv_filters=[64],
+            input_conv_kernel_sizes=[3],
+            stackwise_num_filters=[64, 64],
+            stackwise_num_blocks=[1, 1],
+            stackwise_num_strides=[1, 2],
+            block_type="basic_block",
+            image_shape=shape,
         )
         return models.ResNetImageClassifier(backbone, num_classes=CLASSES)
     if family == "densenet":
@@ -159,29 +181,45 @@ def cnn_classifier(family: str, size: int = 32):
     if family == "xception":
         backbone = models.XceptionBackbone(
             stackwise_conv_filters=[[8, 16], [16, 32], [32, 32]],
-            stackwise_pooling=[True, True, False], image_shape=shape,
+            stackwise_pooling=[True, True, False],
+            image_shape=shape,
         )
         return models.XceptionImageClassifier(backbone, num_classes=CLASSES)
     if family == "efficientnet":
         backbone = models.EfficientNetBackbone(
-            width_coefficient=0.25, depth_coefficient=0.25,
-            stackwise_kernel_sizes=[3, 3], stackwise_num_repeats=[1, 1],
-            stackwise_input_filters=[32, 16], stackwise_output_filters=[16, 24],
-            stackwise_expansion_ratios=[1, 6], stackwise_squeeze_and_excite_ratios=[0.25, 0.25],
-            stackwise_strides=[1, 2], stackwise_block_types=["v1", "v1"], image_shape=shape,
+            width_coefficient=0.25,
+            depth_coefficient=0.25,
+            stackwise_kernel_sizes=[3, 3],
+            stackwise_num_repeats=[1, 1],
+            stackwise_input_filters=[32, 16],
+            stackwise_output_filters=[16, 24],
+            stackwise_expansion_ratios=[1, 6],
+            stackwise_squeeze_and_excite_ratios=[0.25, 0.25],
+            stackwise_strides=[1, 2],
+            stackwise_block_types=["v1", "v1"],
+            image_shape=shape,
         )
         return models.EfficientNetImageClassifier(backbone, num_classes=CLASSES)
     if family == "mobilenet":
         backbone = models.MobileNetBackbone(
-            stackwise_expansion=[[16], [32, 32]], stackwise_num_blocks=[1, 2],
-            stackwise_num_filters=[[16], [24, 24]], stackwise_kernel_size=[[3], [3, 3]],
-            stackwise_num_strides=[[2], [2, 1]], stackwise_se_ratio=[[None], [0.25, 0.25]],
-            stackwise_padding=[[1], [1, 1]], depthwise_stride=2, depthwise_residual=False,
+            stackwise_expansion=[[16], [32, 32]],
+            stackwise_num_blocks=[1, 2],
+            stackwise_num_filters=[[16], [24, 24]],
+            stackwise_kernel_size=[[3], [3, 3]],
+            stackwise_num_strides=[[2], [2, 1]],
+            stackwise_se_ratio=[[None], [0.25, 0.25]],
+            stackwise_padding=[[1], [1, 1]],
+            depthwise_stride=2,
+            depthwise_residual=False,
             last_layer_filter=48,
             stackwise_activation=[["relu"], ["hard_swish", "hard_swish"]],
-            output_num_filters=32, input_activation="hard_swish",
-            output_activation="hard_swish", input_num_filters=16, image_shape=shape,
-            depthwise_filters=8, squeeze_and_excite=0.5,
+            output_num_filters=32,
+            input_activation="hard_swish",
+            output_activation="hard_swish",
+            input_num_filters=16,
+            image_shape=shape,
+            depthwise_filters=8,
+            squeeze_and_excite=0.5,
         )
         return models.MobileNetImageClassifier(backbone, num_classes=CLASSES)
     raise ValueError(f"unknown family {family!r}")

@@ -4,6 +4,7 @@ import numpy as np
 
 from support.models import images
 
+
 def snapshot(model):
     predictions = np.asarray(model.predict(images(2, seed=5), verbose=0))  # first: predict caches
     return {

@@ -10,6 +10,7 @@ from support.reference import residual_forward, residual_gradcam
 
 TARGET = 3
 
+
 def reference_terms(score):
     doc = images(seed=21)
     _, probs, activations, gradients = residual_gradcam(residual_weights(), doc[0], TARGET, score)

@@ -24,10 +24,14 @@ def residual_weights(seed: int = 0) -> list[np.ndarray]:
         return rng.normal(0, np.sqrt(2 / (9 * cin)), (3, 3, cin, cout))
 
     weights = [
-        kernel(3, c0), rng.normal(0, 0.05, c0),
-        kernel(c0, c1), rng.normal(0, 0.05, c1),
-        kernel(c1, c0), rng.normal(0, 0.05, c0),
-        rng.normal(0, 1.0, (c0, CLASSES)), rng.normal(0, 0.1, CLASSES),
+        kernel(3, c0),
+        rng.normal(0, 0.05, c0),
+        kernel(c0, c1),
+        rng.normal(0, 0.05, c1),
+        kernel(c1, c0),
+        rng.normal(0, 0.05, c0),
+        rng.normal(0, 1.0, (c0, CLASSES)),
+        rng.normal(0, 0.1, CLASSES),
     ]
     return [w.astype(np.float32) for w in weights]
 
@@ -122,18 +126,20 @@ def rank_cnn(input_shape: tuple, classes: int, seed: int = 0) -> keras.Model:
     """Conv ('conv', ReLU), max pooling by 2, global average pooling, linear dense,
     of the input's rank: (T, C) -> Conv1D, (D, H, W, C) -> Conv3D; seeded weights."""
     rank = len(input_shape) - 1
-    conv, pool, average = (getattr(layers, f"{name}{rank}D")
-                           for name in ("Conv", "MaxPooling", "GlobalAveragePooling"))
-    model = keras.Sequential([
-        keras.Input(input_shape),
-        conv(4, 3, padding="same", activation="relu", name="conv"),
-        pool(2),
-        average(),
-        layers.Dense(classes),
-    ])
+    conv, pool, average = (
+        getattr(layers, f"{name}{rank}D") for name in ("Conv", "MaxPooling", "GlobalAveragePooling")
+    )
+    model = keras.Sequential(
+        [
+            keras.Input(input_shape),
+            conv(4, 3, padding="same", activation="relu", name="conv"),
+            pool(2),
+            average(),
+            layers.Dense(classes),
+        ]
+    )
     rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32)
-                       for w in model.get_weights()])
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.get_weights()])
     return model
 
 

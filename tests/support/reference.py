@@ -25,7 +25,9 @@ def conv_same(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray
     out = np.zeros((height, width, kernel.shape[-1]))
     for di in range(3):
         for dj in range(3):
-            out += np.einsum("hwc,co->hwo", padded[di : di + height, dj : dj + width], kernel[di, dj])
+            out += np.einsum(
+                "hwc,co->hwo", padded[di : di + height, dj : dj + width], kernel[di, dj]
+            )
     return out + bias
 
 
@@ -57,8 +59,12 @@ def residual_head(weights: list[np.ndarray], activations: np.ndarray, skip: np.n
     logits = merged.mean(axis=(0, 1)) @ dense_kernel + dense_bias
     probs = np.exp(logits - logits.max())
     return dict(
-        pre_merge=pre_merge, merged=merged, logits=logits, probs=probs / probs.sum(),
-        k2=k2, dense_kernel=dense_kernel,
+        pre_merge=pre_merge,
+        merged=merged,
+        logits=logits,
+        probs=probs / probs.sum(),
+        k2=k2,
+        dense_kernel=dense_kernel,
     )
 
 

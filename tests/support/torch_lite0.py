@@ -63,8 +63,13 @@ def _conv(x, weight, stride, groups=1):
 
 def _bn(state, prefix, x):
     return F.batch_norm(
-        x, state[prefix + ".running_mean"], state[prefix + ".running_var"],
-        state[prefix + ".weight"], state[prefix + ".bias"], training=False, eps=EPS,
+        x,
+        state[prefix + ".running_mean"],
+        state[prefix + ".running_var"],
+        state[prefix + ".weight"],
+        state[prefix + ".bias"],
+        training=False,
+        eps=EPS,
     )
 
 

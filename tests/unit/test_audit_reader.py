@@ -25,8 +25,10 @@ def images(count):
 
 
 def collected(data):
-    return [(i.index, i.label, None if i.pixels is None else i.pixels.shape)
-            for i in open_source(data).items()]
+    return [
+        (i.index, i.label, None if i.pixels is None else i.pixels.shape)
+        for i in open_source(data).items()
+    ]
 
 
 def test_arrays_pairs_and_batches_become_items_in_order():
@@ -55,7 +57,8 @@ def test_tf_data_pydataset_and_dataloader():
 
     assert collected(Batches()) == expected
     loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(labels)), batch_size=2)
+        torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(labels)), batch_size=2
+    )
     assert collected(loader) == expected
     first = next(open_source(loader).items())
     np.testing.assert_array_equal(first.pixels, x[0])
@@ -71,7 +74,9 @@ def test_files_decode_like_camlens_explain_with_masks_and_boxes(model, tmp_path)
     Image.fromarray(mask).save(tmp_path / "m.png")
     decode = Decoder(model)
     decoded = decode(Item(0, str(tmp_path / "a.png"), mask=str(tmp_path / "m.png")))
-    np.testing.assert_array_equal(decoded.pixels, image_to_doc(load_image(tmp_path / "a.png"), model)[0])
+    np.testing.assert_array_equal(
+        decoded.pixels, image_to_doc(load_image(tmp_path / "a.png"), model)[0]
+    )
     expected = np.zeros((8, 10), bool)
     expected[2:4, 5:10] = True  # the mask, at half size
     np.testing.assert_array_equal(decoded.mask, expected)

@@ -3,7 +3,6 @@ refused clearly, a shard is never replaced (damaged part files: e2e/test_audit_r
 
 from __future__ import annotations
 
-
 import pytest
 
 from camlens.audit import read_records

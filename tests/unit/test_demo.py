@@ -52,7 +52,9 @@ def test_objects_differ_from_background(data):
     for image, mask in zip(data.images[:50], data.masks[:50]):
         ring = np.zeros_like(mask)
         rows, cols = np.nonzero(mask)
-        ring[max(rows.min() - 3, 0):rows.max() + 4, max(cols.min() - 3, 0):cols.max() + 4] = True
+        ring[max(rows.min() - 3, 0) : rows.max() + 4, max(cols.min() - 3, 0) : cols.max() + 4] = (
+            True
+        )
         ring &= ~mask
         diff = np.linalg.norm(image[mask].mean(0) - image[ring].mean(0))
         assert diff > 20

@@ -78,11 +78,13 @@ def test_zero_heatmap_leaves_the_image_unchanged():
 def test_hot_quadrant_changes_only_that_quadrant_with_the_hand_computed_blend():
     image = make_image(16, 12)
     alpha_limit = 0.65
-    out = rgba(format_as_image(
-        make_expl(image, quadrant_heatmap()),
-        resampling_filter=Image.NEAREST,
-        alpha_limit=alpha_limit,
-    ))
+    out = rgba(
+        format_as_image(
+            make_expl(image, quadrant_heatmap()),
+            resampling_filter=Image.NEAREST,
+            alpha_limit=alpha_limit,
+        )
+    )
     original = rgba(image)
 
     # Outside the top-left quadrant (8x6 pixels) nothing changes.
@@ -102,9 +104,11 @@ def test_hot_quadrant_changes_only_that_quadrant_with_the_hand_computed_blend():
 
 def test_partial_heatmap_value_sets_alpha_and_color():
     image = Image.new("RGB", (4, 4), (0, 0, 0))
-    out = rgba(format_as_image(
-        make_expl(image, np.full((2, 2), 0.4)), resampling_filter=Image.NEAREST, alpha_limit=1.0
-    ))
+    out = rgba(
+        format_as_image(
+            make_expl(image, np.full((2, 2), 0.4)), resampling_filter=Image.NEAREST, alpha_limit=1.0
+        )
+    )
     # Over black, the result is the colour scaled by its alpha (0.4).
     expected = 0.4 * np.asarray(VIRIDIS(0.4)[:3]) * 255
     np.testing.assert_allclose(out[..., :3], np.broadcast_to(expected, (4, 4, 3)), atol=1.5)
@@ -138,9 +142,13 @@ def test_colormap_by_name_and_callable():
     image = Image.new("RGB", (4, 4), (0, 0, 0))
     expl = make_expl(image, np.ones((2, 2)))
     by_name = rgba(format_as_image(expl, colormap="jet", alpha_limit=1.0))
-    red = rgba(format_as_image(
-        expl, colormap=lambda h: np.stack([np.ones_like(h), 0 * h, 0 * h, h], -1), alpha_limit=1.0
-    ))
+    red = rgba(
+        format_as_image(
+            expl,
+            colormap=lambda h: np.stack([np.ones_like(h), 0 * h, 0 * h, h], -1),
+            alpha_limit=1.0,
+        )
+    )
     jet_top = np.asarray(matplotlib.colormaps["jet"](1.0)[:3]) * 255
     np.testing.assert_allclose(by_name[0, 0, :3], jet_top, atol=1)
     np.testing.assert_array_equal(red[0, 0], [255, 0, 0, 255])

@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from camlens import Explanation, TargetExplanation
+from camlens import Explanation, Maps, TargetExplanation
 from camlens.formatters import (
     format_as_image,
     format_targets_as_image,
     signal_with_heatmap,
 )
 from camlens.formatters.signal import column_means
-from camlens import Maps
 
 VIRIDIS = matplotlib.colormaps["viridis"]
 RDBU = matplotlib.colormaps["RdBu_r"]

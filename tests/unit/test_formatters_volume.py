@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from camlens import Explanation, TargetExplanation
+from camlens import Explanation, Maps, TargetExplanation
 from camlens.formatters import format_as_image, format_targets_as_image, slice_montage
-from camlens import Maps
 
 VIRIDIS = matplotlib.colormaps["viridis"]
 RDBU = matplotlib.colormaps["RdBu_r"]
@@ -84,8 +83,10 @@ def test_a_map_hot_in_the_last_depth_cells_colours_only_the_last_tiles():
     # slices 14 and 15 lie past the last cell's centre: the map is 1 there
     for d in (14, 15):
         np.testing.assert_allclose(
-            tiles[d][2:, 2:], np.broadcast_to(blend(VIRIDIS(1.0), 0.65, [gray] * 3),
-                                              (SIDE - 2, SIDE - 2, 3)), atol=1.5)
+            tiles[d][2:, 2:],
+            np.broadcast_to(blend(VIRIDIS(1.0), 0.65, [gray] * 3), (SIDE - 2, SIDE - 2, 3)),
+            atol=1.5,
+        )
 
 
 def test_each_tile_overlays_its_heatmap_slice_in_place():
@@ -121,14 +122,24 @@ def test_signed_maps_are_drawn_with_the_diverging_colormap():
     volume = np.zeros((2, SIDE, SIDE, 1))
     heatmap = np.stack([np.full((2, 2), -1.0), np.full((2, 2), 1.0)])
     tiles = tiles_of(montage(volume, heatmap, alpha_limit=None), 2, 2)
-    np.testing.assert_allclose(tiles[0][5, 5], (np.asarray(RDBU(0.0)[:3]) * 255).astype(int),
-                               atol=1)
-    np.testing.assert_allclose(tiles[1][5, 5], (np.asarray(RDBU(1.0)[:3]) * 255).astype(int),
-                               atol=1)
+    np.testing.assert_allclose(
+        tiles[0][5, 5], (np.asarray(RDBU(0.0)[:3]) * 255).astype(int), atol=1
+    )
+    np.testing.assert_allclose(
+        tiles[1][5, 5], (np.asarray(RDBU(1.0)[:3]) * 255).astype(int), atol=1
+    )
     assert tiles[0][5, 5, 2] > tiles[0][5, 5, 0] + 50  # blue
     # a map that is 0 in one slice and 0.5 in another, forced signed: 0 stays clear
-    forced = tiles_of(montage(volume, np.stack([np.zeros((2, 2)), np.full((2, 2), 0.5)]),
-                                    signed=True, alpha_limit=None), 2, 2)
+    forced = tiles_of(
+        montage(
+            volume,
+            np.stack([np.zeros((2, 2)), np.full((2, 2), 0.5)]),
+            signed=True,
+            alpha_limit=None,
+        ),
+        2,
+        2,
+    )
     np.testing.assert_array_equal(forced[0], 0)
     np.testing.assert_allclose(forced[1][5, 5], blend(RDBU(0.75), 0.5, [0, 0, 0]), atol=1.5)
 
@@ -178,8 +189,9 @@ def test_to_explanations_keeps_volumes_as_float_arrays():
     (expl,) = maps.to_explanations(volumes)
     assert isinstance(expl.image, np.ndarray) and expl.image.shape == (4, SIDE, SIDE, 1)
     assert format_as_image(expl).size == slice_montage(volumes[0]).size
-    (image_expl,) = Maps(np.zeros((1, 1, 2, 2)), np.zeros((1, 1), int), np.ones((1, 1)),
-                         np.zeros((1, 2))).to_explanations(np.zeros((1, 8, 8, 3)))
+    (image_expl,) = Maps(
+        np.zeros((1, 1, 2, 2)), np.zeros((1, 1), int), np.ones((1, 1)), np.zeros((1, 2))
+    ).to_explanations(np.zeros((1, 8, 8, 3)))
     assert isinstance(image_expl.image, Image.Image)  # 2-D inputs as before
 
 
@@ -190,21 +202,42 @@ MAP = np.zeros((2, 2, 2))
 @pytest.mark.parametrize(
     "draw, error, match",
     [
-        (lambda: format_as_image(expl_of(Image.new("L", (8, 8)), MAP)), ValueError,
-         r"expl.image must be a \(D, H, W, C\) volume.*PIL"),
-        (lambda: format_as_image(expl_of(np.zeros((8, 8, 1)), MAP)), ValueError,
-         r"expl.image must be a \(D, H, W, C\).*\(8, 8, 1\)"),
-        (lambda: format_as_image(expl_of(VOLUME, np.zeros((4, 2, 2)))), ValueError,
-         r"expl.targets\[0\].heatmap must be no larger.*\(2, 8, 8\)"),
-        (lambda: format_as_image(expl_of(VOLUME, np.full((2, 2, 2), np.nan))), ValueError,
-         r"values in \[0, 1\]"),
+        (
+            lambda: format_as_image(expl_of(Image.new("L", (8, 8)), MAP)),
+            ValueError,
+            r"expl.image must be a \(D, H, W, C\) volume.*PIL",
+        ),
+        (
+            lambda: format_as_image(expl_of(np.zeros((8, 8, 1)), MAP)),
+            ValueError,
+            r"expl.image must be a \(D, H, W, C\).*\(8, 8, 1\)",
+        ),
+        (
+            lambda: format_as_image(expl_of(VOLUME, np.zeros((4, 2, 2)))),
+            ValueError,
+            r"expl.targets\[0\].heatmap must be no larger.*\(2, 8, 8\)",
+        ),
+        (
+            lambda: format_as_image(expl_of(VOLUME, np.full((2, 2, 2), np.nan))),
+            ValueError,
+            r"values in \[0, 1\]",
+        ),
         (lambda: slice_montage(VOLUME, np.zeros((2, 2))), ValueError, "heatmap must have rank 3"),
-        (lambda: slice_montage(VOLUME, MAP, max_slices=0), ValueError,
-         "max_slices must be a positive integer"),
-        (lambda: slice_montage(VOLUME, MAP, columns=1.5), ValueError,
-         "columns must be a positive integer"),
-        (lambda: slice_montage([[1]], MAP), TypeError,
-         r"volume must be a \(D, H, W, C\) volume array"),
+        (
+            lambda: slice_montage(VOLUME, MAP, max_slices=0),
+            ValueError,
+            "max_slices must be a positive integer",
+        ),
+        (
+            lambda: slice_montage(VOLUME, MAP, columns=1.5),
+            ValueError,
+            "columns must be a positive integer",
+        ),
+        (
+            lambda: slice_montage([[1]], MAP),
+            TypeError,
+            r"volume must be a \(D, H, W, C\) volume array",
+        ),
     ],
 )
 def test_bad_input_is_refused_naming_the_argument(draw, error, match):

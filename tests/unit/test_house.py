@@ -15,8 +15,11 @@ KERAS_INTERNALS = PACKAGE / "model" / "keras_internals.py"
 
 
 def test_no_module_is_over_400_lines():
-    long = {str(p.relative_to(PACKAGE)): n for p in MODULES
-            if (n := len(p.read_text().splitlines())) > 400}
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in MODULES
+        if (n := len(p.read_text().splitlines())) > 400
+    }
     assert not long
 
 

@@ -67,8 +67,10 @@ def gradcampp(a, g, n, t):
 
 
 def xgradcam(a, g, n, t):
-    weights = [(a[:, :, k] * g[:, :, k]).sum() / a[:, :, k].sum() if a[:, :, k].sum() else 0.0
-               for k in range(C)]
+    weights = [
+        (a[:, :, k] * g[:, :, k]).sum() / a[:, :, k].sum() if a[:, :, k].sum() else 0.0
+        for k in range(C)
+    ]
     return weighted(a, weights)
 
 
@@ -196,15 +198,17 @@ def test_ablationcam_weights_are_the_relative_score_drops():
         return (keep * means) @ values.T
 
     full = np.stack([score(n, np.ones((1, C)))[0] for n in range(N)])
-    given = inputs(activations=activations, scores=full,
-                   ablated_scores=lambda n, keep: score(n, keep))
+    given = inputs(
+        activations=activations, scores=full, ablated_scores=lambda n, keep: score(n, keep)
+    )
     maps = compute(METHODS["ablationcam"], given)
     for n in range(N):
         means = activations[n].mean(axis=(0, 1))
         for t in range(K):
             drops = [values[t, k] * means[k] / abs(full[n, t]) for k in range(C)]
-            np.testing.assert_allclose(maps[n, t], normalized(weighted(activations[n], drops)),
-                                       atol=1e-9)
+            np.testing.assert_allclose(
+                maps[n, t], normalized(weighted(activations[n], drops)), atol=1e-9
+            )
 
 
 def test_shapleycam_weights_are_the_mean_of_g_minus_half_h_a():
@@ -240,8 +244,9 @@ def test_counterfactual_sign_reaches_the_gradient_free_methods():
         return masked.reshape(len(masked), -1).mean(axis=1)[:, None].repeat(K, axis=1)
 
     plain = compute(METHODS["scorecam"], inputs(masked_scores=masked_scores), relu=False)
-    negated = compute(METHODS["scorecam"], inputs(masked_scores=masked_scores, sign=-1.0),
-                      relu=False)
+    negated = compute(
+        METHODS["scorecam"], inputs(masked_scores=masked_scores, sign=-1.0), relu=False
+    )
     assert not np.allclose(plain, negated)
 
 
@@ -264,8 +269,7 @@ def test_eigen_smoothing_projects_the_channel_terms_signed_like_their_sum():
             projection = matrix @ vt[0]
             if projection @ matrix.sum(axis=1) < 0:
                 projection = -projection
-            np.testing.assert_allclose(maps[n, t], normalized(projection.reshape(H, W)),
-                                       atol=1e-9)
+            np.testing.assert_allclose(maps[n, t], normalized(projection.reshape(H, W)), atol=1e-9)
 
 
 def test_class_agnostic_methods_give_every_target_the_same_map():

@@ -11,8 +11,13 @@ import camlens
 
 def test_import_loads_no_backend():
     code = "import sys, camlens; print('keras' in sys.modules, camlens.__version__)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300, env={**os.environ})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", camlens.__version__]
 
@@ -20,10 +25,17 @@ def test_import_loads_no_backend():
 def test_the_command_line_parses_its_options_without_a_backend():
     # the CLI holds the backend's start-up logs back; importing Keras while parsing
     # (e.g. to check `--count`) would print them before that
-    code = ("import sys; from camlens.cli.parser import build_parser; "
-            "build_parser().parse_args(['demo', '--count', '2']); print('keras' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300, env={**os.environ})
+    code = (
+        "import sys; from camlens.cli.parser import build_parser; "
+        "build_parser().parse_args(['demo', '--count', '2']); print('keras' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False"]
 

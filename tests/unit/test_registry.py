@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from camlens.methods import BUILT_IN, METHODS, Method, MethodInputs, compute, get_method, register
-from camlens.methods import unregister
+from camlens.methods import (
+    BUILT_IN,
+    METHODS,
+    Method,
+    MethodInputs,
+    compute,
+    get_method,
+    register,
+    unregister,
+)
 
 
 def gradient_max(inputs):
@@ -25,9 +33,13 @@ def registered():
 def inputs(seed=0):
     rng = np.random.default_rng(seed)
     return MethodInputs(
-        activations=rng.uniform(0, 1, (2, 3, 3, 4)), gradients=rng.normal(0, 1, (2, 1, 3, 3, 4)),
-        images=np.zeros((2, 3, 3, 3), np.float32), sign=1.0, masked_scores=None,
-        mask_batch_size=1, target_count=1,
+        activations=rng.uniform(0, 1, (2, 3, 3, 4)),
+        gradients=rng.normal(0, 1, (2, 1, 3, 3, 4)),
+        images=np.zeros((2, 3, 3, 3), np.float32),
+        sign=1.0,
+        masked_scores=None,
+        mask_batch_size=1,
+        target_count=1,
     )
 
 

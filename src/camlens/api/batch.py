@@ -60,10 +60,21 @@ def explain_batch(
     """
     batch_size = check_positive_int(batch_size, "batch_size")
     explainer = Explainer(
-        model, layer=layer, method=method, relu=relu, counterfactual=counterfactual,
-        score=score, mask_batch_size=mask_batch_size, token_grid=token_grid,
-        prefix_tokens=prefix_tokens, output_index=output_index, preprocess=preprocess,
-        max_channels=max_channels, smooth=smooth, layers=layers, combine=combine,
+        model,
+        layer=layer,
+        method=method,
+        relu=relu,
+        counterfactual=counterfactual,
+        score=score,
+        mask_batch_size=mask_batch_size,
+        token_grid=token_grid,
+        prefix_tokens=prefix_tokens,
+        output_index=output_index,
+        preprocess=preprocess,
+        max_channels=max_channels,
+        smooth=smooth,
+        layers=layers,
+        combine=combine,
         image_input=image_input,
     )
     if explainer.image_slots is not None:  # several inputs: arrays, checked at once
@@ -94,8 +105,9 @@ def explain_batch(
                 batch = explainer.prepare(batch, name="images")
             # A short last batch runs at the compiled batch size; the methods
             # see its real images only.
-            maps = explainer.explain_prepared(batch, batch_targets,
-                                              pad_to=batch_size if parts else None)
+            maps = explainer.explain_prepared(
+                batch, batch_targets, pad_to=batch_size if parts else None
+            )
             parts.append(maps)
             done += count
             bar.update(count)

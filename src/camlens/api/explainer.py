@@ -12,7 +12,6 @@ stable inside camlens; the public API is the one the README shows.
 from __future__ import annotations
 
 import copy
-import warnings
 
 import keras
 import numpy as np
@@ -34,17 +33,22 @@ from ..checks import (
 from ..methods.fusion import COMBINATIONS, fused
 from ..methods.smoothing import AUGMENT, augmented
 from ..model.channels import channels_last_shape, is_channels_first
-from ..model.inputs import ModelInputs, as_model_inputs, check_image_input, check_model
-from ..model.inputs import prepare_input
+from ..model.inputs import (
+    as_model_inputs,
+    check_image_input,
+    check_model,
+    prepare_input,
+)
 from ..model.inspection import Inspection, graph_input_shape, inspect
-from ..model.layer_choice import candidate_layers, check_output, no_candidate_error, resolve_layer
-from ..model.token_grid import Layout, layout_for
+from ..model.layer_choice import check_output, resolve_layer
+from ..model.token_grid import Layout
 from ..probe import SCORES, ProbeResult, probe_for
 from ..probe.base import input_shapes
-from ..probe.plan import ID, REGION, SIMILAR, TOP, TargetPlan
-from .blank_maps import ZeroGradientWarning, warn_if_blank
+from ..probe.plan import REGION, SIMILAR
+from .blank_maps import warn_if_blank
+from .layer_runs import choose_layer, run_at
 from .passes import method_inputs
-from .planning import plan_targets, with_comparisons
+from .planning import check_class_ids, plan_targets, with_comparisons
 from .results import Maps
 
 
@@ -149,13 +153,16 @@ class Explainer:
         self.token_grid = check_token_grid(token_grid)
         self.prefix_tokens = check_prefix_tokens(prefix_tokens)
         self.output_index = check_output_index(output_index, layer)
-        self.preprocess = check_callable(preprocess, "preprocess",
-                                         "taking the image batch, e.g. a keras-hub "
-                                         "classifier's preprocessor")
+        self.preprocess = check_callable(
+            preprocess,
+            "preprocess",
+            "taking the image batch, e.g. a keras-hub classifier's preprocessor",
+        )
         self.max_channels = check_max_channels(self.method, max_channels)
         self.smooth = check_smooth(self.method, smooth)
-        self.combine = check_choice(combine, "combine", COMBINATIONS,
-                                    "how the maps of layers= are combined")
+        self.combine = check_choice(
+            combine, "combine", COMBINATIONS, "how the maps of layers= are combined"
+        )
         layers = check_layers(layers, layer)
         self._chosen = layer is not None
         self._layer = None
@@ -169,8 +176,10 @@ class Explainer:
         if self._chosen:
             self._layer = resolve_layer(model, layer, inspection, self.output_index)
         if layers is not None:
-            self.parts = [self._at(resolve_layer(model, item, inspection, self.output_index))
-                          for item in layers]
+            self.parts = [
+                self._at(resolve_layer(model, item, inspection, self.output_index))
+                for item in layers
+            ]
 
     @property
     def layer(self) -> keras.layers.Layer | None:
@@ -247,18 +256,22 @@ class Explainer:
         inputs, result, plan = self.method_inputs(batch, targets, pad_to)
         maps = self.maps_of(self.method, inputs, result)
         if self.smooth == AUGMENT:
-            _check_class_ids(plan)
+            check_class_ids(plan)
 
             def heatmaps_of(variant: np.ndarray, ids: np.ndarray) -> np.ndarray:
                 variants = batch.with_image(variant)
-                return self.maps_of(self.method, *self.method_inputs(variants, ids, pad_to)[:2]).heatmaps
+                return self.maps_of(
+                    self.method, *self.method_inputs(variants, ids, pad_to)[:2]
+                ).heatmaps
 
-            maps.heatmaps = augmented(batch.image, maps.heatmaps, maps.targets, heatmaps_of,
-                                      self.relu)
+            maps.heatmaps = augmented(
+                batch.image, maps.heatmaps, maps.targets, heatmaps_of, self.relu
+            )
         return maps
 
-    def maps_of(self, method: methods.Method, inputs: methods.MethodInputs,
-                result: ProbeResult) -> Maps:
+    def maps_of(
+        self, method: methods.Method, inputs: methods.MethodInputs, result: ProbeResult
+    ) -> Maps:
         """The `Maps` of `method` from the arrays of one probe pass (`method_inputs`)."""
         count = inputs.target_count
         return Maps(
@@ -278,13 +291,23 @@ class Explainer:
         """
         batch = as_model_inputs(prepared)
         plan, result = self.probe_pass(batch, targets, pad_to)
-        return method_inputs(
-            probe_for(self.model, self._layer, self.output_index), batch, plan, result,
-            self._layouts[id(self._layer), batch.image.shape], score=self.score,
-            counterfactual=self.counterfactual, mask_batch_size=self.mask_batch_size,
-            max_channels=self.max_channels, compared=bool(self.method.comparisons),
-            pad_to=pad_to,
-        ), result, plan
+        return (
+            method_inputs(
+                probe_for(self.model, self._layer, self.output_index),
+                batch,
+                plan,
+                result,
+                self._layouts[id(self._layer), batch.image.shape],
+                score=self.score,
+                counterfactual=self.counterfactual,
+                mask_batch_size=self.mask_batch_size,
+                max_channels=self.max_channels,
+                compared=bool(self.method.comparisons),
+                pad_to=pad_to,
+            ),
+            result,
+            plan,
+        )
 
     def probe_pass(self, prepared, targets, pad_to: int | None = None):
         """`(TargetPlan, ProbeResult)`: the targets planned and the probe's arrays,
@@ -296,8 +319,9 @@ class Explainer:
         batch = as_model_inputs(prepared)
         inspection = self.inspection_for(batch)
         outputs = inspection.outputs
-        plan = with_comparisons(plan_targets(targets, outputs, len(batch.image)),
-                                self.method, outputs)
+        plan = with_comparisons(
+            plan_targets(targets, outputs, len(batch.image)), self.method, outputs
+        )
         if is_channels_first(self.model) and any(slot.kind == REGION for slot in plan.slots):
             raise ValueError(
                 "Region targets read a (batch, height, width, classes) output; model "
@@ -341,52 +365,31 @@ class Explainer:
         shape = graph_input_shape(self.model)
         return None if shape is None else channels_last_shape(shape, is_channels_first(self.model))
 
-    def _choose_layer(self, inspection: Inspection, batch: ModelInputs, plan: TargetPlan,
-                      targets: int, pad_to: int | None) -> ProbeResult:
-        """Run the candidates, best first, until the score depends on one.
+    def _choose_layer(self, inspection, batch, plan, targets: int, pad_to) -> ProbeResult:
+        """The automatic choice, on the first pass (see `layer_runs.choose_layer`)."""
 
-        The candidates run with gradients even for a method that uses none: a
-        layer the score does not depend on is as useless to it. The layer an
-        earlier choice for this model and input shape settled on runs first.
-        """
-        first = None
+        def run(layer, grid):
+            return self._run(layer, grid, inspection, batch, plan, pad_to, gradients=True)
+
         key = (self.token_grid, self.prefix_tokens)
-        settled = inspection.settled_layers.get(key)
-        for layer, grid in candidate_layers(inspection, self.token_grid, self.prefix_tokens,
-                                            first=settled):
-            result = self._run(layer, grid, inspection, batch, plan, pad_to, gradients=True)
-            first = first or (layer, result)
-            if np.any(result.gradients[:, :targets]):
-                self._layer = inspection.settled_layers[key] = layer
-                return result
-        if first is None:
-            raise no_candidate_error(self.model, self.token_grid, self.prefix_tokens)
-        self._layer, result = first
-        warn_if_blank(result, self._layer, targets)
+        self._layer, result = choose_layer(inspection, run, targets, self.model, *key)
         return result
 
-    def _run(self, layer, grid: Layout | None, inspection: Inspection, batch: ModelInputs,
-             plan: TargetPlan, pad_to: int | None, gradients: bool | None = None) -> ProbeResult:
+    def _run(self, layer, grid, inspection, batch, plan, pad_to, gradients=None) -> ProbeResult:
         """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid."""
-        probe = probe_for(self.model, layer, self.output_index)
-        gradients = self.method.gradients if gradients is None else gradients
-        result = probe.run(batch.feed(), plan, self.score, gradients=gradients, pad_to=pad_to)
-        if grid is None:
-            shape = inspection.output_shape(layer, self.output_index)
-            grid = layout_for(shape, inspection.input_shape, layer.name,
-                              self.token_grid, self.prefix_tokens)
-        self._layouts[id(layer), batch.image.shape] = grid
-        result.activations = grid.apply(result.activations, token_axis=1)
-        if result.gradients is not None:
-            result.gradients = grid.apply(result.gradients, token_axis=2)
-        return result
-
-
-def _check_class_ids(plan: TargetPlan) -> None:
-    """smooth='aug' explains flipped images: only class ids can be carried over."""
-    if not all(slot.kind in (TOP, ID, SIMILAR) and slot.output is None for slot in plan.slots):
-        raise ValueError(
-            "smooth='aug' explains each flipped and rescaled image for the image's "
-            "own classes, so it needs class-id targets (None, ids, Class). "
-            f"Received: targets {plan.slots}"
+        result, grid = run_at(
+            self.model,
+            layer,
+            grid,
+            inspection,
+            batch,
+            plan,
+            score=self.score,
+            gradients=self.method.gradients if gradients is None else gradients,
+            pad_to=pad_to,
+            output_index=self.output_index,
+            token_grid=self.token_grid,
+            prefix_tokens=self.prefix_tokens,
         )
+        self._layouts[id(layer), batch.image.shape] = grid
+        return result

@@ -14,8 +14,17 @@ from .explainer import Explainer
 from .results import Maps
 
 GRADIENT_METHODS = (
-    "gradcam", "gradcam++", "layercam", "xgradcam", "hirescam", "eigengradcam",
-    "gradcam-elementwise", "finercam", "eigencam", "kpcacam", "fem",
+    "gradcam",
+    "gradcam++",
+    "layercam",
+    "xgradcam",
+    "hirescam",
+    "eigengradcam",
+    "gradcam-elementwise",
+    "finercam",
+    "eigencam",
+    "kpcacam",
+    "fem",
 )
 """The methods computed from the activations and gradients of one pass alone."""
 
@@ -65,14 +74,23 @@ def explain_methods(
     chosen = _checked_methods(methods)
     explainers = [
         Explainer(
-            model, layer=layer, method=method.name, relu=relu, counterfactual=counterfactual,
-            score=score, mask_batch_size=mask_batch_size,
-            max_channels=max_channels if method.channel_passes else None, **options,
+            model,
+            layer=layer,
+            method=method.name,
+            relu=relu,
+            counterfactual=counterfactual,
+            score=score,
+            mask_batch_size=mask_batch_size,
+            max_channels=max_channels if method.channel_passes else None,
+            **options,
         )
         for method in chosen
     ]
     images = explainers[0].prepare(x, name="x")
-    return {method.name: maps for method, maps in zip(chosen, explain_together(explainers, images, targets))}
+    return {
+        method.name: maps
+        for method, maps in zip(chosen, explain_together(explainers, images, targets))
+    }
 
 
 def explain_together(explainers: list[Explainer], images: np.ndarray, targets) -> list[Maps]:

@@ -17,10 +17,20 @@ from ..probe import Probe, ProbeResult
 from ..probe.plan import SIMILAR, TargetPlan
 
 
-def method_inputs(probe: Probe, batch: ModelInputs, plan: TargetPlan, result: ProbeResult,
-                  layout: Layout, *, score: str, counterfactual: bool, mask_batch_size: int,
-                  max_channels: int | None, compared: bool,
-                  pad_to: int | None) -> MethodInputs:
+def method_inputs(
+    probe: Probe,
+    batch: ModelInputs,
+    plan: TargetPlan,
+    result: ProbeResult,
+    layout: Layout,
+    *,
+    score: str,
+    counterfactual: bool,
+    mask_batch_size: int,
+    max_channels: int | None,
+    compared: bool,
+    pad_to: int | None,
+) -> MethodInputs:
     """The `MethodInputs` of one probe pass.
 
     Args:

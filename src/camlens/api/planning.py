@@ -78,8 +78,20 @@ def with_comparisons(plan: TargetPlan, method, outputs: Sequence[OutputInfo]) ->
         )
     ranks = range(min(method.comparisons, classes - 1))
     return plan.extended(
-        tuple(Slot(SIMILAR, of=slot, rank=rank) for slot in range(len(plan.slots)) for rank in ranks)
+        tuple(
+            Slot(SIMILAR, of=slot, rank=rank) for slot in range(len(plan.slots)) for rank in ranks
+        )
     )
+
+
+def check_class_ids(plan: TargetPlan) -> None:
+    """smooth='aug' explains flipped images: only class ids can be carried over."""
+    if not all(slot.kind in (TOP, ID, SIMILAR) and slot.output is None for slot in plan.slots):
+        raise ValueError(
+            "smooth='aug' explains each flipped and rescaled image for the image's "
+            "own classes, so it needs class-id targets (None, ids, Class). "
+            f"Received: targets {plan.slots}"
+        )
 
 
 def target_of(requested, class_id: int):
@@ -110,8 +122,12 @@ def _slot(item, outputs: Sequence[OutputInfo], targets):
     if callable(item) and not isinstance(item, (Class, Region)):
         return Slot(CALLABLE, output_index), 0, None, item
     if isinstance(item, Region):
-        return (Slot(REGION, output_index, item.mask is not None), item.class_id,
-                _region_mask(item, info, targets), None)
+        return (
+            Slot(REGION, output_index, item.mask is not None),
+            item.class_id,
+            _region_mask(item, info, targets),
+            None,
+        )
     _check_classifier(info, item, targets)
     if item is None:
         return Slot(TOP, output_index), 0, None, None
@@ -182,9 +198,11 @@ def _output_index(output, outputs: Sequence[OutputInfo], targets) -> int:
 def _check_classifier(info: OutputInfo, item, targets) -> None:
     if len(info.shape) != 1:
         what = "the top prediction" if item is None else "class ids"
-        hint = (" For a segmentation output use camlens.targets.Region(class_id)."
-                if len(info.shape) >= 3 else " Pass a callable mapping the output to one "
-                "score per image instead.")
+        hint = (
+            " For a segmentation output use camlens.targets.Region(class_id)."
+            if len(info.shape) >= 3
+            else " Pass a callable mapping the output to one score per image instead."
+        )
         raise ValueError(
             f"Targets as {what} need an output of shape (batch, classes); this one is "
             f"(batch, {', '.join(map(str, info.shape))}).{hint} Received: targets={targets!r}"

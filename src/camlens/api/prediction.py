@@ -79,10 +79,21 @@ def explain_prediction(
         >>> expl.targets[0].heatmap.shape   # the layer's spatial size
     """
     explainer = Explainer(
-        model, layer=layer, method=method, relu=relu, counterfactual=counterfactual,
-        score=score, mask_batch_size=mask_batch_size, token_grid=token_grid,
-        prefix_tokens=prefix_tokens, output_index=output_index, preprocess=preprocess,
-        max_channels=max_channels, smooth=smooth, layers=layers, combine=combine,
+        model,
+        layer=layer,
+        method=method,
+        relu=relu,
+        counterfactual=counterfactual,
+        score=score,
+        mask_batch_size=mask_batch_size,
+        token_grid=token_grid,
+        prefix_tokens=prefix_tokens,
+        output_index=output_index,
+        preprocess=preprocess,
+        max_channels=max_channels,
+        smooth=smooth,
+        layers=layers,
+        combine=combine,
         image_input=image_input,
     )
     image = check_image(image)

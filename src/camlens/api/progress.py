@@ -13,5 +13,6 @@ def progress_bar(show: bool, total: int | None, initial: int = 0, label: str = "
     """
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit="image", desc=label, disable=not show,
-                dynamic_ncols=True)
+    return tqdm(
+        total=total, initial=initial, unit="image", desc=label, disable=not show, dynamic_ncols=True
+    )

@@ -48,9 +48,11 @@ class AuditSummary:
 
     def line(self) -> str:
         """The one-line summary the command line prints."""
-        return (f"audited {self.images} images ({self.failures} failed) into {self.rows} "
-                f"records in {self.seconds:.1f} s: {self.records}"
-                + (f", {self.report}" if self.report else ""))
+        return (
+            f"audited {self.images} images ({self.failures} failed) into {self.rows} "
+            f"records in {self.seconds:.1f} s: {self.records}"
+            + (f", {self.report}" if self.report else "")
+        )
 
 
 def audit(
@@ -117,8 +119,9 @@ def audit(
     from ..files.models import load_explained_model
 
     start = time.perf_counter()
-    options = _options(methods, target, layer, metrics, steps, baseline, batch_size, shard_size,
-                       size)
+    options = _options(
+        methods, target, layer, metrics, steps, baseline, batch_size, shard_size, size
+    )
     check_choice(engine, "engine", ENGINES)
     model_path = None
     if isinstance(model, (str, Path)):
@@ -129,15 +132,20 @@ def audit(
     if options.target != "top" and source.has_labels is False:
         raise ValueError(f"target={target!r} needs labels, and data has none.")
     if engine == "ray" and not source.files:
-        raise ValueError("engine='ray' audits files (a folder, a glob or a table of "
-                         f"paths). Received: data of type {type(data).__name__}")
+        raise ValueError(
+            "engine='ray' audits files (a folder, a glob or a table of "
+            f"paths). Received: data of type {type(data).__name__}"
+        )
     items, identity = source.open()
     out_dir = Path(out_dir)
-    writer = ShardWriter(out_dir, {
-        "model": model_digest(model),
-        "data": identity,
-        "options": options.as_dict(),
-    })
+    writer = ShardWriter(
+        out_dir,
+        {
+            "model": model_digest(model),
+            "data": identity,
+            "options": options.as_dict(),
+        },
+    )
     try:
         overlay_dir = None
         if overlays:
@@ -153,8 +161,17 @@ def audit(
                     model_path = out_dir / "model.keras"
                     model.save(model_path)
                 with _ray(ray_address):
-                    run_ray(model_path, unsafe, options, items, writer, bar, workers,
-                            concurrency, overlay_dir)
+                    run_ray(
+                        model_path,
+                        unsafe,
+                        options,
+                        items,
+                        writer,
+                        bar,
+                        workers,
+                        concurrency,
+                        overlay_dir,
+                    )
         writer.finish()
         table = read_records(out_dir)
         page = None
@@ -166,9 +183,12 @@ def audit(
         writer.close()
     errors = table.column("error").to_pylist()
     return AuditSummary(
-        out_dir=out_dir, records=out_dir / RECORDS, report=page,
+        out_dir=out_dir,
+        records=out_dir / RECORDS,
+        report=page,
         images=len(set(table.column("index").to_pylist())),
-        failures=sum(e is not None for e in errors), rows=table.num_rows,
+        failures=sum(e is not None for e in errors),
+        rows=table.num_rows,
         seconds=time.perf_counter() - start,
     )
 
@@ -190,16 +210,29 @@ def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard
     from ..methods import get_method
 
     methods = [methods] if isinstance(methods, str) else list(methods)
-    methods = tuple(get_method(name).name for name in check_names(methods, "methods", "method names"))
+    methods = tuple(
+        get_method(name).name for name in check_names(methods, "methods", "method names")
+    )
     check_choice(target, "target", tuple(TARGET_KINDS))
     batch_size = check_positive_int(batch_size, "batch_size")
     shard_size = check_positive_int(shard_size, "shard_size")
     steps = check_positive_int(steps, "steps")
     if layer is not None and not isinstance(layer, (str, int)):
-        raise TypeError("layer must be a layer name or index to be recorded with the audit. "
-                        f"Received: layer of type {type(layer).__name__}")
-    return AuditOptions(methods, target, layer, bool(metrics), steps, baseline, batch_size,
-                        shard_size, check_size(size))
+        raise TypeError(
+            "layer must be a layer name or index to be recorded with the audit. "
+            f"Received: layer of type {type(layer).__name__}"
+        )
+    return AuditOptions(
+        methods,
+        target,
+        layer,
+        bool(metrics),
+        steps,
+        baseline,
+        batch_size,
+        shard_size,
+        check_size(size),
+    )
 
 
 class _ray:

@@ -51,8 +51,9 @@ class BatchAuditor:
         self.model = model
         self.options = options
         self.kinds = TARGET_KINDS[options.target]
-        self.explainers = {m: Explainer(model, layer=options.layer, method=m)
-                           for m in options.methods}
+        self.explainers = {
+            m: Explainer(model, layer=options.layer, method=m) for m in options.methods
+        }
         self.overlay_dir = None if overlay_dir is None else Path(overlay_dir)
 
     def __call__(self, decoded: list[Decoded]) -> list[dict]:
@@ -67,31 +68,43 @@ class BatchAuditor:
             top = None
             for kind in self.kinds:
                 if kind == "top":
-                    top = heatmaps, targets, target_scores, outputs = self._maps(explainer, images, None)
+                    top = heatmaps, targets, target_scores, outputs = self._maps(
+                        explainer, images, None
+                    )
                     chosen = np.arange(len(good))
                 else:
                     chosen = np.flatnonzero(labels >= 0)
                     heatmaps, targets, target_scores, outputs = self._label_maps(
-                        explainer, images[chosen], labels[chosen], top, chosen)
+                        explainer, images[chosen], labels[chosen], top, chosen
+                    )
                 if predicted is None and kind == "top":
                     predicted, scores = outputs.argmax(-1), outputs.max(-1)
                 elif predicted is None:
                     predicted, scores = self._predictions(explainer, images)
-                metrics = self._metrics(images[chosen], heatmaps, targets,
-                                        [good[n].mask for n in chosen])
+                metrics = self._metrics(
+                    images[chosen], heatmaps, targets, [good[n].mask for n in chosen]
+                )
                 for row, n in enumerate(chosen):
                     item = good[n].item
-                    records.append({
-                        "index": item.index, "path": item.path, "label": item.label,
-                        "predicted": int(predicted[n]), "predicted_score": float(scores[n]),
-                        "method": method, "target_kind": kind, "target": int(targets[row]),
-                        "score": float(target_scores[row]),
-                        "heatmap": heatmap_cells(heatmaps[row]),
-                        "heatmap_height": heatmaps.shape[1], "heatmap_width": heatmaps.shape[2],
-                        "image_height": good[n].image_size[0],
-                        "image_width": good[n].image_size[1],
-                        **{name: values[row] for name, values in metrics.items()},
-                    })
+                    records.append(
+                        {
+                            "index": item.index,
+                            "path": item.path,
+                            "label": item.label,
+                            "predicted": int(predicted[n]),
+                            "predicted_score": float(scores[n]),
+                            "method": method,
+                            "target_kind": kind,
+                            "target": int(targets[row]),
+                            "score": float(target_scores[row]),
+                            "heatmap": heatmap_cells(heatmaps[row]),
+                            "heatmap_height": heatmaps.shape[1],
+                            "heatmap_width": heatmaps.shape[2],
+                            "image_height": good[n].image_size[0],
+                            "image_width": good[n].image_size[1],
+                            **{name: values[row] for name, values in metrics.items()},
+                        }
+                    )
                     if self.overlay_dir is not None:
                         self._write_overlay(records[-1], _picture(good[n]), heatmaps[row])
         return records
@@ -101,8 +114,9 @@ class BatchAuditor:
         top prediction (`targets=None`) or one class id per image (n,); the probe
         runs at `batch_size` (the last image repeated), so that no new shape is
         traced for a short batch."""
-        maps = explainer.explain_prepared(explainer.prepare(images), targets,
-                                          pad_to=self.options.batch_size)
+        maps = explainer.explain_prepared(
+            explainer.prepare(images), targets, pad_to=self.options.batch_size
+        )
         return maps.heatmaps[:, 0], maps.targets[:, 0], maps.scores[:, 0], maps.outputs
 
     def _label_maps(self, explainer, images, labels, top, chosen):
@@ -138,8 +152,14 @@ class BatchAuditor:
             result["pointing_game"] = _scatter(count, where, [bool(h) for h in hits])
             result["energy"] = _scatter(count, where, [float(e) for e in energy])
         if self.options.metrics and count:
-            args = (self.model, images, heatmaps, targets, self.options.baseline,
-                    self.options.steps)
+            args = (
+                self.model,
+                images,
+                heatmaps,
+                targets,
+                self.options.baseline,
+                self.options.steps,
+            )
             result["deletion_auc"] = [float(a) for a in metrics.deletion(*args).auc]
             result["insertion_auc"] = [float(a) for a in metrics.insertion(*args).auc]
         return result

@@ -35,8 +35,9 @@ class Clusters:
     eigenvalues: np.ndarray
 
 
-def cluster_maps(heatmaps: np.ndarray, max_clusters: int = 5, size: int = 8,
-                 neighbors: int = 10, seed: int = 0) -> Clusters:
+def cluster_maps(
+    heatmaps: np.ndarray, max_clusters: int = 5, size: int = 8, neighbors: int = 10, seed: int = 0
+) -> Clusters:
     """Spectral clusters of heatmaps.
 
     Args:

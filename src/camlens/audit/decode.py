@@ -89,14 +89,22 @@ class Decoder:
         if item.pixels is not None:
             given = np.asarray(item.pixels, np.float32)
             pixels = given if self.preprocessor is None else self._preprocess(given[None])[0]
-            return Decoded(item, self._checked(pixels, f"image {item.index}"),
-                           image_size=given.shape[:2],
-                           picture=given if self.pictures else None)
+            return Decoded(
+                item,
+                self._checked(pixels, f"image {item.index}"),
+                image_size=given.shape[:2],
+                picture=given if self.pictures else None,
+            )
         image = load_image(Path(item.path))
         pixels = self._checked(self.to_doc(image)[0], item.path)
         picture = np.asarray(convert_image(image, "RGB")) if self.pictures else None
-        return Decoded(item, pixels, self._object_mask(item, image),
-                       image_size=(image.height, image.width), picture=picture)
+        return Decoded(
+            item,
+            pixels,
+            self._object_mask(item, image),
+            image_size=(image.height, image.width),
+            picture=picture,
+        )
 
     def _input_shape(self) -> tuple[int, int, int]:
         """(H, W, C) of every decoded image: the model's input, or what the
@@ -126,8 +134,9 @@ class Decoder:
                 )
             return (*self.size, shape[3])
         probes = [self.size] if self.size is not None else [(37, 53), (53, 37)]
-        shapes = {self.to_doc(Image.new("RGB", (w, h), (128, 128, 128))).shape[1:]
-                  for h, w in probes}
+        shapes = {
+            self.to_doc(Image.new("RGB", (w, h), (128, 128, 128))).shape[1:] for h, w in probes
+        }
         if len(shapes) > 1:
             raise ValueError(
                 f"the model's input has no fixed height and width (input shape {shape}) "
@@ -179,20 +188,24 @@ class Decoder:
 
         if self.size is not None:
             resized = Image.fromarray(raw.astype(np.uint8) * 255).resize(
-                (self.size[1], self.size[0]), Image.NEAREST)
+                (self.size[1], self.size[0]), Image.NEAREST
+            )
             raw = np.asarray(resized) >= 128
         white = np.full(raw.shape, 255.0, np.float32)
         stack = np.stack([raw * white, 0 * white, white])[..., None].repeat(3, -1)
         mask, black, white = self._preprocess(stack).astype(np.float64)
         span = white - black
         if np.abs(span).min() < 1e-6:
-            raise ValueError("the model's preprocessor maps black and white to the same "
-                             "values: the object mask cannot be placed in its input")
+            raise ValueError(
+                "the model's preprocessor maps black and white to the same "
+                "values: the object mask cannot be placed in its input"
+            )
         return ((mask - black) / span).mean(axis=-1) >= 0.5
 
 
-def prefetch(items: Iterable[Item], decode: Callable[[Item], Decoded], workers: int,
-             depth: int) -> Iterator[Decoded]:
+def prefetch(
+    items: Iterable[Item], decode: Callable[[Item], Decoded], workers: int, depth: int
+) -> Iterator[Decoded]:
     """Decoded items in order, up to `depth` decoded ahead by `workers` threads."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="camlens-read") as pool:
         pending: deque = deque()

@@ -20,16 +20,30 @@ from .sources import Item
 from .writer import ShardWriter, record_order
 
 
-def run_local(model, options: AuditOptions, items: Iterator[Item], writer: ShardWriter,
-              bar, workers: int, overlay_dir=None, decoder: Decoder | None = None) -> None:
+def run_local(
+    model,
+    options: AuditOptions,
+    items: Iterator[Item],
+    writer: ShardWriter,
+    bar,
+    workers: int,
+    overlay_dir=None,
+    decoder: Decoder | None = None,
+) -> None:
     """Audit the items not yet written, decoding ahead in `workers` threads
     (with `decoder`, or a `Decoder` of the model and `options.size`)."""
     auditor = BatchAuditor(model, options, overlay_dir)
     if decoder is None:
         decoder = Decoder(model, options.size, pictures=overlay_dir is not None)
-    decoded = prefetch(_pending(items, writer.done, options.shard_size), decoder,
-                       workers, depth=2 * options.batch_size)
-    for shard, group in itertools.groupby(decoded, key=lambda d: d.item.index // options.shard_size):
+    decoded = prefetch(
+        _pending(items, writer.done, options.shard_size),
+        decoder,
+        workers,
+        depth=2 * options.batch_size,
+    )
+    for shard, group in itertools.groupby(
+        decoded, key=lambda d: d.item.index // options.shard_size
+    ):
         records = []
         for batch in _chunks(group, options.batch_size):
             records += auditor(batch)
@@ -37,9 +51,17 @@ def run_local(model, options: AuditOptions, items: Iterator[Item], writer: Shard
         writer.write(shard, records)
 
 
-def run_ray(model_path: str, unsafe: bool, options: AuditOptions, items: Iterator[Item],
-            writer: ShardWriter, bar, workers: int, concurrency: int | None,
-            overlay_dir=None) -> None:
+def run_ray(
+    model_path: str,
+    unsafe: bool,
+    options: AuditOptions,
+    items: Iterator[Item],
+    writer: ShardWriter,
+    bar,
+    workers: int,
+    concurrency: int | None,
+    overlay_dir=None,
+) -> None:
     """The same audit on Ray Data: one actor per `concurrency`, each loading the
     model once and keeping one `BatchAuditor`; records come back in order."""
     import keras
@@ -66,15 +88,24 @@ def run_ray(model_path: str, unsafe: bool, options: AuditOptions, items: Iterato
     blocks = -(-len(rows) // options.batch_size)
     dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
         _RayAuditor,
-        fn_constructor_args=(str(model_path), unsafe, options, workers,
-                             None if overlay_dir is None else str(overlay_dir), registered),
+        fn_constructor_args=(
+            str(model_path),
+            unsafe,
+            options,
+            workers,
+            None if overlay_dir is None else str(overlay_dir),
+            registered,
+        ),
         batch_size=None,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=concurrency),
         **remote_args,
     )
-    results = (row for table in dataset.iter_batches(batch_size=None, batch_format="pyarrow")
-               for row in table.to_pylist())
+    results = (
+        row
+        for table in dataset.iter_batches(batch_size=None, batch_format="pyarrow")
+        for row in table.to_pylist()
+    )
     seen = set()
     for shard, group in itertools.groupby(results, key=lambda record: record["shard"]):
         records = list(group)
@@ -86,15 +117,29 @@ def run_ray(model_path: str, unsafe: bool, options: AuditOptions, items: Iterato
 
 def default_workers() -> int:
     """Decoding threads: the CPUs this process may use, at most 8."""
-    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else os.cpu_count() or 1))
+    return max(
+        1,
+        min(
+            8,
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1,
+        ),
+    )
 
 
 class _RayAuditor:
     """The Ray Data actor: loads the model once, decodes and audits batches of rows."""
 
-    def __init__(self, model_path: str, unsafe: bool, options: AuditOptions, workers: int,
-                 overlay_dir: str | None, registered: list):
+    def __init__(
+        self,
+        model_path: str,
+        unsafe: bool,
+        options: AuditOptions,
+        workers: int,
+        overlay_dir: str | None,
+        registered: list,
+    ):
         from ..files.models import load_explained_model
 
         for method in registered:
@@ -127,11 +172,21 @@ def _chunks(decoded, size: int) -> Iterator[list[Decoded]]:
 
 
 def _item_row(item: Item) -> dict:
-    return {"index": item.index, "path": item.path, "label": item.label, "mask": item.mask,
-            "box": None if item.box is None else list(item.box)}
+    return {
+        "index": item.index,
+        "path": item.path,
+        "label": item.label,
+        "mask": item.mask,
+        "box": None if item.box is None else list(item.box),
+    }
 
 
 def _row_item(row: dict) -> Item:
     box = row.get("box")
-    return Item(row["index"], row["path"], row.get("label"), row.get("mask"),
-                None if box is None else tuple(box))
+    return Item(
+        row["index"],
+        row["path"],
+        row.get("label"),
+        row.get("mask"),
+        None if box is None else tuple(box),
+    )

@@ -26,8 +26,14 @@ _CLUSTER_MEMBERS = 6
 _CLUSTER_SAMPLE = 2000
 
 
-def write_report(out_dir, options: dict, class_names=None, gallery_size: int = 48,
-                 worst: int = 24, max_clusters: int = 5) -> Path:
+def write_report(
+    out_dir,
+    options: dict,
+    class_names=None,
+    gallery_size: int = 48,
+    worst: int = 24,
+    max_clusters: int = 5,
+) -> Path:
     """Write `out_dir/report.html` and its pictures from the audit's records.
 
     Args:
@@ -59,12 +65,20 @@ def write_report(out_dir, options: dict, class_names=None, gallery_size: int = 4
     parts.append(_class_table(rows, names, labelled))
     parts.append(_controls(sorted(rows["class"].unique()), names))
     shown = _gallery_rows(rows, gallery_size)
-    parts.append(_section("Gallery", "gallery", [_card(rows.loc[i], maps[i], pictures, names)
-                                                 for i in shown]))
+    parts.append(
+        _section(
+            "Gallery", "gallery", [_card(rows.loc[i], maps[i], pictures, names) for i in shown]
+        )
+    )
     if rows["energy"].notna().any():
         located = rows[rows["energy"].notna()].sort_values(["energy", "index"]).head(worst)
-        parts.append(_section(f"{len(located)} worst-localized images", "worst",
-                              [_card(rows.loc[i], maps[i], pictures, names) for i in located.index]))
+        parts.append(
+            _section(
+                f"{len(located)} worst-localized images",
+                "worst",
+                [_card(rows.loc[i], maps[i], pictures, names) for i in located.index],
+            )
+        )
     parts.append(_clusters(rows, maps, pictures, names, max_clusters))
     if len(failures):
         parts.append(_failures(failures))
@@ -103,8 +117,10 @@ class _Pictures:
     def mean_map(self, name: str, heatmap: np.ndarray) -> str:
         from PIL import Image
 
-        write_atomically(self.folder / name, _jpeg(_overlay(
-            Image.new("RGB", (_THUMBNAIL, _THUMBNAIL), (128, 128, 128)), heatmap)))
+        write_atomically(
+            self.folder / name,
+            _jpeg(_overlay(Image.new("RGB", (_THUMBNAIL, _THUMBNAIL), (128, 128, 128)), heatmap)),
+        )
         return f"{PICTURES}/{name}"
 
 
@@ -135,8 +151,10 @@ def _jpeg(image) -> bytes:
 
 
 def _maps(rows) -> list[np.ndarray]:
-    return [np.asarray(cells, np.float64).reshape(int(h), int(w)) for cells, h, w in
-            zip(rows["heatmap"], rows["heatmap_height"], rows["heatmap_width"])]
+    return [
+        np.asarray(cells, np.float64).reshape(int(h), int(w))
+        for cells, h, w in zip(rows["heatmap"], rows["heatmap_height"], rows["heatmap_width"])
+    ]
 
 
 def _namer(class_names):
@@ -144,6 +162,7 @@ def _namer(class_names):
         if class_names is not None and 0 <= class_id < len(class_names):
             return str(class_names[class_id])
         return str(class_id)
+
     return name
 
 
@@ -160,22 +179,33 @@ def _gallery_rows(rows, size: int) -> list[int]:
 
 def _head(options: dict, kind: str, images: int, failures: int) -> str:
     what = f"{options['methods'][0]} maps of the {'top prediction' if kind == 'top' else 'label'}"
-    return (f"<h1>camlens audit</h1><p id='summary'>{images} images audited, {failures} "
-            f"failed to read; {html.escape(what)}.</p>")
+    return (
+        f"<h1>camlens audit</h1><p id='summary'>{images} images audited, {failures} "
+        f"failed to read; {html.escape(what)}.</p>"
+    )
 
 
 def _class_table(rows, name, labelled: bool) -> str:
-    lines = ["<h2>Classes</h2><table id='classes'><thead><tr><th>class</th><th>images</th>"
-             "<th>accuracy</th><th>mean score</th><th>pointing game</th><th>energy in object</th>"
-             "</tr></thead><tbody>"]
+    lines = [
+        "<h2>Classes</h2><table id='classes'><thead><tr><th>class</th><th>images</th>"
+        "<th>accuracy</th><th>mean score</th><th>pointing game</th><th>energy in object</th>"
+        "</tr></thead><tbody>"
+    ]
     for class_id, group in rows.groupby("class"):
         accuracy = (group["predicted"] == group["label"]).mean() if labelled else None
-        cells = [html.escape(name(class_id)), str(len(group)), _number(accuracy),
-                 _number(group["score"].mean()),
-                 _number(group["pointing_game"].astype(float).mean()),
-                 _number(group["energy"].mean())]
-        lines.append(f"<tr class='filterable' data-class='{class_id}'>"
-                     + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        cells = [
+            html.escape(name(class_id)),
+            str(len(group)),
+            _number(accuracy),
+            _number(group["score"].mean()),
+            _number(group["pointing_game"].astype(float).mean()),
+            _number(group["energy"].mean()),
+        ]
+        lines.append(
+            f"<tr class='filterable' data-class='{class_id}'>"
+            + "".join(f"<td>{c}</td>" for c in cells)
+            + "</tr>"
+        )
     return "".join(lines) + "</tbody></table>"
 
 
@@ -195,16 +225,20 @@ def _controls(classes, name) -> str:
 
 def _card(row, heatmap, pictures: _Pictures, name) -> str:
     energy = "" if row["energy"] != row["energy"] or row["energy"] is None else row["energy"]
-    caption = (f"#{int(row['index'])} {html.escape(name(int(row['class'])))} &rarr; "
-               f"{html.escape(name(int(row['predicted'])))}<br>score {row['score']:.3f}")
+    caption = (
+        f"#{int(row['index'])} {html.escape(name(int(row['class'])))} &rarr; "
+        f"{html.escape(name(int(row['predicted'])))}<br>score {row['score']:.3f}"
+    )
     if energy != "":
         caption += f" &middot; energy {energy:.2f}{'' if row['pointing_game'] else ' (miss)'}"
     path = row["path"] if isinstance(row["path"], str) else f"image {int(row['index'])}"
     title = html.escape(path, quote=True)
-    return (f"<figure class='card filterable' data-class='{int(row['class'])}' "
-            f"data-index='{int(row['index'])}' data-score='{row['score']:.6f}' "
-            f"data-energy='{energy}'><img src='{pictures.record(row, heatmap)}' alt='' "
-            f"title='{title}'><figcaption>{caption}</figcaption></figure>")
+    return (
+        f"<figure class='card filterable' data-class='{int(row['class'])}' "
+        f"data-index='{int(row['index'])}' data-score='{row['score']:.6f}' "
+        f"data-energy='{energy}'><img src='{pictures.record(row, heatmap)}' alt='' "
+        f"title='{title}'><figcaption>{caption}</figcaption></figure>"
+    )
 
 
 def _section(title: str, ident: str, cards: list[str]) -> str:
@@ -212,9 +246,11 @@ def _section(title: str, ident: str, cards: list[str]) -> str:
 
 
 def _clusters(rows, maps, pictures: _Pictures, name, max_clusters: int) -> str:
-    parts = ["<h2>Heatmap clusters per class</h2><p>Spectral clustering of the downsampled, "
-             "normalised maps (SpRAy): a cluster whose mean map lies off the object is a "
-             "shortcut worth a look.</p>"]
+    parts = [
+        "<h2>Heatmap clusters per class</h2><p>Spectral clustering of the downsampled, "
+        "normalised maps (SpRAy): a cluster whose mean map lies off the object is a "
+        "shortcut worth a look.</p>"
+    ]
     for class_id, group in rows.groupby("class"):
         index = group.index.to_numpy()
         if len(index) > _CLUSTER_SAMPLE:
@@ -223,20 +259,24 @@ def _clusters(rows, maps, pictures: _Pictures, name, max_clusters: int) -> str:
         for k, mean_map in enumerate(found.mean_maps):
             members = index[found.labels == k]
             mean = pictures.mean_map(f"cluster-{class_id}-{k}.jpg", mean_map)
-            cards = "".join(_card(rows.loc[i], maps[i], pictures, name)
-                            for i in members[:_CLUSTER_MEMBERS])
+            cards = "".join(
+                _card(rows.loc[i], maps[i], pictures, name) for i in members[:_CLUSTER_MEMBERS]
+            )
             parts.append(
                 f"<section class='cluster filterable' data-class='{class_id}'><h3>"
                 f"{html.escape(name(class_id))}: cluster {k + 1} of {len(found.mean_maps)}, "
                 f"{len(members)} images</h3><div class='grid'><figure class='mean'>"
                 f"<img src='{mean}' alt='mean map'><figcaption>mean map</figcaption></figure>"
-                f"{cards}</div></section>")
+                f"{cards}</div></section>"
+            )
     return "".join(parts)
 
 
 def _failures(failures) -> str:
-    items = "".join(f"<li><code>{html.escape(str(p))}</code>: {html.escape(str(e))}</li>"
-                    for p, e in zip(failures["path"], failures["error"]))
+    items = "".join(
+        f"<li><code>{html.escape(str(p))}</code>: {html.escape(str(e))}</li>"
+        for p, e in zip(failures["path"], failures["error"])
+    )
     return f"<h2>{len(failures)} images not audited</h2><ul id='failures'>{items}</ul>"
 
 

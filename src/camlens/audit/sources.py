@@ -81,14 +81,17 @@ class Source:
             return items, self.identity
         first = next(items, None)
         described = self.stream["type"] + (
-            "" if self.stream["length"] is None else f" of length {self.stream['length']}")
+            "" if self.stream["length"] is None else f" of length {self.stream['length']}"
+        )
         if first is None:
             return items, f"{described}, empty"
         pixels = np.ascontiguousarray(_as_array(first.pixels))
         digest = hashlib.sha256(f"{pixels.shape} {pixels.dtype} {first.label}".encode())
         digest.update(pixels.tobytes())
-        return (itertools.chain([first], items),
-                f"{described}, first item {digest.hexdigest()[:16]} {pixels.shape}")
+        return (
+            itertools.chain([first], items),
+            f"{described}, first item {digest.hexdigest()[:16]} {pixels.shape}",
+        )
 
 
 def open_source(data) -> Source:
@@ -105,8 +108,9 @@ def open_source(data) -> Source:
         return Source(lambda: _array_items(data), len(data), _array_identity(data), False, False)
     stream = {"type": type(data).__name__, "length": _stream_length(data)}
     if hasattr(data, "as_numpy_iterator"):  # tf.data.Dataset
-        return Source(lambda: _stream_items(data.as_numpy_iterator()), None, None, False, None,
-                      stream)
+        return Source(
+            lambda: _stream_items(data.as_numpy_iterator()), None, None, False, None, stream
+        )
     if _is_py_dataset(data):
         batches = lambda: (data[i] for i in range(len(data)))  # noqa: E731
         return Source(lambda: _stream_items(batches()), None, None, False, None, stream)
@@ -125,7 +129,8 @@ def _file_source(data) -> Source:
     path = Path(text)
     if path.is_dir():
         files = sorted(
-            p for p in path.rglob("*")
+            p
+            for p in path.rglob("*")
             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
         )
         items = [Item(n, str(p)) for n, p in enumerate(files)]
@@ -137,8 +142,7 @@ def _file_source(data) -> Source:
     else:
         raise ValueError(
             "data must be a folder, a glob pattern or a .csv / .parquet file of paths. "
-            f"Received: data={text!r}"
-            + ("" if path.exists() else " (no such file or folder)")
+            f"Received: data={text!r}" + ("" if path.exists() else " (no such file or folder)")
         )
     if not items:
         raise ValueError(f"data holds no image. Received: data={text!r}")
@@ -163,14 +167,17 @@ def _table_items(path: Path) -> list[Item]:
     for n, row in enumerate(table.to_dict("records")):
         label = row.get("label")
         mask = row.get("mask")
-        items.append(Item(
-            index=n,
-            path=_resolve(row["path"], path.parent),
-            label=None if label is None or pd.isna(label) else int(label),
-            mask=None if mask is None or pd.isna(mask) else _resolve(mask, path.parent),
-            box=tuple(int(row[c]) for c in BOX_COLUMNS)
-            if has_box and not any(pd.isna(row[c]) for c in BOX_COLUMNS) else None,
-        ))
+        items.append(
+            Item(
+                index=n,
+                path=_resolve(row["path"], path.parent),
+                label=None if label is None or pd.isna(label) else int(label),
+                mask=None if mask is None or pd.isna(mask) else _resolve(mask, path.parent),
+                box=tuple(int(row[c]) for c in BOX_COLUMNS)
+                if has_box and not any(pd.isna(row[c]) for c in BOX_COLUMNS)
+                else None,
+            )
+        )
     return items
 
 

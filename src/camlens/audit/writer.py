@@ -32,28 +32,30 @@ def record_schema():
     """The Arrow schema of one record: one row per image, target and method."""
     import pyarrow as pa
 
-    return pa.schema([
-        ("index", pa.int64()),          # position of the image in the data
-        ("path", pa.string()),          # the image file (null for in-memory data)
-        ("label", pa.int64()),          # the true class, when known
-        ("predicted", pa.int64()),      # the model's top class
-        ("predicted_score", pa.float64()),
-        ("method", pa.string()),
-        ("target_kind", pa.string()),   # "top" or "label"
-        ("target", pa.int64()),         # the class explained
-        ("score", pa.float64()),        # the score explained
-        ("heatmap", pa.list_(pa.float32())),  # the map at layer resolution, row-major
-        ("heatmap_height", pa.int32()),
-        ("heatmap_width", pa.int32()),
-        ("image_height", pa.int32()),   # the image as given (before resizing), upright
-        ("image_width", pa.int32()),
-        ("pointing_game", pa.bool_()),  # with a mask or box: is the map's peak on the object
-        ("energy", pa.float64()),       # share of the map's mass on the object
-        ("deletion_auc", pa.float64()),
-        ("insertion_auc", pa.float64()),
-        ("error", pa.string()),         # why the image could not be audited
-        ("shard", pa.int64()),
-    ])
+    return pa.schema(
+        [
+            ("index", pa.int64()),  # position of the image in the data
+            ("path", pa.string()),  # the image file (null for in-memory data)
+            ("label", pa.int64()),  # the true class, when known
+            ("predicted", pa.int64()),  # the model's top class
+            ("predicted_score", pa.float64()),
+            ("method", pa.string()),
+            ("target_kind", pa.string()),  # "top" or "label"
+            ("target", pa.int64()),  # the class explained
+            ("score", pa.float64()),  # the score explained
+            ("heatmap", pa.list_(pa.float32())),  # the map at layer resolution, row-major
+            ("heatmap_height", pa.int32()),
+            ("heatmap_width", pa.int32()),
+            ("image_height", pa.int32()),  # the image as given (before resizing), upright
+            ("image_width", pa.int32()),
+            ("pointing_game", pa.bool_()),  # with a mask or box: is the map's peak on the object
+            ("energy", pa.float64()),  # share of the map's mass on the object
+            ("deletion_auc", pa.float64()),
+            ("insertion_auc", pa.float64()),
+            ("error", pa.string()),  # why the image could not be audited
+            ("shard", pa.int64()),
+        ]
+    )
 
 
 def records_table(records: list[dict]):
@@ -103,8 +105,12 @@ class ShardWriter:
         try:
             manifest = _read_manifest(self.out_dir)  # read again, now that no other writes
             if manifest is None:
-                manifest = {"version": _VERSION, "fingerprint": self.fingerprint, "shards": {},
-                            "complete": False}
+                manifest = {
+                    "version": _VERSION,
+                    "fingerprint": self.fingerprint,
+                    "shards": {},
+                    "complete": False,
+                }
             else:
                 self._check_same_job(manifest)
             self.manifest = manifest
@@ -126,8 +132,9 @@ class ShardWriter:
         import pyarrow.parquet as pq
 
         if str(shard) in self.manifest["shards"]:  # a shard's records come in one piece
-            raise RuntimeError(f"shard {shard} is already written; writing it again would "
-                               "replace its records")
+            raise RuntimeError(
+                f"shard {shard} is already written; writing it again would replace its records"
+            )
         name = f"part-{shard:05d}.parquet"
         records = sorted(({**record, "shard": shard} for record in records), key=record_order)
         buffer = io.BytesIO()
@@ -135,9 +142,12 @@ class ShardWriter:
         data = buffer.getvalue()
         write_atomically(self.parts / name, data, durable=True)
         images = len({record["index"] for record in records})
-        self.manifest["shards"][str(shard)] = {"file": name, "rows": len(records),
-                                               "images": images,
-                                               "sha256": hashlib.sha256(data).hexdigest()}
+        self.manifest["shards"][str(shard)] = {
+            "file": name,
+            "rows": len(records),
+            "images": images,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
         self._save_manifest()
 
     def finish(self) -> None:
@@ -166,8 +176,11 @@ class ShardWriter:
             except OSError as error:
                 problem = f"{type(error).__name__}: {error.strerror or error}"
             if problem is not None:
-                warnings.warn(f"camlens audit: shard {shard}'s part file {path} is missing or "
-                              f"damaged ({problem}); it is done again", stacklevel=3)
+                warnings.warn(
+                    f"camlens audit: shard {shard}'s part file {path} is missing or "
+                    f"damaged ({problem}); it is done again",
+                    stacklevel=3,
+                )
                 del self.manifest["shards"][shard]
                 self.manifest["complete"] = False
 
@@ -188,8 +201,11 @@ class ShardWriter:
                 f"Received: out_dir={self.out_dir}"
             )
         previous = manifest["fingerprint"]
-        changed = sorted(k for k in set(previous) | set(self.fingerprint)
-                         if previous.get(k) != self.fingerprint.get(k))
+        changed = sorted(
+            k
+            for k in set(previous) | set(self.fingerprint)
+            if previous.get(k) != self.fingerprint.get(k)
+        )
         if changed:
             detail = "; ".join(
                 f"{key}: was {_short(previous.get(key))}, now {_short(self.fingerprint.get(key))}"

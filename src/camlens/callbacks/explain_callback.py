@@ -89,7 +89,9 @@ class ExplainCallback(keras.callbacks.Callback):
             raise ImportError(
                 "tensorboard=True needs the tensorboard package: pip install tensorboard"
             )
-        self._use_tensorboard = tensorboard_available() if tensorboard is None else bool(tensorboard)
+        self._use_tensorboard = (
+            tensorboard_available() if tensorboard is None else bool(tensorboard)
+        )
         methods.get_method(method)  # a wrong name fails here, not after the first epoch
         self._explainer_arguments = dict(layer=layer, method=method, **options)
         self.history: dict[int, object] = {}
@@ -148,8 +150,12 @@ class ExplainCallback(keras.callbacks.Callback):
         buffer = io.BytesIO()
         first, *rest = self._frames
         first.save(
-            buffer, format="GIF", save_all=True, append_images=rest,
-            duration=GIF_FRAME_MS, loop=0,
+            buffer,
+            format="GIF",
+            save_all=True,
+            append_images=rest,
+            duration=GIF_FRAME_MS,
+            loop=0,
         )
         write_atomically(self.log_dir / "maps.gif", buffer.getvalue())
 

@@ -21,7 +21,6 @@ import struct
 import time
 from pathlib import Path
 
-
 FILE_VERSION = "brain.Event:2"
 
 _CRC_MASK_DELTA = 0xA282EAD8

@@ -39,7 +39,9 @@ def run_demo(args) -> int:
         from ..demo import write_folder
 
         write_folder(args.folder, args.count, seed=args.seed)
-        print(f"wrote {args.count} images, masks, labels.csv and demo_model.keras into {args.folder}")
+        print(
+            f"wrote {args.count} images, masks, labels.csv and demo_model.keras into {args.folder}"
+        )
         return 0
     if args.imagenet:
         from ..models import imagenet_demo_picture
@@ -87,8 +89,15 @@ def run_evaluate(args) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
     model, images, targets, masks = _evaluation_data(args)
     result = evaluate(
-        model, images, methods=methods, targets=targets, masks=masks, layer=args.layer,
-        steps=args.steps, baseline=args.baseline, seed=args.seed,
+        model,
+        images,
+        methods=methods,
+        targets=targets,
+        masks=masks,
+        layer=args.layer,
+        steps=args.steps,
+        baseline=args.baseline,
+        seed=args.seed,
     )
     print(format_table(result))
     if args.csv is not None:
@@ -111,17 +120,31 @@ def run_audit(args) -> int:
     names = None if args.class_names is None else [n.strip() for n in args.class_names.split(",")]
     try:
         summary = audit(
-            args.model, args.data, args.out,
+            args.model,
+            args.data,
+            args.out,
             methods=list(METHODS) if args.methods is None else args.methods,
-            target=args.target, layer=args.layer, metrics=args.metrics,
-            batch_size=args.batch_size, shard_size=args.shard_size, overlays=args.overlays,
-            report=not args.no_report, class_names=names, size=args.size, engine=args.engine,
-            concurrency=args.concurrency, ray_address=args.ray_address, workers=args.workers,
+            target=args.target,
+            layer=args.layer,
+            metrics=args.metrics,
+            batch_size=args.batch_size,
+            shard_size=args.shard_size,
+            overlays=args.overlays,
+            report=not args.no_report,
+            class_names=names,
+            size=args.size,
+            engine=args.engine,
+            concurrency=args.concurrency,
+            ray_address=args.ray_address,
+            workers=args.workers,
             unsafe=args.unsafe,
         )
     except KeyboardInterrupt:
-        print(f"camlens audit: interrupted; the finished shards are kept in {args.out}: "
-              "run the same command again to resume", file=sys.stderr)
+        print(
+            f"camlens audit: interrupted; the finished shards are kept in {args.out}: "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     print(summary.line())
     return 0
@@ -134,9 +157,7 @@ def output_paths(images: list[Path], out: Path | None, out_dir: Path | None) -> 
         raise UsageError("give --out or --out-dir, not both")
     if out is not None:
         if len(images) > 1:
-            raise UsageError(
-                f"--out names one file; for {len(images)} images use --out-dir DIR"
-            )
+            raise UsageError(f"--out names one file; for {len(images)} images use --out-dir DIR")
         return [check_png_path(out)]
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():

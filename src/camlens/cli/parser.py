@@ -20,7 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose", action="store_true", help="keep the backend's start-up logs on stderr"
     )
     common.add_argument(
-        "--plugin", action="append", default=[], metavar="MODULE",
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
         help="import MODULE first (repeatable), e.g. one that registers methods with "
         "camlens.methods.register",
     )
@@ -32,9 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--count", type=positive_int, default=6, help="number of images")
     demo.add_argument("--seed", type=int, default=2024, help="seed of the generated images")
     demo.add_argument("--method", default="gradcam", help="method name (default: gradcam)")
-    demo.add_argument("--folder", type=Path, default=None, help="instead of the picture, write "
-                      "--count images with masks, labels.csv and the demo model here "
-                      "(for camlens audit)")
+    demo.add_argument(
+        "--folder",
+        type=Path,
+        default=None,
+        help="instead of the picture, write "
+        "--count images with masks, labels.csv and the demo model here "
+        "(for camlens audit)",
+    )
     demo.add_argument(
         "--imagenet",
         action="store_true",
@@ -46,21 +54,33 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="explain images with a saved model", parents=[common]
     )
     explain.add_argument(
-        "model", type=Path,
+        "model",
+        type=Path,
         help="a .keras (or legacy .h5) model file, or a keras-hub preset saved in a folder",
     )
-    explain.add_argument("images", type=Path, nargs="+", metavar="IMAGE",
-                         help="image files Pillow can read")
+    explain.add_argument(
+        "images", type=Path, nargs="+", metavar="IMAGE", help="image files Pillow can read"
+    )
     explain.add_argument("--target", type=int, default=None, help="class id (default: top)")
-    explain.add_argument("--layer", type=layer_argument, default=None,
-                         help="layer name or index (default: automatic)")
+    explain.add_argument(
+        "--layer",
+        type=layer_argument,
+        default=None,
+        help="layer name or index (default: automatic)",
+    )
     explain.add_argument("--out", type=Path, default=None, help="PNG to write (one IMAGE)")
-    explain.add_argument("--out-dir", type=Path, default=None,
-                         help="folder for the overlays, IMAGE-camlens.png each "
-                         "(default: beside each image)")
-    explain.add_argument("--method", type=method_names, default=["gradcam"],
-                         help="method name, comma-separated names or 'all', one panel per "
-                         "method (default: gradcam)")
+    explain.add_argument(
+        "--out-dir",
+        type=Path,
+        default=None,
+        help="folder for the overlays, IMAGE-camlens.png each (default: beside each image)",
+    )
+    explain.add_argument(
+        "--method",
+        type=method_names,
+        default=["gradcam"],
+        help="method name, comma-separated names or 'all', one panel per method (default: gradcam)",
+    )
     explain.add_argument(
         "--size",
         type=size_argument,
@@ -77,27 +97,43 @@ def build_parser() -> argparse.ArgumentParser:
     explain.set_defaults(run=commands.run_explain)
 
     evaluate = subcommands.add_parser(
-        "evaluate", help="score methods with localization, faithfulness and sanity metrics",
+        "evaluate",
+        help="score methods with localization, faithfulness and sanity metrics",
         parents=[common],
     )
-    evaluate.add_argument("--model", type=Path, default=None,
-                          help="a .keras model (default: the embedded demo model)")
-    evaluate.add_argument("--images", type=Path, default=None,
-                          help="a folder of images for --model (no object masks: "
-                          "localization is skipped)")
-    evaluate.add_argument("--methods", type=method_names, default=None,
-                          help="comma-separated method names (default: all)")
-    evaluate.add_argument("--count", type=positive_int, default=50,
-                          help="generated demo images (default model only)")
+    evaluate.add_argument(
+        "--model", type=Path, default=None, help="a .keras model (default: the embedded demo model)"
+    )
+    evaluate.add_argument(
+        "--images",
+        type=Path,
+        default=None,
+        help="a folder of images for --model (no object masks: localization is skipped)",
+    )
+    evaluate.add_argument(
+        "--methods",
+        type=method_names,
+        default=None,
+        help="comma-separated method names (default: all)",
+    )
+    evaluate.add_argument(
+        "--count", type=positive_int, default=50, help="generated demo images (default model only)"
+    )
     evaluate.add_argument("--seed", type=int, default=7, help="seed of the demo images")
-    evaluate.add_argument("--steps", type=positive_int, default=16,
-                          help="steps of the deletion and insertion curves")
+    evaluate.add_argument(
+        "--steps", type=positive_int, default=16, help="steps of the deletion and insertion curves"
+    )
     evaluate.add_argument("--baseline", default="blur", choices=("blur", "zeros", "mean"))
-    evaluate.add_argument("--layer", type=layer_argument, default=None,
-                          help="layer name or index (default: automatic)")
+    evaluate.add_argument(
+        "--layer",
+        type=layer_argument,
+        default=None,
+        help="layer name or index (default: automatic)",
+    )
     evaluate.add_argument("--csv", type=Path, default=None, help="write the table as CSV")
-    evaluate.add_argument("--plot", type=Path, default=None,
-                          help="write the deletion and insertion curves as PNG")
+    evaluate.add_argument(
+        "--plot", type=Path, default=None, help="write the deletion and insertion curves as PNG"
+    )
     evaluate.add_argument("--unsafe", action="store_true", help="as for explain")
     evaluate.set_defaults(run=commands.run_evaluate)
     _add_audit(subcommands, common)
@@ -106,30 +142,52 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_audit(subcommands, common) -> None:
     audit = subcommands.add_parser(
-        "audit", help="explain a whole data set: Parquet records, a report page, resumable",
+        "audit",
+        help="explain a whole data set: Parquet records, a report page, resumable",
         parents=[common],
     )
-    audit.add_argument("model", type=Path,
-                       help="a .keras (or legacy .h5) model file, or a keras-hub preset folder")
-    audit.add_argument("data", help="a folder of images, a glob, or a .csv / .parquet of paths "
-                       "(columns path, and optionally label, mask, top/left/bottom/right)")
-    audit.add_argument("--out", type=Path, required=True, help="the folder to write (rerun "
-                       "the same command to resume)")
-    audit.add_argument("--methods", type=method_names, default=["gradcam"],
-                       help="comma-separated method names, or 'all'")
+    audit.add_argument(
+        "model", type=Path, help="a .keras (or legacy .h5) model file, or a keras-hub preset folder"
+    )
+    audit.add_argument(
+        "data",
+        help="a folder of images, a glob, or a .csv / .parquet of paths "
+        "(columns path, and optionally label, mask, top/left/bottom/right)",
+    )
+    audit.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="the folder to write (rerun the same command to resume)",
+    )
+    audit.add_argument(
+        "--methods",
+        type=method_names,
+        default=["gradcam"],
+        help="comma-separated method names, or 'all'",
+    )
     audit.add_argument("--target", default="top", choices=("top", "label", "both"))
-    audit.add_argument("--layer", type=layer_argument, default=None,
-                       help="layer name or index (default: automatic)")
+    audit.add_argument(
+        "--layer",
+        type=layer_argument,
+        default=None,
+        help="layer name or index (default: automatic)",
+    )
     audit.add_argument("--metrics", action="store_true", help="deletion and insertion AUCs")
     audit.add_argument("--batch-size", type=positive_int, default=32)
-    audit.add_argument("--shard-size", type=positive_int, default=256,
-                       help="images per Parquet part file")
+    audit.add_argument(
+        "--shard-size", type=positive_int, default=256, help="images per Parquet part file"
+    )
     audit.add_argument("--overlays", action="store_true", help="write overlays/ (PNG per image)")
     audit.add_argument("--no-report", action="store_true", help="skip report.html")
     audit.add_argument("--class-names", default=None, help="comma-separated class names")
-    audit.add_argument("--size", type=size_argument, default=None,
-                       help="HxW to resize the images to, as for explain (for inputs with "
-                       "None spatial dimensions)")
+    audit.add_argument(
+        "--size",
+        type=size_argument,
+        default=None,
+        help="HxW to resize the images to, as for explain (for inputs with "
+        "None spatial dimensions)",
+    )
     audit.add_argument("--engine", default="local", choices=("local", "ray"))
     audit.add_argument("--ray-address", default=None, help="join this Ray cluster")
     audit.add_argument("--concurrency", type=positive_int, default=None, help="Ray actors")
@@ -150,7 +208,9 @@ def positive_int(text: str) -> int:
     try:
         return check_positive_int(int(text), "value")
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, received {text!r}") from error
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer, received {text!r}"
+        ) from error
 
 
 def layer_argument(text: str) -> str | int:

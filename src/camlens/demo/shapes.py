@@ -134,7 +134,7 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     size = IMAGE_SIZE
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
     theta = rng.uniform(0.0, 2.0 * math.pi)
-    t = (np.cos(theta) * xx + np.sin(theta) * yy)
+    t = np.cos(theta) * xx + np.sin(theta) * yy
     t = (t - t.min()) / (t.max() - t.min() + 1e-8)
     c0 = rng.uniform(0, 255, size=3)
     c1 = rng.uniform(0, 255, size=3)
@@ -192,8 +192,13 @@ def _draw_clutter(rng: np.random.Generator, canvas: Image.Image) -> None:
         r = rng.uniform(4, 10)
         start = rng.uniform(0, 360)
         extent = rng.uniform(60, 200)
-        draw.arc([cx - r, cy - r, cx + r, cy + r], start, start + extent,
-                 fill=_random_color(rng), width=1)
+        draw.arc(
+            [cx - r, cy - r, cx + r, cy + r],
+            start,
+            start + extent,
+            fill=_random_color(rng),
+            width=1,
+        )
 
 
 def _shape_polygon(name: str, radius: float, angle: float) -> list[tuple[float, float]]:
@@ -204,16 +209,23 @@ def _shape_polygon(name: str, radius: float, angle: float) -> list[tuple[float, 
         base = [(k * 2 * math.pi / 3 - math.pi / 2, radius) for k in range(3)]
     elif name == "star":
         inner = 0.45 * radius
-        base = [(k * math.pi / 5 - math.pi / 2, radius if k % 2 == 0 else inner)
-                for k in range(10)]
+        base = [(k * math.pi / 5 - math.pi / 2, radius if k % 2 == 0 else inner) for k in range(10)]
     elif name == "cross":
         half_width = 0.3 * radius
         arm = math.sqrt(radius**2 - half_width**2)
         corners = [
-            (arm, half_width), (half_width, half_width), (half_width, arm),
-            (-half_width, arm), (-half_width, half_width), (-arm, half_width),
-            (-arm, -half_width), (-half_width, -half_width), (-half_width, -arm),
-            (half_width, -arm), (half_width, -half_width), (arm, -half_width),
+            (arm, half_width),
+            (half_width, half_width),
+            (half_width, arm),
+            (-half_width, arm),
+            (-half_width, half_width),
+            (-arm, half_width),
+            (-arm, -half_width),
+            (-half_width, -half_width),
+            (-half_width, -arm),
+            (half_width, -arm),
+            (half_width, -half_width),
+            (arm, -half_width),
         ]
         base = [(math.atan2(y, x), math.hypot(x, y)) for x, y in corners]
     else:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
 from PIL import Image
 
 from .images import FileProblem, check_readable, convert_image, image_to_doc
@@ -23,8 +22,9 @@ MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 PRESET_CONFIG = "config.json"
 
 
-def load_explained_model(path: Path, unsafe: bool = False,
-                         size: tuple[int, int] | None = None) -> tuple[object, Callable]:
+def load_explained_model(
+    path: Path, unsafe: bool = False, size: tuple[int, int] | None = None
+) -> tuple[object, Callable]:
     """`(model, to_doc)`: a model file or a keras-hub preset folder, and its image-to-input map.
 
     A keras-hub task keeps its preprocessor (resizing, scaling) out of its graph:
@@ -77,9 +77,6 @@ def load_model(path: Path, unsafe: bool = False):
     return model
 
 
-
-
-
 def load_preset(folder: Path) -> tuple[object, Callable]:
     """`(classifier, preprocess)` from a keras-hub preset folder.
 
@@ -103,7 +100,9 @@ def load_preset(folder: Path) -> tuple[object, Callable]:
     try:
         classifier = keras_hub.models.ImageClassifier.from_preset(str(folder))
     except Exception as error:  # keras-hub raises many kinds for a bad preset
-        raise FileProblem(f"{folder} is not a keras-hub image classifier preset: {error}") from error
+        raise FileProblem(
+            f"{folder} is not a keras-hub image classifier preset: {error}"
+        ) from error
     return classifier, preprocessor_of(classifier)
 
 

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from PIL import Image
+
 from .images import FileProblem
 
 

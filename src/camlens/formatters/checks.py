@@ -12,8 +12,7 @@ def check_explanation(expl) -> None:
     """An `Explanation` (anything with its `image` and `targets` fields)."""
     if not (hasattr(expl, "image") and hasattr(expl, "targets")):
         raise TypeError(
-            "expl must be a camlens Explanation. "
-            f"Received: expl of type {type(expl).__name__}"
+            f"expl must be a camlens Explanation. Received: expl of type {type(expl).__name__}"
         )
 
 
@@ -47,9 +46,7 @@ def check_heatmap(heatmap, name: str, ranks=(2,), signed: bool = False) -> np.nd
             f"{name} must be a numpy.ndarray. Received: {name} of type {type(heatmap).__name__}"
         )
     if heatmap.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{name} must hold real numbers. Received: {name}.dtype={heatmap.dtype}"
-        )
+        raise TypeError(f"{name} must hold real numbers. Received: {name}.dtype={heatmap.dtype}")
     if heatmap.ndim not in ranks:
         expected = " or ".join(str(r) for r in ranks)
         raise ValueError(
@@ -60,10 +57,11 @@ def check_heatmap(heatmap, name: str, ranks=(2,), signed: bool = False) -> np.nd
     heatmap = heatmap.astype(np.float64)
     low, high = np.min(heatmap), np.max(heatmap)
     if not ((-1 if signed else 0) <= low and high <= 1):  # NaN fails both comparisons
-        allowed = "[0, 1], or [-1, 1] for a map that keeps negative evidence" if signed else "[0, 1]"
+        allowed = (
+            "[0, 1], or [-1, 1] for a map that keeps negative evidence" if signed else "[0, 1]"
+        )
         raise ValueError(
-            f"{name} must have values in {allowed}. "
-            f"Received: {name} with min={low} and max={high}"
+            f"{name} must have values in {allowed}. Received: {name} with min={low} and max={high}"
         )
     return heatmap
 
@@ -102,9 +100,7 @@ def _check_array(value, name: str, expected: str, ranks) -> np.ndarray:
     """A non-empty numpy array of real numbers of one of `ranks`, as float64."""
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
-            raise TypeError(
-                f"{name} must hold real numbers. Received: {name}.dtype={value.dtype}"
-            )
+            raise TypeError(f"{name} must hold real numbers. Received: {name}.dtype={value.dtype}")
         if value.ndim in ranks and value.size:
             return value.astype(np.float64)
         received = f"{name}.shape={value.shape}"
@@ -115,4 +111,3 @@ def _check_array(value, name: str, expected: str, ranks) -> np.ndarray:
             f"{name} must be {expected}. Received: {name} of type {type(value).__name__}"
         )
     raise ValueError(f"{name} must be {expected}. Received: {received}")
-

@@ -139,8 +139,8 @@ def caption_lines(target_expl, target_names):
 
 
 def _has_negative(heatmap) -> bool:
-    return isinstance(heatmap, np.ndarray) and heatmap.dtype.kind in "if" and bool(
-        (heatmap < 0).any()
+    return (
+        isinstance(heatmap, np.ndarray) and heatmap.dtype.kind in "if" and bool((heatmap < 0).any())
     )
 
 
@@ -191,11 +191,22 @@ def _format_signal_or_volume(
     if rank == 1:
         signal = check_signal(expl.image, "expl.image")
         return signal_with_heatmap(
-            signal, heatmap, colormap=colormap, alpha_limit=alpha_limit,
-            diverging_colormap=diverging_colormap, signed=signed, name=name,
+            signal,
+            heatmap,
+            colormap=colormap,
+            alpha_limit=alpha_limit,
+            diverging_colormap=diverging_colormap,
+            signed=signed,
+            name=name,
         )
     volume = check_volume(expl.image, "expl.image")
     return slice_montage(
-        volume, heatmap, resampling_filter=resampling_filter, colormap=colormap,
-        alpha_limit=alpha_limit, diverging_colormap=diverging_colormap, signed=signed, name=name,
+        volume,
+        heatmap,
+        resampling_filter=resampling_filter,
+        colormap=colormap,
+        alpha_limit=alpha_limit,
+        diverging_colormap=diverging_colormap,
+        signed=signed,
+        name=name,
     )

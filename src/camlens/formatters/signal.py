@@ -110,8 +110,9 @@ def signal_with_heatmap(
     draw = ImageDraw.Draw(picture)
     for c in range(channels):
         top = c * lane_height
-        draw.line([(0, top + lane_height - 1), (width - 1, top + lane_height - 1)],
-                  fill=_SEPARATOR_COLOR)
+        draw.line(
+            [(0, top + lane_height - 1), (width - 1, top + lane_height - 1)], fill=_SEPARATOR_COLOR
+        )
         _draw_line(draw, signal[:, c], width, top, lane_height)
     return picture
 
@@ -162,4 +163,3 @@ def _default_lane_height(channels):
     if channels <= _FEW_CHANNELS:
         return _LANE_HEIGHT
     return max(_MIN_LANE_HEIGHT, _MANY_CHANNELS_HEIGHT // channels)
-

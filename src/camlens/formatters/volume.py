@@ -16,8 +16,8 @@ from PIL import Image
 from ..checks import check_positive_int
 from ..resize import upsample
 from .checks import check_alpha_limit, check_map_fits, check_volume
-from .draw import DIVERGING_COLORMAP, checked_heatmap, overlay
 from .compose import compose_panels, on_white
+from .draw import DIVERGING_COLORMAP, checked_heatmap, overlay
 
 
 def slice_montage(
@@ -81,8 +81,13 @@ def slice_montage(
         tile = Image.fromarray(pixels[d]).convert("RGBA")
         if heatmap is not None:
             tile = overlay(
-                tile, heatmap[d], resampling_filter=resampling_filter, colormap=colormap,
-                alpha_limit=alpha_limit, diverging_colormap=diverging_colormap, signed=signed,
+                tile,
+                heatmap[d],
+                resampling_filter=resampling_filter,
+                colormap=colormap,
+                alpha_limit=alpha_limit,
+                diverging_colormap=diverging_colormap,
+                signed=signed,
                 name=name,
             )
         tiles.append(on_white(tile).resize((width * zoom, height * zoom), Image.NEAREST))

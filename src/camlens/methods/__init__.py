@@ -9,6 +9,12 @@ from .inputs import MethodInputs
 from .registry import BUILT_IN, METHODS, Method, compute, get_method, register, unregister
 
 __all__ = [
-    "BUILT_IN", "METHODS", "Method", "MethodInputs", "compute", "get_method", "register",
+    "BUILT_IN",
+    "METHODS",
+    "Method",
+    "MethodInputs",
+    "compute",
+    "get_method",
+    "register",
     "unregister",
 ]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 
-
 def channel_weights(inputs) -> np.ndarray:
     """(N, K, C): each channel's relative score drop; 0 for channels not scored."""
     count, channels = inputs.activations.shape[0], inputs.activations.shape[-1]

@@ -15,9 +15,7 @@ def weighted_sum(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:
     Returns:
         (N, K, *spatial).
     """
-    return np.einsum(
-        "n...c,nkc->nk...", activations.astype(np.float64), weights.astype(np.float64)
-    )
+    return np.einsum("n...c,nkc->nk...", activations.astype(np.float64), weights.astype(np.float64))
 
 
 def weighted_terms(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 COMPARISONS = 3
 """How many of the most similar classes each target is compared with."""
 

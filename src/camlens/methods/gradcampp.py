@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 
 
-
 def channel_weights(inputs) -> np.ndarray:
     """(N, K, C): the closed-form weights w_k."""
     activations = inputs.activations.astype(np.float64)  # (N, *spatial, C)

@@ -15,13 +15,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import ablationcam, eigencam, eigengradcam, fem, finercam, gradcam, gradcam_elementwise
-from . import gradcampp, guided_gradcam, hirescam, kpcacam, layercam, scorecam, shapleycam
-from . import xgradcam
+from . import (
+    ablationcam,
+    eigencam,
+    eigengradcam,
+    fem,
+    finercam,
+    gradcam,
+    gradcam_elementwise,
+    gradcampp,
+    guided_gradcam,
+    hirescam,
+    kpcacam,
+    layercam,
+    scorecam,
+    shapleycam,
+    xgradcam,
+)
 from .combine import weighted_sum, weighted_terms
 from .inputs import MethodInputs
 from .normalize import relu_normalize, signed_normalize
 from .smoothing import EIGEN, projected
+
 
 @dataclass(frozen=True)
 class Method:
@@ -85,10 +100,14 @@ class Method:
 
 def _check_method(method: Method) -> None:
     if not isinstance(method.name, str) or not method.name or method.name != method.name.lower():
-        raise ValueError(f"a method's name must be a non-empty lower-case string. "
-                         f"Received: name={method.name!r}")
-    functions = {"channel_weights": method.channel_weights, "channel_terms": method.channel_terms,
-                 "raw_maps": method.raw_maps}
+        raise ValueError(
+            f"a method's name must be a non-empty lower-case string. Received: name={method.name!r}"
+        )
+    functions = {
+        "channel_weights": method.channel_weights,
+        "channel_terms": method.channel_terms,
+        "raw_maps": method.raw_maps,
+    }
     given = [name for name, function in functions.items() if function is not None]
     if len(given) != 1:
         raise ValueError(
@@ -104,23 +123,43 @@ METHODS: dict[str, Method] = {
     for method in (
         Method("gradcam", "Grad-CAM", gradcam.channel_weights),
         Method("gradcam++", "Grad-CAM++", gradcampp.channel_weights, score="logit"),
-        Method("scorecam", "Score-CAM", scorecam.channel_weights, gradients=False,
-               channel_passes=True),
+        Method(
+            "scorecam", "Score-CAM", scorecam.channel_weights, gradients=False, channel_passes=True
+        ),
         Method("layercam", "Layer-CAM", channel_terms=layercam.channel_terms),
         Method("xgradcam", "XGrad-CAM", xgradcam.channel_weights),
         Method("hirescam", "HiResCAM", channel_terms=hirescam.channel_terms),
-        Method("eigencam", "Eigen-CAM", raw_maps=eigencam.raw_maps, class_specific=False,
-               gradients=False),
+        Method(
+            "eigencam",
+            "Eigen-CAM",
+            raw_maps=eigencam.raw_maps,
+            class_specific=False,
+            gradients=False,
+        ),
         Method("eigengradcam", "Eigen-Grad-CAM", raw_maps=eigengradcam.raw_maps),
-        Method("gradcam-elementwise", "Grad-CAM element-wise",
-               channel_terms=gradcam_elementwise.channel_terms),
-        Method("kpcacam", "KPCA-CAM", raw_maps=kpcacam.raw_maps, class_specific=False,
-               gradients=False),
+        Method(
+            "gradcam-elementwise",
+            "Grad-CAM element-wise",
+            channel_terms=gradcam_elementwise.channel_terms,
+        ),
+        Method(
+            "kpcacam", "KPCA-CAM", raw_maps=kpcacam.raw_maps, class_specific=False, gradients=False
+        ),
         Method("fem", "FEM", raw_maps=fem.raw_maps, class_specific=False, gradients=False),
-        Method("finercam", "Finer-CAM", finercam.channel_weights, score="logit",
-               comparisons=finercam.COMPARISONS),
-        Method("ablationcam", "Ablation-CAM", ablationcam.channel_weights, gradients=False,
-               channel_passes=True),
+        Method(
+            "finercam",
+            "Finer-CAM",
+            finercam.channel_weights,
+            score="logit",
+            comparisons=finercam.COMPARISONS,
+        ),
+        Method(
+            "ablationcam",
+            "Ablation-CAM",
+            ablationcam.channel_weights,
+            gradients=False,
+            channel_passes=True,
+        ),
         Method("shapleycam", "Shapley-CAM", shapleycam.channel_weights),
         Method("guided-gradcam", "Guided Grad-CAM", raw_maps=guided_gradcam.raw_maps),
     )
@@ -131,9 +170,18 @@ BUILT_IN = frozenset(METHODS)
 """The names of camlens's own methods."""
 
 
-def register(method, channel_weights=None, *, title: str | None = None, channel_terms=None,
-             raw_maps=None, score: str = "output", class_specific: bool = True,
-             gradients: bool = True, replace: bool = False) -> Method:
+def register(
+    method,
+    channel_weights=None,
+    *,
+    title: str | None = None,
+    channel_terms=None,
+    raw_maps=None,
+    score: str = "output",
+    class_specific: bool = True,
+    gradients: bool = True,
+    replace: bool = False,
+) -> Method:
     """Register a method of your own, usable by name wherever camlens takes one.
 
     `Explainer(method=...)`, `explain_methods`, `camlens explain --method`,
@@ -175,20 +223,31 @@ def register(method, channel_weights=None, *, title: str | None = None, channel_
                 f"not both. Received: method={method!r} and functions"
             )
     elif isinstance(method, str):
-        method = Method(method.lower(), title or method, channel_weights, channel_terms,
-                        raw_maps, score=score, class_specific=class_specific,
-                        gradients=gradients)
+        method = Method(
+            method.lower(),
+            title or method,
+            channel_weights,
+            channel_terms,
+            raw_maps,
+            score=score,
+            class_specific=class_specific,
+            gradients=gradients,
+        )
     else:
         raise TypeError(
             "method must be a name (str) or a camlens.methods.Method. "
             f"Received: method of type {type(method).__name__}"
         )
     if method.name in BUILT_IN:
-        raise ValueError(f"{method.name!r} is a built-in method and cannot be replaced. "
-                         f"Received: method={method.name!r}")
+        raise ValueError(
+            f"{method.name!r} is a built-in method and cannot be replaced. "
+            f"Received: method={method.name!r}"
+        )
     if method.name in METHODS and not replace:
-        raise ValueError(f"a method named {method.name!r} is registered already; pass "
-                         f"replace=True to replace it. Received: method={method.name!r}")
+        raise ValueError(
+            f"a method named {method.name!r} is registered already; pass "
+            f"replace=True to replace it. Received: method={method.name!r}"
+        )
     METHODS[method.name] = method
     return method
 
@@ -212,8 +271,9 @@ def get_method(name) -> Method:
     return METHODS[name.lower()]
 
 
-def compute(method: Method, inputs: MethodInputs, relu: bool = True,
-            smooth: str | None = None) -> np.ndarray:
+def compute(
+    method: Method, inputs: MethodInputs, relu: bool = True, smooth: str | None = None
+) -> np.ndarray:
     """Heatmaps (N, K, *spatial): in [0, 1], or in [-1, 1] when `relu` is False.
 
     With `smooth="eigen"` the method's channel terms are projected on their

@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 
-
 def channel_weights(inputs) -> np.ndarray:
     """(N, K, C): the mean Shapley value g - H A / 2 per channel."""
     values = inputs.gradients.astype(np.float64) - 0.5 * inputs.hessian_products()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 
-
 def channel_weights(inputs) -> np.ndarray:
     """(N, K, C): the gradients averaged with the channel's activations as weights."""
     activations = inputs.activations.astype(np.float64)  # (N, *spatial, C)

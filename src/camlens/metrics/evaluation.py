@@ -96,7 +96,9 @@ def evaluate(
         rows.append(
             MethodScores(
                 method=name,
-                pointing_game=None if masks is None else float(pointing_game(heatmaps, masks).mean()),
+                pointing_game=None
+                if masks is None
+                else float(pointing_game(heatmaps, masks).mean()),
                 energy_pointing_game=None
                 if masks is None
                 else float(energy_pointing_game(heatmaps, masks).mean()),
@@ -117,19 +119,32 @@ def evaluate(
 def format_table(evaluation: Evaluation) -> str:
     """The rows as a markdown table."""
     headers = [
-        "method", "pointing", "energy", "deletion AUC (lower)", "insertion AUC (higher)",
-        "avg drop % (lower)", "increase % (higher)", "randomization rank corr.", "s / image",
+        "method",
+        "pointing",
+        "energy",
+        "deletion AUC (lower)",
+        "insertion AUC (higher)",
+        "avg drop % (lower)",
+        "increase % (higher)",
+        "randomization rank corr.",
+        "s / image",
     ]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in evaluation.rows:
         check = (
-            "-" if row.randomization_passed is None
+            "-"
+            if row.randomization_passed is None
             else f"{row.randomization_correlation:.2f} ({'pass' if row.randomization_passed else 'FAIL'})"
         )
         cells = [
-            row.method, _number(row.pointing_game), _number(row.energy_pointing_game),
-            _number(row.deletion_auc), _number(row.insertion_auc),
-            f"{row.average_drop:.1f}", f"{row.increase_in_confidence:.1f}", check,
+            row.method,
+            _number(row.pointing_game),
+            _number(row.energy_pointing_game),
+            _number(row.deletion_auc),
+            _number(row.insertion_auc),
+            f"{row.average_drop:.1f}",
+            f"{row.increase_in_confidence:.1f}",
+            check,
             f"{row.seconds_per_image:.4f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -155,8 +170,12 @@ def plot_curves(evaluation: Evaluation):
     ):
         for name, curve in curves.items():
             style = ":" if name == RANDOM else "-"
-            axis.plot(curve.fractions, curve.scores.mean(axis=0), style,
-                      label=f"{name} (AUC {curve.auc.mean():.3f})")
+            axis.plot(
+                curve.fractions,
+                curve.scores.mean(axis=0),
+                style,
+                label=f"{name} (AUC {curve.auc.mean():.3f})",
+            )
         axis.set_title(f"{title} curves (mean over images)")
         axis.set_xlabel(f"share of pixels {'removed' if title == 'deletion' else 'inserted'}")
         axis.set_ylabel("score of the explained class")

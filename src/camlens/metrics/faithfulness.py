@@ -85,7 +85,9 @@ def _curves(model, images, heatmaps, targets, baseline, steps, batch_size, inser
     count, height, width, _ = images.shape
     pixels = height * width
     fractions = np.linspace(0, 1, steps + 1)
-    order = np.argsort(-upsample(heatmaps, (height, width)).reshape(count, pixels), axis=1, kind="stable")
+    order = np.argsort(
+        -upsample(heatmaps, (height, width)).reshape(count, pixels), axis=1, kind="stable"
+    )
     scores = np.empty((count, steps + 1))
     for n in range(count):
         start, end = _baseline(images[n], baseline), images[n]
@@ -118,7 +120,9 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     kernel /= kernel.sum()
     blurred = image.astype(np.float64)
     for axis in (0, 1):
-        padded = np.pad(blurred, [(radius, radius) if a == axis else (0, 0) for a in range(3)], mode="reflect")
+        padded = np.pad(
+            blurred, [(radius, radius) if a == axis else (0, 0) for a in range(3)], mode="reflect"
+        )
         blurred = sum(
             weight * np.take(padded, np.arange(i, i + image.shape[axis]), axis=axis)
             for i, weight in enumerate(kernel)

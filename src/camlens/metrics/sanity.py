@@ -72,9 +72,17 @@ def randomization_check(
             combine, image_input: as in `Explainer`, for both models.
     """
     options = dict(
-        method=method, relu=relu, counterfactual=counterfactual, score=score,
-        mask_batch_size=mask_batch_size, token_grid=token_grid, prefix_tokens=prefix_tokens,
-        output_index=output_index, max_channels=max_channels, smooth=smooth, combine=combine,
+        method=method,
+        relu=relu,
+        counterfactual=counterfactual,
+        score=score,
+        mask_batch_size=mask_batch_size,
+        token_grid=token_grid,
+        prefix_tokens=prefix_tokens,
+        output_index=output_index,
+        max_channels=max_channels,
+        smooth=smooth,
+        combine=combine,
         image_input=image_input,
     )
     trained = Explainer(model, layer=layer, layers=layers, preprocess=preprocess, **options)
@@ -125,7 +133,9 @@ def _copy(model):
     return copy
 
 
-def _reinitialize_after(explainer: Explainer, layer_names: list[str], inputs, seed: int) -> list[str]:
+def _reinitialize_after(
+    explainer: Explainer, layer_names: list[str], inputs, seed: int
+) -> list[str]:
     """Give new random weights to the weighted layers of the explainer's model
     that run after the first of `layer_names` (on the prepared `inputs`).
 

@@ -49,7 +49,9 @@ AXES = {
 NOUNS = {3: "signal", 4: "image", 5: "volume"}
 
 
-def check_images(images, model: keras.Model | tuple | None, name: str = "doc", single: bool = False):
+def check_images(
+    images, model: keras.Model | tuple | None, name: str = "doc", single: bool = False
+):
     """A float32 batch that fits `model`'s input: (N, H, W, C) images, (N, T, C)
     signals or (N, D, H, W, C) volumes, as the model's input rank says.
 
@@ -75,7 +77,11 @@ def check_images(images, model: keras.Model | tuple | None, name: str = "doc", s
             f"{name} must be a numpy.ndarray of shape {AXES.get(rank, AXES[4])}. "
             f"Received: {name} of type {type(images).__name__}"
         )
-    if images.dtype == bool or not np.issubdtype(images.dtype, np.number) or np.iscomplexobj(images):
+    if (
+        images.dtype == bool
+        or not np.issubdtype(images.dtype, np.number)
+        or np.iscomplexobj(images)
+    ):
         raise TypeError(
             f"{name} must hold real numbers (float or integer). "
             f"Received: {name}.dtype={images.dtype}"
@@ -129,7 +135,11 @@ def built_rank(model) -> int | None:
         shape = (model.get_build_config() or {}).get("input_shape")
     except (AttributeError, NotImplementedError, TypeError):
         return None
-    if isinstance(shape, (tuple, list)) and shape and all(d is None or isinstance(d, int) for d in shape):
+    if (
+        isinstance(shape, (tuple, list))
+        and shape
+        and all(d is None or isinstance(d, int) for d in shape)
+    ):
         return len(shape) if len(shape) in AXES else None
     return None
 
@@ -180,8 +190,10 @@ def input_slots(model, image_input) -> InputSlots | None:
             a name of one of the model's inputs, or when it is `None` and the
             model has no single input of image rank.
     """
-    if image_input is not None and (isinstance(image_input, bool)
-                                    or not (is_integer(image_input) or isinstance(image_input, str))):
+    if image_input is not None and (
+        isinstance(image_input, bool)
+        or not (is_integer(image_input) or isinstance(image_input, str))
+    ):
         raise TypeError(
             "image_input must be None, an index into model.inputs or an input's name. "
             f"Received: image_input={image_input!r} of type {type(image_input).__name__}"
@@ -258,8 +270,11 @@ class ModelInputs:
 
     def rows(self, start: int, stop: int) -> ModelInputs:
         """Rows `start:stop` of every input."""
-        return ModelInputs(self.image[start:stop], self.slots,
-                           tuple(None if a is None else a[start:stop] for a in self.arrays))
+        return ModelInputs(
+            self.image[start:stop],
+            self.slots,
+            tuple(None if a is None else a[start:stop] for a in self.arrays),
+        )
 
 
 def as_model_inputs(images) -> ModelInputs:
@@ -304,7 +319,9 @@ def check_model_inputs(doc, slots: InputSlots, check_image, name: str = "doc") -
             continue
         label = f"{name}[{names[index]!r}]"
         if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
-            raise TypeError(f"{label} must be a numeric numpy.ndarray. Received: {type(array).__name__}")
+            raise TypeError(
+                f"{label} must be a numeric numpy.ndarray. Received: {type(array).__name__}"
+            )
         if array.ndim == len(shape) - 1 and len(image) == 1:
             array = array[None]  # one row without its batch axis
         fits = array.ndim == len(shape) and all(
@@ -331,8 +348,9 @@ def _expected_text(expected: tuple | None) -> str:
     return f"; the model expects (batch, {', '.join(str(d) for d in expected[1:])})"
 
 
-def prepare_input(model, images, slots: InputSlots | None, preprocess, name: str = "images",
-                  single: bool = False):
+def prepare_input(
+    model, images, slots: InputSlots | None, preprocess, name: str = "images", single: bool = False
+):
     """The model's input for `images`: checked, through `preprocess` if given;
     channels last (a channels_first model's inputs moved, see `channels`).
 
@@ -350,7 +368,8 @@ def prepare_input(model, images, slots: InputSlots | None, preprocess, name: str
         def check_image(array, label):
             if preprocess is not None:
                 array = keras.ops.convert_to_numpy(
-                    preprocess(check_images(array, None, name=label, single=single)))
+                    preprocess(check_images(array, None, name=label, single=single))
+                )
             return check_images(array, slots.shapes[slots.image], name=label, single=single)
 
         return check_model_inputs(images, slots, check_image, name=name)

@@ -24,8 +24,9 @@ from .keras_internals import all_layers
 from .token_grid import Layout, layout_for
 
 
-def resolve_layer(model: keras.Model, layer, inspection: Inspection | None,
-                  output_index: int = 0) -> keras.layers.Layer:
+def resolve_layer(
+    model: keras.Model, layer, inspection: Inspection | None, output_index: int = 0
+) -> keras.layers.Layer:
     """Return the layer instance of `model` that `layer` designates.
 
     Args:
@@ -71,8 +72,9 @@ def check_output(layer, inspection: Inspection, output_index: int = 0) -> None:
         layout_for(shape, inspection.input_shape, layer.name)  # raises with the message
 
 
-def candidate_layers(inspection: Inspection, token_grid=None, prefix_tokens=None,
-                     first=None) -> Iterator[tuple[keras.layers.Layer, Layout]]:
+def candidate_layers(
+    inspection: Inspection, token_grid=None, prefix_tokens=None, first=None
+) -> Iterator[tuple[keras.layers.Layer, Layout]]:
     """The automatic choice's candidates, best first, with their layouts.
 
     Each is a layer whose first output tensor is spatial: a grid of the input's
@@ -122,7 +124,9 @@ def _spatial_layout(record, inspection, token_grid, prefix_tokens) -> Layout | N
     if len(shape) != 3 or len(inspection.input_shape) != 4:
         return None
     try:
-        return layout_for(shape, inspection.input_shape, record.layer.name, token_grid, prefix_tokens)
+        return layout_for(
+            shape, inspection.input_shape, record.layer.name, token_grid, prefix_tokens
+        )
     except ValueError:
         return None
 

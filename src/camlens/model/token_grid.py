@@ -47,8 +47,9 @@ class Layout:
         return patches.reshape(shape)
 
 
-def layout_for(shape: tuple, input_shape: tuple, layer_name: str,
-               token_grid=None, prefix_tokens=None) -> Layout:
+def layout_for(
+    shape: tuple, input_shape: tuple, layer_name: str, token_grid=None, prefix_tokens=None
+) -> Layout:
     """The layout of a layer output of `shape` in a model with input `input_shape`.
 
     Args:
@@ -72,8 +73,11 @@ def layout_for(shape: tuple, input_shape: tuple, layer_name: str,
             f"Layer '{layer_name}' has an output of shape {shape}; a class activation "
             f"map of a model with {len(input_shape)}-D inputs needs a layer whose output "
             f"is a {len(input_shape)}-D grid like the input's, {_grid_text(len(input_shape))}"
-            + (", or the 3-D (batch, tokens, channels) output of a vision transformer"
-               if len(input_shape) == 4 else "")
+            + (
+                ", or the 3-D (batch, tokens, channels) output of a vision transformer"
+                if len(input_shape) == 4
+                else ""
+            )
             + f". Received: layer='{layer_name}'"
         )
     tokens = shape[1]

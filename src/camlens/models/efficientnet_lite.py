@@ -73,9 +73,7 @@ def efficientnet_lite0(weights="imagenet", classifier_activation="softmax") -> k
         >>> probabilities = model.predict(images)    # images (N, 224, 224, 3)
     """
     if weights not in ("imagenet", None):
-        raise ValueError(
-            f'weights must be "imagenet" or None. Received: weights={weights!r}'
-        )
+        raise ValueError(f'weights must be "imagenet" or None. Received: weights={weights!r}')
     if weights is None:
         return _build(classifier_activation, "glorot_uniform")
     source = _weights_file()
@@ -103,7 +101,9 @@ def _build(classifier_activation, initializer) -> keras.Model:
     x = layers.ReLU(6.0, name="top_relu")(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     outputs = layers.Dense(
-        NUM_CLASSES, activation=classifier_activation, kernel_initializer=initializer,
+        NUM_CLASSES,
+        activation=classifier_activation,
+        kernel_initializer=initializer,
         name="predictions",
     )(x)
     return keras.Model(inputs, outputs, name="efficientnet_lite0")
@@ -134,11 +134,16 @@ def convert_state_dict(state_dict: dict) -> dict[str, list[np.ndarray]]:
     for i, (name, _k, _s, expand, _o) in enumerate(block_settings()):
         block = f"_blocks.{i}."
         if expand != 1:
-            pairs += [(block + "_expand_conv", f"{name}_expand_conv"),
-                      (block + "_bn0", f"{name}_expand_bn")]
-        pairs += [(block + "_depthwise_conv", f"{name}_dwconv"), (block + "_bn1", f"{name}_bn"),
-                  (block + "_project_conv", f"{name}_project_conv"),
-                  (block + "_bn2", f"{name}_project_bn")]
+            pairs += [
+                (block + "_expand_conv", f"{name}_expand_conv"),
+                (block + "_bn0", f"{name}_expand_bn"),
+            ]
+        pairs += [
+            (block + "_depthwise_conv", f"{name}_dwconv"),
+            (block + "_bn1", f"{name}_bn"),
+            (block + "_project_conv", f"{name}_project_conv"),
+            (block + "_bn2", f"{name}_project_bn"),
+        ]
     pairs += [("_conv_head", "top_conv"), ("_bn1", "top_bn"), ("_fc", "predictions")]
 
     used = set()
@@ -152,8 +157,9 @@ def convert_state_dict(state_dict: dict) -> dict[str, list[np.ndarray]]:
     converted = {}
     for prefix, name in pairs:
         if name.endswith("_bn"):
-            converted[name] = [take(f"{prefix}.{p}") for p in
-                               ("weight", "bias", "running_mean", "running_var")]
+            converted[name] = [
+                take(f"{prefix}.{p}") for p in ("weight", "bias", "running_mean", "running_var")
+            ]
             used.add(f"{prefix}.num_batches_tracked")
         elif name == "predictions":
             converted[name] = [take(f"{prefix}.weight").T, take(f"{prefix}.bias")]
@@ -187,8 +193,12 @@ def _mbconv(x, name, channels, out, kernel, stride, expand, initializer):
         x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_expand_bn")(x)
         x = layers.ReLU(6.0, name=f"{name}_expand_relu")(x)
     x = layers.DepthwiseConv2D(
-        kernel, strides=stride, padding="same", use_bias=False,
-        depthwise_initializer=initializer, name=f"{name}_dwconv",
+        kernel,
+        strides=stride,
+        padding="same",
+        use_bias=False,
+        depthwise_initializer=initializer,
+        name=f"{name}_dwconv",
     )(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     x = layers.ReLU(6.0, name=f"{name}_relu")(x)

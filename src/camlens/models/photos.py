@@ -15,11 +15,17 @@ from . import extras
 
 # (name, skimage.data function, attribution), as scikit-image documents them.
 PHOTOS = (
-    ("cat", "chelsea",
-     "Chelsea the cat, by Stefan van der Walt (CC0), from scikit-image's sample data"),
-    ("coffee", "coffee",
-     "Coffee cup, courtesy of Pikolo Espresso Bar, by Rachel Michetti (CC0), "
-     "from scikit-image's sample data"),
+    (
+        "cat",
+        "chelsea",
+        "Chelsea the cat, by Stefan van der Walt (CC0), from scikit-image's sample data",
+    ),
+    (
+        "coffee",
+        "coffee",
+        "Coffee cup, courtesy of Pikolo Espresso Bar, by Rachel Michetti (CC0), "
+        "from scikit-image's sample data",
+    ),
 )
 
 

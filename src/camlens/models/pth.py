@@ -159,9 +159,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             )
         _, storage_type, key, _location, numel = pid
         if not isinstance(storage_type, _StorageType):
-            raise PthFormatError(
-                f"{self.source}: unknown storage type. Received: {storage_type!r}"
-            )
+            raise PthFormatError(f"{self.source}: unknown storage type. Received: {storage_type!r}")
         if not isinstance(key, str) or not isinstance(numel, int) or numel < 0:
             raise PthFormatError(
                 f"{self.source}: bad storage record. Received: key={key!r}, numel={numel!r}"
@@ -201,9 +199,7 @@ def _load_zip(path: Path):
                 f"'<name>/data.pkl'. Received: {len(pickles)} such entries"
             )
         prefix = pickles[0][: -len("data.pkl")]
-        big_endian = (
-            prefix + "byteorder" in names and archive.read(prefix + "byteorder") == b"big"
-        )
+        big_endian = prefix + "byteorder" in names and archive.read(prefix + "byteorder") == b"big"
         unpickler = _RestrictedUnpickler(io.BytesIO(archive.read(pickles[0])), path)
         result = _unpickle(unpickler, path)
         for storage in unpickler.storages.values():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,7 +123,9 @@ class Probe:
         activations, grads, outputs, targets, scores = arrays
         for k in callables:
             if k not in values:
-                values[k] = self._callable_values(plan.callables[k], _slot_output(outputs, plan.slots[k]))
+                values[k] = self._callable_values(
+                    plan.callables[k], _slot_output(outputs, plan.slots[k])
+                )
         scores = _to_numpy(scores).copy()
         for k, value in values.items():
             scores[:, k] = value
@@ -229,8 +231,11 @@ class Probe:
         with self._lock:
             if score == LOGIT and self._logit_site is _UNKNOWN:
                 shapes = input_shapes(batch)
-                inspection = (inspect(self.model, None, call_shapes=shapes)
-                              if isinstance(shapes, (list, dict)) else inspect(self.model, shapes))
+                inspection = (
+                    inspect(self.model, None, call_shapes=shapes)
+                    if isinstance(shapes, (list, dict))
+                    else inspect(self.model, shapes)
+                )
                 self._logit_site = inspection.logit_site()
             compiled = self._compiled.get(key)
             if compiled is None:

@@ -47,8 +47,14 @@ class LayerWatch:
         # the watch must not keep it alive).
         self.rematerialised = [layer for layer, _ in without_remat(all_layers(model))]
 
-    def forward(self, model: keras.Model, call: Callable[[], Any], on_activations,
-                logit_site=None, gate=None):
+    def forward(
+        self,
+        model: keras.Model,
+        call: Callable[[], Any],
+        on_activations,
+        logit_site=None,
+        gate=None,
+    ):
         """Run the model with its layers intercepted.
 
         Args:
@@ -168,5 +174,3 @@ def _logit_of(logits: list, outputs, site):
         "this forward pass, so the score before it cannot be read. Pass "
         "score='output'. Received: score='logit'"
     )
-
-

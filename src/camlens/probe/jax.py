@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import keras
 
-from .scores import slot_scores
 from .base import Probe
+from .scores import slot_scores
 
 
 class JaxProbe(Probe):
@@ -95,7 +95,9 @@ class JaxProbe(Probe):
                 mapping = list(zip(self.model.variables, values))
                 with keras.StatelessScope(state_mapping=mapping):
                     classes, outputs, _ = self.forward(
-                        lambda: self.call_model(inputs), None, score,
+                        lambda: self.call_model(inputs),
+                        None,
+                        score,
                         gate=_positive_gradients,
                     )
                 return slot_scores(slots, classes, outputs, ids, extras)[0]

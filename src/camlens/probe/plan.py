@@ -111,6 +111,10 @@ class TargetPlan:
                 masks[k] = np.broadcast_to(predicted, (len(self.ids),) + predicted.shape)
                 slots[k] = replace(slot, masked=True)
         ids = np.where(explained >= 0, explained, 0).astype(np.int32)
-        plan = replace(self, slots=tuple(slots), ids=np.broadcast_to(ids, self.ids.shape).copy(),
-                       masks=tuple(None if m is None else m.astype(np.float32) for m in masks))
+        plan = replace(
+            self,
+            slots=tuple(slots),
+            ids=np.broadcast_to(ids, self.ids.shape).copy(),
+            masks=tuple(None if m is None else m.astype(np.float32) for m in masks),
+        )
         return plan.rows(np.full(count, n))

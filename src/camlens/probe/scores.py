@@ -64,11 +64,17 @@ def _region_score(scores, output, index, mask):
     ops = keras.ops
     rank = len(scores.shape)
     pick = ops.one_hot(index, scores.shape[-1], dtype="float32")
-    channel = ops.sum(scores * ops.reshape(pick, (-1,) + (1,) * (rank - 2) + (scores.shape[-1],)), -1)
+    channel = ops.sum(
+        scores * ops.reshape(pick, (-1,) + (1,) * (rank - 2) + (scores.shape[-1],)), -1
+    )
     if mask is None:
         predicted = ops.argmax(output, axis=-1)
-        mask = ops.cast(ops.equal(predicted, ops.reshape(ops.cast(index, predicted.dtype),
-                                                         (-1,) + (1,) * (rank - 2))), "float32")
+        mask = ops.cast(
+            ops.equal(
+                predicted, ops.reshape(ops.cast(index, predicted.dtype), (-1,) + (1,) * (rank - 2))
+            ),
+            "float32",
+        )
     return ops.sum(channel * ops.cast(mask, "float32"), axis=tuple(range(1, rank - 1)))
 
 

@@ -15,8 +15,8 @@ import tensorflow as tf
 
 from ..model.capture import capture
 from ..model.keras_internals import tensorflow_moments_site
-from .scores import slot_scores
 from .base import Probe, rows
+from .scores import slot_scores
 
 
 class TensorFlowProbe(Probe):
@@ -40,9 +40,7 @@ class TensorFlowProbe(Probe):
         def explain(batch, ids, extras):
             # Only the activations are watched, not the variables: the tape then
             # records just what follows the layer.
-            with tf.GradientTape(
-                persistent=len(slots) > 1, watch_accessed_variables=False
-            ) as tape:
+            with tf.GradientTape(persistent=len(slots) > 1, watch_accessed_variables=False) as tape:
 
                 def watch(activations):
                     tape.watch(activations)
@@ -69,9 +67,10 @@ class TensorFlowProbe(Probe):
         moments = {tensorflow_moments_site(): _moments_with_mean_gradient}
 
         def hessian(batch, ids, extras):
-            with capture(moments), tf.GradientTape(
-                persistent=True, watch_accessed_variables=False
-            ) as outer:
+            with (
+                capture(moments),
+                tf.GradientTape(persistent=True, watch_accessed_variables=False) as outer,
+            ):
                 with tf.GradientTape(
                     persistent=len(slots) > 1, watch_accessed_variables=False
                 ) as inner:
@@ -100,12 +99,12 @@ class TensorFlowProbe(Probe):
     def _guided(self, score: str, slots: tuple):
         def guided(batch, ids, extras):
             batch = tf.convert_to_tensor(batch)
-            with tf.GradientTape(
-                persistent=len(slots) > 1, watch_accessed_variables=False
-            ) as tape:
+            with tf.GradientTape(persistent=len(slots) > 1, watch_accessed_variables=False) as tape:
                 tape.watch(batch)
                 classes, outputs, _ = self.forward(
-                    lambda: self.call_model(batch), None, score,
+                    lambda: self.call_model(batch),
+                    None,
+                    score,
                     gate=_positive_gradients,
                 )
                 scores, _ = slot_scores(slots, classes, outputs, ids, extras)
@@ -120,7 +119,9 @@ class TensorFlowProbe(Probe):
             tape.watch(outputs)
             values = function(outputs)
             total = tf.reduce_sum(values)
-        cotangent = tape.gradient(total, outputs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        cotangent = tape.gradient(
+            total, outputs, unconnected_gradients=tf.UnconnectedGradients.ZERO
+        )
         return values, cotangent
 
 

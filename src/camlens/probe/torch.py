@@ -11,8 +11,8 @@ import keras
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from .scores import slot_scores
 from .base import Probe
+from .scores import slot_scores
 
 
 class TorchProbe(Probe):
@@ -60,7 +60,9 @@ class TorchProbe(Probe):
                 scores, _ = slot_scores(slots, classes, outputs, ids, extras)
                 products = []
                 for k in range(len(slots)):
-                    gradient = self._gradient(scores[:, k].sum(), activations, True, create_graph=True)
+                    gradient = self._gradient(
+                        scores[:, k].sum(), activations, True, create_graph=True
+                    )
                     # g . A with A held constant: its gradient is H A
                     product = (gradient * activations.detach()).sum()
                     products.append(self._gradient(product, activations, True))
@@ -74,7 +76,9 @@ class TorchProbe(Probe):
             batch = batch.detach().requires_grad_(True)
             with torch.enable_grad():
                 classes, outputs, _ = self.forward(
-                    lambda: self.call_model(batch), None, score,
+                    lambda: self.call_model(batch),
+                    None,
+                    score,
                     gate=_PositiveGradients.apply,
                 )
                 scores, _ = slot_scores(slots, classes, outputs, ids, extras)
@@ -97,7 +101,9 @@ class TorchProbe(Probe):
             if total.requires_grad
             else [None] * len(leaves)
         )
-        gradients = [torch.zeros_like(leaf) if g is None else g for leaf, g in zip(leaves, gradients)]
+        gradients = [
+            torch.zeros_like(leaf) if g is None else g for leaf, g in zip(leaves, gradients)
+        ]
         return values.detach(), keras.tree.pack_sequence_as(outputs, gradients)
 
     @staticmethod
@@ -105,7 +111,10 @@ class TorchProbe(Probe):
         if not total.requires_grad:  # the score does not depend on the layer
             return torch.zeros_like(activations)
         (gradient,) = torch.autograd.grad(
-            total, activations, retain_graph=keep_graph, create_graph=create_graph,
+            total,
+            activations,
+            retain_graph=keep_graph,
+            create_graph=create_graph,
             allow_unused=True,
         )
         return torch.zeros_like(activations) if gradient is None else gradient

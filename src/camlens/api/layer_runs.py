@@ -1,0 +1,90 @@
+"""The probe run at one layer, its tokens laid out as a grid; and the automatic
+choice of that layer, which runs the candidates until the score depends on one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+
+from ..model.inputs import ModelInputs
+from ..model.inspection import Inspection
+from ..model.layer_choice import candidate_layers, no_candidate_error
+from ..model.token_grid import Layout, layout_for
+from ..probe import ProbeResult, probe_for
+from ..probe.plan import TargetPlan
+from .blank_maps import warn_if_blank
+
+
+def run_at(
+    model: keras.Model,
+    layer,
+    grid: Layout | None,
+    inspection: Inspection,
+    batch: ModelInputs,
+    plan: TargetPlan,
+    *,
+    score: str,
+    gradients: bool,
+    pad_to: int | None,
+    output_index: int,
+    token_grid,
+    prefix_tokens,
+) -> tuple[ProbeResult, Layout]:
+    """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid.
+
+    Args:
+        grid: the layer's layout when known (a candidate's), else found here.
+
+    Returns:
+        `(result, layout)`: activations (N, *grid, C), gradients (N, K, *grid, C).
+    """
+    probe = probe_for(model, layer, output_index)
+    result = probe.run(batch.feed(), plan, score, gradients=gradients, pad_to=pad_to)
+    if grid is None:
+        shape = inspection.output_shape(layer, output_index)
+        grid = layout_for(shape, inspection.input_shape, layer.name, token_grid, prefix_tokens)
+    result.activations = grid.apply(result.activations, token_axis=1)
+    if result.gradients is not None:
+        result.gradients = grid.apply(result.gradients, token_axis=2)
+    return result, grid
+
+
+def choose_layer(
+    inspection: Inspection,
+    run: Callable[[keras.layers.Layer, Layout], ProbeResult],
+    targets: int,
+    model: keras.Model,
+    token_grid=None,
+    prefix_tokens=None,
+) -> tuple[keras.layers.Layer, ProbeResult]:
+    """Run the candidates, best first, until the score depends on one.
+
+    The candidates run with gradients even for a method that uses none: a layer
+    the score does not depend on is as useless to it. The layer an earlier choice
+    for this model and input shape settled on runs first, and the choice is
+    recorded on the inspection for the next.
+
+    Args:
+        run: `run(layer, grid)`, the probe's result at a candidate (with gradients).
+        targets: how many of the plan's slots are targets (the others are
+            compared classes).
+
+    Returns:
+        `(layer, result)`; the first candidate, with a `ZeroGradientWarning`, when
+        the score depends on none.
+    """
+    first = None
+    key = (token_grid, prefix_tokens)
+    settled = inspection.settled_layers.get(key)
+    for layer, grid in candidate_layers(inspection, token_grid, prefix_tokens, first=settled):
+        result = run(layer, grid)
+        first = first or (layer, result)
+        if np.any(result.gradients[:, :targets]):
+            inspection.settled_layers[key] = layer
+            return layer, result
+    if first is None:
+        raise no_candidate_error(model, token_grid, prefix_tokens)
+    warn_if_blank(first[1], first[0], targets)
+    return first
