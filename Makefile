@@ -1,7 +1,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-BACKENDS := tensorflow jax torch
 STAMP := $(VENV)/.installed
 # `make demo` installs camlens with one backend only, in its own environment.
 DEMO_BACKEND ?= jax
@@ -20,22 +19,15 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # The house's contracts (layers, no import cycle, backends only in the probe),
-# then the tests in tiers: tests/unit (backend-free) and tests/e2e (command line,
-# audit, browser, README, notebook) once, on $(ONCE_BACKEND); tests/backend once
-# per Keras backend, each in its own process (Keras reads KERAS_BACKEND at
-# import). Every tier runs even if an earlier one fails.
-ONCE_BACKEND ?= jax
-PYTEST := $(BIN)/python -m pytest -q --durations=25
+# then the tests in tiers, side by side (tests/run-tiers): tests/unit
+# (backend-free) and tests/e2e (command line, audit, browser, README, notebook)
+# once, on $(ONCE_BACKEND); tests/backend once per Keras backend. Every tier runs
+# even if another fails.
+ONCE_BACKEND ?= torch
 
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
-	@status=0; \
-	echo "== tests/unit and tests/e2e, once (KERAS_BACKEND=$(ONCE_BACKEND))"; \
-	KERAS_BACKEND=$(ONCE_BACKEND) $(PYTEST) tests/unit tests/e2e || status=1; \
-	for backend in $(BACKENDS); do \
-		echo "== tests/backend, KERAS_BACKEND=$$backend"; \
-		KERAS_BACKEND=$$backend $(PYTEST) tests/backend || status=1; \
-	done; exit $$status
+	tests/run-tiers $(BIN)/python $(ONCE_BACKEND)
 
 # The demo alone: camlens and one Keras backend, nothing for the tests.
 $(DEMO_STAMP): pyproject.toml constraints.txt

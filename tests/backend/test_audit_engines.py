@@ -56,33 +56,3 @@ def test_ray_engine_writes_the_records_of_the_local_engine(cluster, tmp_path):
     )
     for column in ("score", "predicted_score", "energy"):
         np.testing.assert_allclose(mine[column], theirs[column], rtol=1e-5, atol=1e-6)
-
-
-def test_ray_engine_refuses_in_memory_data(cluster, tmp_path):
-    with pytest.raises(ValueError, match="engine='ray' audits files"):
-        camlens.audit(
-            demo_model_file(), np.zeros((2, 64, 64, 3), np.float32), tmp_path / "o", engine="ray"
-        )
-
-
-def test_ray_engine_decodes_through_a_keras_hub_preprocessor(cluster, tmp_path):
-    pytest.importorskip("keras_hub")
-    from PIL import Image
-
-    from support.hub import vgg_with_preprocessor
-
-    rng = np.random.default_rng(8)
-    for n, shape in enumerate([(48, 64, 3), (64, 48, 3), (40, 40, 3)]):
-        Image.fromarray(rng.integers(0, 256, shape, np.uint8)).save(tmp_path / f"{n}.png")
-    model = vgg_with_preprocessor(image_size=None)  # the files are resized by size=
-    options = dict(size=(32, 32), batch_size=2, shard_size=2, report=False, progress=False)
-    local = camlens.audit(model, str(tmp_path / "*.png"), tmp_path / "local", **options)
-    distributed = camlens.audit(
-        model, str(tmp_path / "*.png"), tmp_path / "ray", engine="ray", concurrency=1, **options
-    )
-    mine, theirs = (read_records(s.out_dir).to_pandas() for s in (local, distributed))
-    assert len(mine) == 3 and mine["error"].isna().all()
-    for column in ("index", "path", "predicted", "target", "image_height", "image_width"):
-        assert mine[column].equals(theirs[column]), column
-    np.testing.assert_allclose(np.stack(mine["heatmap"]), np.stack(theirs["heatmap"]), atol=1e-5)
-    assert list(mine["image_height"]) == [48, 64, 40]
