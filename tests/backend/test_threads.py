@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import camlens
 from support.models import images
@@ -28,6 +28,7 @@ def test_eigh_runs_on_one_blas_thread(resnet, monkeypatch, options):
         return eigh(matrix)
 
     monkeypatch.setattr(np.linalg, "eigh", counting_eigh)
-    camlens.Explainer(resnet, layer="conv1", **options)(images(2))
+    with threadpool_limits(limits=2, user_api="blas"):  # as a 2-core machine's default
+        camlens.Explainer(resnet, layer="conv1", **options)(images(2))
     assert threads and all(pools == {1} for pools in threads)
     assert any(pool["user_api"] == "blas" for pool in threadpool_info())

@@ -10,6 +10,7 @@ model takes.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +34,6 @@ def load_explained_model(
     (or to `size`, for inputs with `None` spatial dimensions).
     """
     if not Path(path).is_dir():
-        _register_keras_hub()
         model = load_model(path, unsafe=unsafe)
         return model, image_input(model, size)
     model, preprocess = load_preset(path)
@@ -62,6 +62,8 @@ def load_model(path: Path, unsafe: bool = False):
         raise FileProblem(
             f"model must be a .keras or .h5 file. Received: {path} (suffix '{path.suffix}')"
         )
+    if path.suffix.lower() == ".keras":
+        _register_keras_hub(path)
     try:
         model = keras.saving.load_model(path, safe_mode=not unsafe, compile=False)
     except Exception as error:  # Keras raises many kinds for a bad file
@@ -127,8 +129,16 @@ def _resized_first(preprocess: Callable, size: tuple[int, int] | None) -> Callab
     return lambda image: preprocess(image.resize((size[1], size[0]), Image.BILINEAR))
 
 
-def _register_keras_hub() -> None:
-    """Import keras-hub when installed, so that files saved from its models load."""
+def _register_keras_hub(path: Path) -> None:
+    """Import keras-hub, when installed and when the file names it, so that files
+    saved from its models load (importing it takes seconds: not for other files)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = archive.read("config.json")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return  # not a .keras archive: Keras says what is wrong with it
+    if b"keras_hub" not in config:
+        return
     try:
         import keras_hub  # noqa: F401
     except ImportError:
