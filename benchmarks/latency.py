@@ -95,17 +95,26 @@ Ratios are ratios of medians. Time budget per row: {budget}."""
 
 
 def _other_tools(model, layer: str) -> dict:
-    """ELI5 and tf-keras-vis calls, TensorFlow only: name -> make(images, top) -> call."""
+    """ELI5 and tf-keras-vis calls, TensorFlow only, each when installed:
+    name -> make(images, top) -> call."""
     if bench.backend() != "tensorflow":
         return {}
-    import eli5
-    from tf_keras_vis.gradcam import Gradcam
-    from tf_keras_vis.utils.scores import CategoricalScore
+    tools = {}
+    try:
+        import eli5
 
+        def eli5_call(images, top):
+            return lambda: eli5.explain_prediction(model, images, layer=layer)
+
+        tools["eli5"] = eli5_call
+    except ImportError:
+        pass
+    try:
+        from tf_keras_vis.gradcam import Gradcam
+        from tf_keras_vis.utils.scores import CategoricalScore
+    except ImportError:
+        return tools
     gradcam = Gradcam(model, clone=True)
-
-    def eli5_call(images, top):
-        return lambda: eli5.explain_prediction(model, images, layer=layer)
 
     def tkv_call(images, top):
         score = CategoricalScore(top)
@@ -113,7 +122,8 @@ def _other_tools(model, layer: str) -> dict:
             score, images, penultimate_layer=layer, seek_penultimate_conv_layer=False
         )
 
-    return {"eli5": eli5_call, "tf-keras-vis": tkv_call}
+    tools["tf-keras-vis"] = tkv_call
+    return tools
 
 
 def _row(title: str, batch: int, medians: dict, done: int) -> list:

@@ -1,6 +1,8 @@
-"""The Ray engine, once: in-memory data refused, files decoded through a keras-hub
-preprocessor as the local engine decodes them (the same records as the local
-engine on each backend: backend/test_audit_engines)."""
+"""The Ray engine against a local Ray cluster started here: the same records as
+the local engine, files decoded through a keras-hub preprocessor as the local
+engine decodes them, in-memory data refused. The engine's code is the same on
+every backend (its actors get the driver's KERAS_BACKEND): it runs once, on the
+tier's backend."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import pytest
 
 import camlens
 from camlens.audit import read_records
-from support.audit_data import demo_model_file
+from support.audit_data import CORRUPT, demo_model_file, write_demo_folder
 
 ray = pytest.importorskip("ray")
 
@@ -49,3 +51,41 @@ def test_ray_engine_decodes_through_a_keras_hub_preprocessor(cluster, tmp_path):
         assert mine[column].equals(theirs[column]), column
     np.testing.assert_allclose(np.stack(mine["heatmap"]), np.stack(theirs["heatmap"]), atol=1e-5)
     assert list(mine["image_height"]) == [48, 64, 40]
+
+
+def test_ray_engine_writes_the_records_of_the_local_engine(cluster, tmp_path):
+    write_demo_folder(tmp_path / "data", 14, seed=21)
+    data = tmp_path / "data" / "labels.csv"
+    options = dict(target="both", batch_size=4, shard_size=6, report=False, progress=False)
+    local = camlens.audit(demo_model_file(), data, tmp_path / "local", **options)
+    distributed = camlens.audit(
+        demo_model_file(), data, tmp_path / "ray", engine="ray", concurrency=1, **options
+    )
+    assert ray.is_initialized()  # the test's cluster is left running
+    assert (
+        (distributed.images, distributed.failures, distributed.rows)
+        == (local.images, local.failures, local.rows)
+        == (14 + len(CORRUPT), len(CORRUPT), 31)
+    )
+    mine, theirs = (read_records(s.out_dir).to_pandas() for s in (local, distributed))
+    assert list(mine.columns) == list(theirs.columns)
+    for column in (
+        "index",
+        "path",
+        "label",
+        "predicted",
+        "method",
+        "target_kind",
+        "target",
+        "pointing_game",
+        "error",
+        "shard",
+        "heatmap_height",
+    ):
+        assert mine[column].equals(theirs[column]), column
+    explained = mine["error"].isna()
+    np.testing.assert_allclose(
+        np.stack(mine["heatmap"][explained]), np.stack(theirs["heatmap"][explained]), atol=1e-5
+    )
+    for column in ("score", "predicted_score", "energy"):
+        np.testing.assert_allclose(mine[column], theirs[column], rtol=1e-5, atol=1e-6)

@@ -78,20 +78,29 @@ def candidate_layers(
     """The automatic choice's candidates, best first, with their layouts.
 
     Each is a layer whose first output tensor is spatial: a grid of the input's
-    rank with more than one position, or (for images) tokens that fit a patch grid. Whether the score depends on it
-    is for the caller to check (it needs a gradient).
+    rank with more than one position, or (for images) tokens that fit a patch
+    grid. Whether the score depends on it is for the caller to check (it needs a
+    gradient). The search is lazy: the caller stops at the first that suits.
 
     Args:
         first: a layer to try before the others (the one an earlier choice for
             this model settled on), if it is a candidate.
     """
-    candidates = []
+    if first is not None:  # an earlier choice settled on it: tried without the walk
+        record = inspection.record(first)
+        layout = (
+            None
+            if record is None
+            else _spatial_layout(record, inspection, token_grid, prefix_tokens)
+        )
+        if layout is not None:
+            yield first, layout
     for record in _search_order(inspection.root):
+        if record.layer is first:
+            continue
         layout = _spatial_layout(record, inspection, token_grid, prefix_tokens)
         if layout is not None:
-            candidates.append((record.layer, layout))
-    candidates.sort(key=lambda candidate: candidate[0] is not first)  # stable: the rest in order
-    yield from candidates
+            yield record.layer, layout
 
 
 def no_candidate_error(model: keras.Model, token_grid=None, prefix_tokens=None) -> ValueError:

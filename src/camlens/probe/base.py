@@ -333,9 +333,9 @@ def padded(batch, plan: TargetPlan, pad_to: int | None):
 
 
 def _to_numpy(tensor) -> np.ndarray:
-    if hasattr(tensor, "detach"):  # torch tensors that require grad
-        tensor = tensor.detach()
-    return keras.ops.convert_to_numpy(tensor)
+    if hasattr(tensor, "detach"):  # torch: detached, to the CPU, bfloat16 widened (Keras's way)
+        return keras.ops.convert_to_numpy(tensor.detach())
+    return np.asarray(tensor)  # TensorFlow and JAX arrays convert themselves, without a copy
 
 
 def _checked_scores(values, count: int, function: Callable) -> np.ndarray:

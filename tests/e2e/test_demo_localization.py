@@ -3,7 +3,8 @@
 200 generated images from a seed not used in training (the seed of the README's
 table); the map of the predicted class must have its maximum in the object's
 bounding box (Zhang et al.'s pointing game, here without their tolerance) for at
-least 90% of them.
+least 90% of them. A property of the demo model and the methods, checked once
+(the backends agree: test_backends_agree).
 """
 
 import pytest
