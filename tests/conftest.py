@@ -71,3 +71,20 @@ def demo_model():
     from camlens.demo import load_demo_model
 
     return load_demo_model()
+
+
+@pytest.fixture(scope="session")
+def retinanet():
+    """keras-hub's RetinaNet from a small config (128x128, 3 classes), read-only."""
+    pytest.importorskip("keras_hub")
+    from support import detectors
+
+    return detectors.retinanet()
+
+
+@pytest.fixture(scope="session")
+def centernet():
+    """A CenterNet-style detector of one's own (outputs "boxes" and "classes"), read-only."""
+    from support import detectors
+
+    return detectors.centernet()

@@ -13,6 +13,7 @@ import importlib.util
 from typing import TYPE_CHECKING
 
 _PUBLIC = {
+    "DetectionHead": ".model.detectors",
     "Explainer": ".api.explainer",
     "Explanation": ".api.results",
     "Maps": ".api.results",
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
         overlay,
     )
     from .methods.gradcam import gradcam
+    from .model.detectors import DetectionHead
 
 
 def __getattr__(name: str):

@@ -20,6 +20,29 @@ def is_integer(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
+BOX_FORMATS = (
+    "yxyx",
+    "xyxy",
+    "xywh",
+    "center_xywh",
+    "center_yxhw",
+    "rel_yxyx",
+    "rel_xyxy",
+    "rel_xywh",
+    "rel_center_xywh",
+)
+"""Box formats, by Keras's names (`keras.utils.bounding_boxes`)."""
+
+
+def check_box_format(value, name: str = "box_format") -> str:
+    """`value` if it is one of `BOX_FORMATS`."""
+    if value not in BOX_FORMATS:
+        raise ValueError(
+            f"{name} must be one of {BOX_FORMATS} (Keras's names). Received: {name}={value!r}"
+        )
+    return value
+
+
 def check_positive_int(value, name: str) -> int:
     """`value` as an int, if it is an integer of at least 1; a ValueError naming `name` otherwise."""
     if not is_integer(value) or value < 1:

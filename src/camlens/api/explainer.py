@@ -33,6 +33,7 @@ from ..checks import (
 from ..methods.fusion import COMBINATIONS, fused
 from ..methods.smoothing import AUGMENT, augmented
 from ..model.channels import channels_last_shape, is_channels_first
+from ..model.detectors import DetectionHead, Detector, detector_of
 from ..model.inputs import (
     as_model_inputs,
     check_image_input,
@@ -46,6 +47,7 @@ from ..probe import SCORES, ProbeResult, probe_for
 from ..probe.base import input_shapes
 from ..probe.plan import REGION, SIMILAR
 from .blank_maps import warn_if_blank
+from .detection import explain_detections, is_detection_call
 from .layer_runs import choose_layer, run_at
 from .passes import method_inputs
 from .planning import check_class_ids, plan_targets, with_comparisons
@@ -115,6 +117,10 @@ class Explainer:
             `model.inputs` or an input's name; `None` takes the only input of
             image rank. The images are then passed as a list (in
             `model.inputs` order) or a dict by input name of all inputs.
+        detector: for a detector of your own, a `camlens.DetectionHead`
+            saying which outputs hold its boxes and class scores. keras-hub's
+            RetinaNet and D-FINE, and models whose outputs are named
+            `"boxes"` and `"classes"`, need none.
 
     Example:
         >>> explainer = camlens.Explainer(model, layer="last_conv")
@@ -140,6 +146,7 @@ class Explainer:
         layers=None,
         combine: str = "mean",
         image_input=None,
+        detector: DetectionHead | None = None,
     ):
         self.model = check_model(model)
         self.method = methods.get_method(method)
@@ -164,7 +171,17 @@ class Explainer:
             combine, "combine", COMBINATIONS, "how the maps of layers= are combined"
         )
         layers = check_layers(layers, layer)
+        if detector is not None and not isinstance(detector, DetectionHead):
+            raise TypeError(
+                "detector must be a camlens.DetectionHead or None. Received: "
+                f"detector={detector!r} of type {type(detector).__name__}"
+            )
+        self.detection_head = detector
+        self._detectors: dict = {}  # inspection id -> Detector or None
         self._chosen = layer is not None
+        self.warns_blank = True
+        """Warn when a chosen layer's maps are blank (not for a detector's levels,
+        each run for the detections read from it, see `camlens.api.detection`)."""
         self._layer = None
         self._layouts: dict[tuple, Layout] = {}  # (id(layer), input shape) -> the grid used
         self.parts: list[Explainer] | None = None
@@ -177,7 +194,7 @@ class Explainer:
             self._layer = resolve_layer(model, layer, inspection, self.output_index)
         if layers is not None:
             self.parts = [
-                self._at(resolve_layer(model, item, inspection, self.output_index))
+                self.variant(layer=resolve_layer(model, item, inspection, self.output_index))
                 for item in layers
             ]
 
@@ -247,6 +264,8 @@ class Explainer:
         `pad_to`: run the probe on a batch of this size (the last image repeated,
         the compiled shape), the methods on the N images only.
         """
+        if is_detection_call(targets, self.detector_for(prepared)):
+            return explain_detections(self, prepared, targets, pad_to)
         if self.parts is not None:
             maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
             first = maps[0]
@@ -334,7 +353,7 @@ class Explainer:
             return plan, self._choose_layer(inspection, batch, plan, count, pad_to)
         check_output(self._layer, inspection, self.output_index)
         result = self._run(self._layer, None, inspection, batch, plan, pad_to)
-        if self._chosen and result.gradients is not None:
+        if self._chosen and self.warns_blank and result.gradients is not None:
             warn_if_blank(result, self._layer, count)
         return plan, result
 
@@ -345,17 +364,48 @@ class Explainer:
             return inspect(self.model, batch.image.shape)
         return inspect(self.model, batch.image.shape, call_shapes=input_shapes(batch.feed()))
 
+    def detector_for(self, prepared) -> Detector | None:
+        """The model as a detector (`camlens.model.detectors`), `None` if it is none."""
+        batch = as_model_inputs(prepared)
+        if batch.slots is not None:
+            return None
+        inspection = self.inspection_for(batch)
+        key = id(inspection)
+        if key not in self._detectors:
+            self._detectors[key] = detector_of(self.model, inspection.outputs, self.detection_head)
+        return self._detectors[key]
+
+    @property
+    def layer_given(self) -> bool:
+        """Whether the layer (or `layers=`) was given rather than chosen automatically."""
+        return self._chosen or self.parts is not None
+
+    def variant(
+        self,
+        layer=None,
+        output_index: int | None = None,
+        score: str | None = None,
+        warns_blank: bool = True,
+    ):
+        """This explainer's options at another `layer` (its tensor `output_index`),
+        or for another `score`: the parts of `layers=`, a detector's levels."""
+        part = copy.copy(self)
+        part._layouts = {}
+        part.warns_blank = warns_blank
+        if layer is not None:
+            part._chosen, part._layer, part.parts = True, layer, None
+            part.output_index = self.output_index if output_index is None else output_index
+        if score is not None:
+            part.score = score
+            if part.parts is not None:
+                part.parts = [each.variant(score=score) for each in part.parts]
+        return part
+
     def settle_layer(self, layer: keras.layers.Layer) -> None:
         """Take `layer` as the automatic choice, where none is made yet (the
         explainers of `explain_methods` share the first one's choice)."""
         if self._layer is None:
             self._layer = layer
-
-    def _at(self, layer) -> Explainer:
-        """This explainer's options at one chosen layer (a part of `layers=`)."""
-        part = copy.copy(self)
-        part._chosen, part._layer, part._layouts, part.parts = True, layer, {}, None
-        return part
 
     def _graph_input_shape(self) -> tuple | None:
         """The model's input shape, channels last (as camlens works), if it has a

@@ -44,7 +44,10 @@ def run_at(
     result = probe.run(batch.feed(), plan, score, gradients=gradients, pad_to=pad_to)
     if grid is None:
         shape = inspection.output_shape(layer, output_index)
-        grid = layout_for(shape, inspection.input_shape, layer.name, token_grid, prefix_tokens)
+        positions = inspection.token_positions(layer)
+        grid = layout_for(
+            shape, inspection.input_shape, layer.name, token_grid, prefix_tokens, positions
+        )
     result.activations = grid.apply(result.activations, token_axis=1)
     if result.gradients is not None:
         result.gradients = grid.apply(result.gradients, token_axis=2)

@@ -19,6 +19,12 @@ DESCRIPTION = (
 )
 
 
+DETECTION_DESCRIPTION = (
+    "{method} visualization for object detection; output is an explanation object "
+    "that contains the input image and, for each detection, its box and heatmap."
+)
+
+
 def explain_prediction(
     model: keras.Model,
     doc: np.ndarray,
@@ -40,6 +46,7 @@ def explain_prediction(
     layers=None,
     combine: str = "mean",
     image_input=None,
+    detector=None,
 ) -> Explanation:
     """Explain a Keras image classifier's prediction for one image.
 
@@ -64,7 +71,7 @@ def explain_prediction(
             mapping) kept on the explanation for display.
         relu, counterfactual, score, mask_batch_size, token_grid,
             prefix_tokens, output_index, preprocess, max_channels, smooth,
-            layers, combine, image_input: as in `Explainer` (with
+            layers, combine, image_input, detector: as in `Explainer` (with
             `image_input`, `doc` is a list or dict of the model's inputs, each
             with a batch of one, and `image` defaults to the image input's).
 
@@ -95,6 +102,7 @@ def explain_prediction(
         layers=layers,
         combine=combine,
         image_input=image_input,
+        detector=detector,
     )
     image = check_image(image)
     if image is None and preprocess is not None and explainer.image_slots is None:
@@ -175,21 +183,29 @@ def explanation_from_maps(
         targets: the `targets` asked for (callables are kept as the target).
         target_names: class names kept for display.
     """
-    return Explanation(
-        estimator=explainer.model.name,
-        description=DESCRIPTION.format(method=explainer.method.title),
-        error="",
-        method=explainer.method.title,
-        image=image,
-        targets=[
+    if maps.boxes is not None:  # a detector's: one target per detection of this image
+        explained_targets = maps.target_explanations(index)
+        layer = ", ".join(maps.layers or [])
+        description = DETECTION_DESCRIPTION.format(method=explainer.method.title)
+    else:
+        explained_targets = [
             TargetExplanation(
                 target=_target_of(targets, slot, int(maps.targets[index, slot])),
                 score=float(maps.scores[index, slot]),
                 heatmap=maps.heatmaps[index, slot],
             )
             for slot in range(maps.heatmaps.shape[1])
-        ],
-        layer=", ".join(layer.name for layer in explainer.layers),
+        ]
+        layer = ", ".join(layer.name for layer in explainer.layers)
+        description = DESCRIPTION.format(method=explainer.method.title)
+    return Explanation(
+        estimator=explainer.model.name,
+        description=description,
+        error="",
+        method=explainer.method.title,
+        image=image,
+        targets=explained_targets,
+        layer=layer,
         target_names=target_names,
     )
 

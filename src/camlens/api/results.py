@@ -28,12 +28,20 @@ class Maps:
             or the pre-activation score with `score="logit"`).
         outputs: (N, ...) the model's outputs (a list or dict of such arrays
             for a model with several outputs).
+        boxes: for a detector's targets, (N, K, 4) the box of each detection
+            explained, (top, left, bottom, right) in input pixels (NaN for a
+            padded slot, where an image has fewer detections than another);
+            `None` otherwise.
+        layers: for a detector's targets, the names of the layers (pyramid
+            levels) the maps were read at; `None` otherwise.
     """
 
     heatmaps: np.ndarray
     targets: np.ndarray
     scores: np.ndarray
     outputs: np.ndarray
+    boxes: np.ndarray | None = None
+    layers: list | None = None
 
     def to_explanations(self, images, target_names=None) -> list[Explanation]:
         """One `Explanation` per image, to draw with the formatters.
@@ -60,17 +68,23 @@ class Maps:
             Explanation(
                 estimator="",
                 image=_shown_image(image),
-                targets=[
-                    TargetExplanation(
-                        target=int(self.targets[n, k]),
-                        score=float(self.scores[n, k]),
-                        heatmap=self.heatmaps[n, k],
-                    )
-                    for k in range(self.heatmaps.shape[1])
-                ],
+                targets=self.target_explanations(n),
                 target_names=target_names,
             )
             for n, image in enumerate(images)
+        ]
+
+    def target_explanations(self, n: int) -> list[TargetExplanation]:
+        """The K `TargetExplanation`s of image n (a detector's padded slots left out)."""
+        return [
+            TargetExplanation(
+                target=int(self.targets[n, k]),
+                score=float(self.scores[n, k]),
+                heatmap=self.heatmaps[n, k],
+                box=None if self.boxes is None else self.boxes[n, k],
+            )
+            for k in range(self.heatmaps.shape[1])
+            if self.boxes is None or self.targets[n, k] >= 0
         ]
 
 
@@ -101,12 +115,15 @@ class TargetExplanation:
             (t,) for a 1-D input, (d, h, w) for a 3-D one.
         proba: kept for ELI5 compatibility; ELI5 left it `None` for Keras and
             reported the model output in `score`, and so does camlens.
+        box: for a detection, its box (top, left, bottom, right) in the
+            model's input pixels; `None` otherwise.
     """
 
     target: Any
     score: float | None = None
     heatmap: np.ndarray | None = None
     proba: float | None = None
+    box: np.ndarray | None = None
 
 
 @dataclass

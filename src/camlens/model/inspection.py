@@ -12,6 +12,7 @@ The Keras internals it relies on are in `keras_internals`, each with its reason.
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -82,6 +83,9 @@ class LayerRecord:
     chain: bool = False
     inputs: int | None = None  # id of the first input tensor
     outputs: tuple = ()  # ids of the output tensors
+    positions: int | None = None
+    """How many positions of an image grid its token outputs can stand for (see
+    `token_positions`): `None` where unknown."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,20 @@ class Inspection:
             return None
         return record.shapes[index]
 
+    def token_positions(self, layer: keras.layers.Layer) -> int | None:
+        """At most how many patch tokens the layer's (N, T, C) outputs can hold.
+
+        Tokens are made from an image grid: one per position, or one per patch
+        of positions, so a layer whose input is a grid of P positions (the
+        image, a convolution's output) gives at most P patch tokens, and every
+        token output computed from those keeps the bound. A detection head's
+        `Reshape` of a 16x16 grid into 16 * 16 * 9 anchor rows exceeds it: its
+        rows fold positions with anchors, and are no patch grid. `None` where
+        the trace cannot tell (the layer's input came from outside the trace).
+        """
+        record = self.record(layer)
+        return None if record is None else record.positions
+
     def layers_in_call_order(self) -> list[keras.layers.Layer]:
         """Every layer that ran, nested ones included, in the order they finished."""
         return [record.layer for record in _post_order(self.root) if record.layer is not None]
@@ -232,9 +250,12 @@ def _trace(model, input_shape, records: dict) -> tuple:
     open_calls: list = []
     layers = all_layers(model)
     interceptors = without_remat([model, *layers])
+    flow = _TokenPositions(len(input_shape) if isinstance(input_shape, tuple) else None, model)
     for layer in layers:
-        interceptors[call_site(layer)] = _layer_recorder(layer, records, events, open_calls)
-    interceptors[call_site(model)] = _layer_recorder(model, records, events, open_calls, root=True)
+        interceptors[call_site(layer)] = _layer_recorder(layer, records, events, open_calls, flow)
+    interceptors[call_site(model)] = _layer_recorder(
+        model, records, events, open_calls, flow, root=True
+    )
     for module, name in activation_sites():
         interceptors[(module, name)] = _activation_recorder(name, events)
 
@@ -262,12 +283,13 @@ def _output_names(model, output) -> list:
     return names if len(names) == count else [None] * count
 
 
-def _layer_recorder(layer, records, events, open_calls, root: bool = False):
+def _layer_recorder(layer, records, events, open_calls, flow, root: bool = False):
     def intercept(original, *args, **kwargs):
         record = records.get(id(layer))
         if record is None:
             record = records[id(layer)] = LayerRecord(None if root else layer)
         first_input = _first_tensor(args[0]) if args else None
+        positions = flow.of_inputs(_tensors(args[0]) if args else [])
         children_before = len(record.children)
         if open_calls:
             parent = records[id(open_calls[-1])]
@@ -279,7 +301,9 @@ def _layer_recorder(layer, records, events, open_calls, root: bool = False):
         finally:
             open_calls.pop()
         record.calls += 1
+        flow.record_outputs(_tensors(output), positions)
         if record.calls == 1:
+            record.positions = positions
             tensors = _tensors(output)
             record.shapes = tuple(tuple(t.shape) for t in tensors)
             record.chain = _is_chain(record.children[children_before:], first_input, output)
@@ -289,6 +313,44 @@ def _layer_recorder(layer, records, events, open_calls, root: bool = False):
         return output
 
     return intercept
+
+
+class _TokenPositions:
+    """The token bound of every tensor of a trace (see `Inspection.token_positions`).
+
+    Only images have token outputs: for other inputs (signals, volumes,
+    several inputs) every bound is `None`.
+    """
+
+    def __init__(self, rank: int | None, model):
+        self.rank = rank if rank == 4 else None
+        self.channels_first = is_channels_first(model)
+        self.bounds: dict[int, int] = {}  # id of a (N, T, C) tensor -> its bound
+
+    def of_inputs(self, tensors) -> int | None:
+        """The bound of a layer's outputs: the most positions any input stands for."""
+        if self.rank is None:
+            return None
+        bounds = []
+        for tensor in tensors:
+            shape = tuple(tensor.shape)
+            if len(shape) == self.rank:
+                spatial = shape[2:] if self.channels_first else shape[1:-1]
+                if None in spatial:
+                    return None
+                bounds.append(math.prod(spatial))
+            elif len(shape) == 3:
+                if id(tensor) not in self.bounds:
+                    return None
+                bounds.append(self.bounds[id(tensor)])
+        return max(bounds) if bounds else None
+
+    def record_outputs(self, tensors, positions: int | None) -> None:
+        if positions is None:
+            return
+        for tensor in tensors:
+            if len(tensor.shape) == 3:
+                self.bounds[id(tensor)] = positions
 
 
 def _activation_recorder(name, events):

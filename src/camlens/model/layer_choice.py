@@ -21,7 +21,7 @@ import keras
 
 from .inspection import Inspection
 from .keras_internals import all_layers
-from .token_grid import Layout, layout_for
+from .token_grid import MAX_PREFIX_TOKENS, Layout, layout_for
 
 
 def resolve_layer(
@@ -70,6 +70,10 @@ def check_output(layer, inspection: Inspection, output_index: int = 0) -> None:
     shape = record.shapes[output_index]
     if len(shape) not in (3, len(inspection.input_shape)):
         layout_for(shape, inspection.input_shape, layer.name)  # raises with the message
+    positions = record.positions
+    if len(shape) == 3 and len(inspection.input_shape) == 4 and positions is not None:
+        if shape[1] - MAX_PREFIX_TOKENS > positions:  # rows, not tokens: said now
+            layout_for(shape, inspection.input_shape, layer.name, positions=positions)
 
 
 def candidate_layers(
@@ -134,7 +138,12 @@ def _spatial_layout(record, inspection, token_grid, prefix_tokens) -> Layout | N
         return None
     try:
         return layout_for(
-            shape, inspection.input_shape, record.layer.name, token_grid, prefix_tokens
+            shape,
+            inspection.input_shape,
+            record.layer.name,
+            token_grid,
+            prefix_tokens,
+            record.positions,
         )
     except ValueError:
         return None

@@ -6,6 +6,14 @@ tokens that belong to no position (a class token, DeiT's distillation token,
 register tokens), then one token per patch, row by row. `Layout` drops the
 leading tokens and folds the patch tokens into `(N, gh, gw, C)`, for the
 activations and their gradients alike, between the probe and the method.
+
+Not every (N, T, C) output is tokens. A detection head reshapes its grid of
+h * w positions, each predicting A anchors, into h * w * A rows: a 16x16 grid
+with 9 anchors gives 2,304 rows, a square, which must never be read as a 48x48
+patch grid. Patch tokens are one per position of the grid they were made from,
+or one per patch of positions, never more; the model's inspection follows
+each token output back to that grid (`Inspection.token_positions`), and a
+layout with more patch tokens than positions is refused.
 """
 
 from __future__ import annotations
@@ -48,7 +56,12 @@ class Layout:
 
 
 def layout_for(
-    shape: tuple, input_shape: tuple, layer_name: str, token_grid=None, prefix_tokens=None
+    shape: tuple,
+    input_shape: tuple,
+    layer_name: str,
+    token_grid=None,
+    prefix_tokens=None,
+    positions: int | None = None,
 ) -> Layout:
     """The layout of a layer output of `shape` in a model with input `input_shape`.
 
@@ -61,6 +74,8 @@ def layout_for(
         token_grid: `(gh, gw)` given by the user, else inferred: `gh * gw` patch
             tokens with `gh / gw == H / W`.
         prefix_tokens: leading tokens to drop, else `T - gh * gw`.
+        positions: at most how many patch tokens the output can hold (the
+            positions of the grid it was made from), `None` if unknown.
 
     Raises:
         ValueError: when the output is neither a grid nor tokens, or when the
@@ -82,6 +97,8 @@ def layout_for(
         )
     tokens = shape[1]
     height, width = input_shape[1:3]
+    if positions is not None and tokens - MAX_PREFIX_TOKENS > positions:
+        raise _folded_rows_error(layer_name, tokens, positions)
     if token_grid is not None:
         grid = check_token_grid(token_grid)
         prefix = tokens - grid[0] * grid[1] if prefix_tokens is None else prefix_tokens
@@ -91,11 +108,13 @@ def layout_for(
                 f"token_grid={grid} with {prefix} leading tokens. Received: "
                 f"token_grid={token_grid!r}, prefix_tokens={prefix_tokens!r}"
             )
+        if positions is not None and grid[0] * grid[1] > positions:
+            raise _folded_rows_error(layer_name, tokens, positions)
         return Layout(prefix, grid)
     prefixes = range(MAX_PREFIX_TOKENS + 1) if prefix_tokens is None else [prefix_tokens]
     for prefix in prefixes:
         grid = _grid_of(tokens - prefix, height, width)
-        if grid is not None:
+        if grid is not None and (positions is None or grid[0] * grid[1] <= positions):
             return Layout(prefix, grid)
     raise ValueError(
         f"Layer '{layer_name}' outputs {tokens} tokens, which fit no patch grid with "
@@ -103,6 +122,17 @@ def layout_for(
         + ("" if prefix_tokens is None else f" after {prefix_tokens} leading tokens")
         + ". Pass token_grid=(rows, columns) and, if needed, prefix_tokens=k. "
         f"Received: layer='{layer_name}', prefix_tokens={prefix_tokens!r}"
+    )
+
+
+def _folded_rows_error(layer_name: str, tokens: int, positions: int) -> ValueError:
+    return ValueError(
+        f"Layer '{layer_name}' outputs {tokens} rows made from a grid of {positions} "
+        "positions: more rows than positions, so each row is not a patch of the image "
+        "but a position folded with something else (a detection head's anchors), and "
+        "there is no patch grid to map. Choose a layer with a (batch, height, width, "
+        "channels) output, e.g. the feature map the head reads (for a detector, the "
+        f"pyramid level of the explained box). Received: layer='{layer_name}'"
     )
 
 
