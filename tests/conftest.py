@@ -88,3 +88,12 @@ def centernet():
     from support import detectors
 
     return detectors.centernet()
+
+
+@pytest.fixture(scope="session")
+def dfine():
+    """keras-hub's D-FINE from a small config (128x128, 3 classes, 20 queries), read-only."""
+    pytest.importorskip("keras_hub")
+    from support import detectors
+
+    return detectors.dfine()

@@ -92,6 +92,7 @@ def dfine(decoder_threshold: float = 0.05):
         num_encoder_layers=1,
         hidden_expansion=0.34,
         depth_multiplier=0.5,
+        eval_idx=-1,
         num_decoder_layers=1,
         decoder_attention_heads=2,
         decoder_ffn_dim=32,

@@ -214,6 +214,10 @@ def _maps_at_levels(explainer, batch: ModelInputs, plan, picked: Picked, levels,
         explainer.variant(layer=level.layer, output_index=level.output_index, warns_blank=not quiet)
         for level in levels
     ]
+    if len(parts) == 1:
+        maps = parts[0].explain_prepared(batch, plan, pad_to)
+        maps.layers = _names(levels)
+        return maps
     if levels[0].rows is None:  # every prediction reads every level: all combined
         each = [part.explain_prepared(batch, plan, pad_to) for part in parts]
         first = each[0]
@@ -244,4 +248,7 @@ def _finest(explainer, batch: ModelInputs, levels: list[Level]) -> tuple:
 
 def _names(levels: list[Level], used=None) -> list[str]:
     chosen = levels if used is None else [levels[i] for i in used]
-    return [f"{level.layer.name} ({level.name})" for level in chosen]
+    return [
+        level.name if level.name == level.layer.name else f"{level.layer.name} ({level.name})"
+        for level in chosen
+    ]

@@ -13,7 +13,7 @@ import numpy as np
 from ..checks import is_integer
 from ..model.inspection import OutputInfo
 from ..probe.plan import CALLABLE, ID, REGION, SIMILAR, TOP, Slot, TargetPlan
-from ..targets import Box, Class, Detections, Output, Region
+from ..targets import Class, Output, Region
 
 
 def plan_targets(targets, outputs: Sequence[OutputInfo], count: int) -> TargetPlan:
@@ -110,13 +110,6 @@ def target_of(requested, class_id: int):
 
 def _slot(item, outputs: Sequence[OutputInfo], targets):
     """`(slot, class_id, mask, callable)` of one target, checked against `outputs`."""
-    if isinstance(item, (Box, Detections)):
-        raise ValueError(
-            f"{type(item).__name__} targets explain a detector's predictions; this model "
-            "is not one camlens recognises (keras-hub's RetinaNet or D-FINE, or a model "
-            "whose outputs are named 'boxes' and 'classes'; otherwise pass "
-            f"detector=camlens.DetectionHead(...)). Received: targets={targets!r}"
-        )
     output_index = None
     if isinstance(item, Output):
         output_index = _output_index(item.output, outputs, targets)
@@ -247,8 +240,4 @@ def _check_range(class_id: int, classes, targets) -> None:
 
 
 def _is_target(value) -> bool:
-    return (
-        is_integer(value)
-        or callable(value)
-        or isinstance(value, (Class, Region, Output, Box, Detections))
-    )
+    return is_integer(value) or callable(value) or isinstance(value, (Class, Region, Output))
