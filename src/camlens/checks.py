@@ -126,14 +126,18 @@ def check_callable(value, name: str, expected: str):
     return value
 
 
-def check_layers(layers, layer) -> list | None:
-    """`None`, or a non-empty list of layers (instances, names or indices), without `layer`."""
+def check_layers(layers, layer) -> list | str | None:
+    """`None`, a non-empty list of layers (instances, names or indices), or
+    `"levels"` (a detector's pyramid levels), without `layer`."""
     if layers is None:
         return None
+    if layers == "levels" and layer is None:
+        return layers
     if isinstance(layers, (str, numbers.Integral)) or not isinstance(layers, Sequence):
         raise TypeError(
             "layers must be a list of layers (instances, names or indices into "
-            f"model.layers). Received: layers={layers!r} of type {type(layers).__name__}"
+            "model.layers), or 'levels' for a detector's pyramid levels. "
+            f"Received: layers={layers!r} of type {type(layers).__name__}"
         )
     if not layers:
         raise ValueError("layers must name at least one layer. Received: layers=[]")

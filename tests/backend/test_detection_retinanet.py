@@ -164,3 +164,25 @@ def test_box_formats_are_converted(retinanet):
     np.testing.assert_array_equal(yxyx.boxes, xyxy.boxes)
     np.testing.assert_array_equal(yxyx.boxes, relative.boxes)
     np.testing.assert_allclose(yxyx.heatmaps, xyxy.heatmaps)
+
+
+def test_all_levels_combined_and_maps_renormalised_in_their_boxes(retinanet, resnet):
+    x = detectors.images(1, seed=1)
+    box = [10, 10, 60, 60]
+    expected, *_ = _reference(retinanet, x, box, iou=0.3)
+    maps = camlens.Explainer(retinanet, layers="levels")(x, targets=Box(box, iou=0.3))
+    assert maps.layers == [f"fpn ({level})" for level in LEVELS]
+    mean = upsample(expected, (16, 16)) / len(LEVELS)  # the other levels' gradients are 0
+    np.testing.assert_allclose(maps.heatmaps[0, 0], mean / (mean.max() + 1e-7), atol=1e-4)
+
+    inside = maps.in_boxes()
+    top, left, bottom, right = maps.boxes[0, 0]
+    assert inside.heatmaps.shape == (1, 1, detectors.SIZE, detectors.SIZE)
+    rows, columns = np.mgrid[: detectors.SIZE, : detectors.SIZE] + 0.5
+    outside = (rows < top) | (rows >= bottom) | (columns < left) | (columns >= right)
+    assert not inside.heatmaps[0, 0][outside].any()
+    assert inside.heatmaps[0, 0][~outside].max() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="layers='levels'"):
+        camlens.Explainer(resnet, layers="levels")(
+            np.zeros((1, *resnet.input_shape[1:]), "float32")
+        )

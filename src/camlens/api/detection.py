@@ -73,7 +73,8 @@ def explain_detections(explainer, prepared, targets, pad_to: int | None = None) 
     detector = explainer.detector_for(batch)
     if detector is None:
         raise ValueError(
-            f"Box and Detections targets explain a detector's predictions; model "
+            f"Box and Detections targets (and layers='levels') explain a detector's "
+            f"predictions; model "
             f"'{model.name}' is not one camlens recognises (keras-hub's RetinaNet or "
             "D-FINE, or a model whose outputs are named 'boxes' and 'classes'; otherwise "
             f"pass detector=camlens.DetectionHead(...)). Received: targets={targets!r}"
@@ -102,6 +103,10 @@ def explain_detections(explainer, prepared, targets, pad_to: int | None = None) 
     maps.targets = np.where(invalid, -1, maps.targets)
     maps.scores = np.where(invalid, np.nan, maps.scores)
     maps.boxes = np.where(invalid[..., None], np.nan, picked.boxes)
+    probabilities = detector.confidences(model, detector.class_scores(outputs))
+    chosen = probabilities[np.arange(count)[:, None], picked.rows, picked.classes]
+    maps.confidences = np.where(invalid, np.nan, chosen)
+    maps.input_size = tuple(images.shape[1:3])
     maps.outputs = outputs
     return maps
 
@@ -209,7 +214,7 @@ def _maps_at_levels(explainer, batch: ModelInputs, plan, picked: Picked, levels,
         maps = explainer.explain_prepared(batch, plan, pad_to)
         maps.layers = [layer.name for layer in explainer.layers if layer is not None] or None
         return maps
-    quiet = levels[0].rows is not None  # each level's run holds other levels' detections too
+    quiet = levels[0].rows is not None  # a level's run holds other levels' detections too
     parts = [
         explainer.variant(layer=level.layer, output_index=level.output_index, warns_blank=not quiet)
         for level in levels
@@ -218,7 +223,7 @@ def _maps_at_levels(explainer, batch: ModelInputs, plan, picked: Picked, levels,
         maps = parts[0].explain_prepared(batch, plan, pad_to)
         maps.layers = _names(levels)
         return maps
-    if levels[0].rows is None:  # every prediction reads every level: all combined
+    if levels[0].rows is None or explainer.all_levels:  # every level, combined
         each = [part.explain_prepared(batch, plan, pad_to) for part in parts]
         first = each[0]
         heatmaps = fused([maps.heatmaps for maps in each], explainer.combine, explainer.relu)

@@ -110,7 +110,8 @@ class Explainer:
         layers: several layers at once, instead of `layer`: each layer's
             maps are upsampled to the finest layer's grid and combined
             (multi-layer CAM, e.g. Layer-CAM over several stages); one
-            probe pass per layer.
+            probe pass per layer. `"levels"`: for a detector, all its
+            pyramid levels (RetinaNet's P3 to P7, D-FINE's encoder levels).
         combine: how the maps of `layers` are combined: `"mean"` or `"max"`.
         image_input: for a model with several inputs (an image beside
             tabular data, say), the input the maps are for: an index into
@@ -171,6 +172,10 @@ class Explainer:
             combine, "combine", COMBINATIONS, "how the maps of layers= are combined"
         )
         layers = check_layers(layers, layer)
+        self.all_levels = layers == "levels"
+        """`layers="levels"`: a detector's maps at all its pyramid levels, combined."""
+        if self.all_levels:
+            layers = None
         if detector is not None and not isinstance(detector, DetectionHead):
             raise TypeError(
                 "detector must be a camlens.DetectionHead or None. Received: "
@@ -264,7 +269,7 @@ class Explainer:
         `pad_to`: run the probe on a batch of this size (the last image repeated,
         the compiled shape), the methods on the N images only.
         """
-        if is_detection_call(targets, self.detector_for(prepared)):
+        if is_detection_call(targets, self.detector_for(prepared)) or self.all_levels:
             return explain_detections(self, prepared, targets, pad_to)
         if self.parts is not None:
             maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
@@ -377,7 +382,7 @@ class Explainer:
 
     @property
     def layer_given(self) -> bool:
-        """Whether the layer (or `layers=`) was given rather than chosen automatically."""
+        """Whether the layer (or a list of `layers=`) was given rather than chosen."""
         return self._chosen or self.parts is not None
 
     def variant(
@@ -393,7 +398,7 @@ class Explainer:
         part._layouts = {}
         part.warns_blank = warns_blank
         if layer is not None:
-            part._chosen, part._layer, part.parts = True, layer, None
+            part._chosen, part._layer, part.parts, part.all_levels = True, layer, None, False
             part.output_index = self.output_index if output_index is None else output_index
         if score is not None:
             part.score = score

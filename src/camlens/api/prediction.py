@@ -207,6 +207,7 @@ def explanation_from_maps(
         targets=explained_targets,
         layer=layer,
         target_names=target_names,
+        input_size=maps.input_size,
     )
 
 
