@@ -16,6 +16,7 @@ import matplotlib.cm
 import numpy as np
 from PIL import Image
 
+from .boxes import draw_box
 from .checks import (
     check_alpha_limit,
     check_explanation,
@@ -23,7 +24,6 @@ from .checks import (
     check_target_names,
     check_volume,
 )
-from .boxes import draw_box
 from .compose import compose_panels, on_white
 from .draw import DIVERGING_COLORMAP, check_pil, overlay
 from .signal import signal_with_heatmap
