@@ -114,7 +114,7 @@ def test_a_detection_head_names_and_decodes_the_outputs():
 
 def test_box_on_a_model_that_is_no_detector(resnet):
     x = np.zeros((1, *resnet.input_shape[1:]), "float32")
-    with pytest.raises(ValueError, match="Box and Detections targets explain a detector's"):
+    with pytest.raises(ValueError, match="explain a detector's predictions; model 'flat' is not"):
         camlens.Explainer(resnet)(x, targets=Box([0, 0, 4, 4]))
     with pytest.raises(ValueError, match="model 'flat' is not one camlens recognises"):
         camlens.Explainer(resnet)(x, targets=[Detections()])

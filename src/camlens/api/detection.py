@@ -19,15 +19,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..methods import drise
 from ..methods.fusion import fused
 from ..model.boxes import iou, to_yxyx
-from ..model.detectors import Detector, Level
+from ..model.detectors import Detector, Level, detector_of
 from ..model.inputs import ModelInputs, as_model_inputs
 from ..probe import OUTPUT, probe_for
 from ..probe.plan import DETECTION, Slot, TargetPlan
 from ..resize import upsample
 from ..targets import Box, Detections
 from .results import Maps
+
+
+def detector_for(explainer, prepared) -> Detector | None:
+    """The explainer's model as a detector (`camlens.model.detectors`), `None` if it
+    is none (or has several inputs)."""
+    batch = as_model_inputs(prepared)
+    if batch.slots is not None:
+        return None
+    outputs = explainer.inspection_for(batch).outputs
+    return detector_of(explainer.model, outputs, explainer.detection_head)
 
 
 def is_detection_call(targets, detector: Detector | None) -> bool:
@@ -70,7 +81,7 @@ def explain_detections(explainer, prepared, targets, pad_to: int | None = None) 
             f"{len(batch.slots.names)} inputs"
         )
     model = explainer.model
-    detector = explainer.detector_for(batch)
+    detector = detector_for(explainer, batch)
     if detector is None:
         raise ValueError(
             f"Box and Detections targets (and layers='levels') explain a detector's "
@@ -97,7 +108,9 @@ def explain_detections(explainer, prepared, targets, pad_to: int | None = None) 
         heatmaps = np.zeros((count, 0) + _finest(explainer, batch, levels))
         maps = Maps(heatmaps, picked.classes, np.zeros((count, 0), np.float32), outputs)
     else:
-        maps = _maps_at_levels(explainer.variant(score=OUTPUT), batch, plan, picked, levels, pad_to)
+        variant = explainer.variant(score=OUTPUT)
+        variant.detection_similarities = _similarities(model, detector, picked)
+        maps = _maps_at_levels(variant, batch, plan, picked, levels, pad_to)
     invalid = ~picked.valid
     maps.heatmaps[invalid] = 0.0
     maps.targets = np.where(invalid, -1, maps.targets)
@@ -208,11 +221,28 @@ def _detections(item: Detections, own: list):
     return rows, classes, valid
 
 
+def _similarities(model, detector: Detector, picked: Picked):
+    """D-RISE's `detection_similarities(n, batch)` for the detections picked."""
+    probe = probe_for(model, model)
+    targets = np.nan_to_num(picked.boxes)  # a padded slot's map is blanked afterwards
+
+    def similarities(n: int, batch: np.ndarray) -> np.ndarray:
+        outputs = probe.outputs(batch)
+        boxes = detector.decoded_boxes(model, outputs, batch.shape[1:])
+        probabilities = detector.confidences(model, detector.class_scores(outputs))
+        return drise.similarities(boxes, probabilities, targets[n], picked.classes[n])
+
+    return similarities
+
+
 def _maps_at_levels(explainer, batch: ModelInputs, plan, picked: Picked, levels, pad_to) -> Maps:
     """The maps of `plan`: at the explainer's layer, or each at its prediction's level."""
+    if not explainer.method.uses_layer and levels:  # D-RISE: any layer, maps of the input
+        return explainer.variant(layer=levels[0].layer).explain_prepared(batch, plan, pad_to)
     if not levels:
         maps = explainer.explain_prepared(batch, plan, pad_to)
-        maps.layers = [layer.name for layer in explainer.layers if layer is not None] or None
+        if explainer.method.uses_layer:
+            maps.layers = [layer.name for layer in explainer.layers if layer is not None]
         return maps
     quiet = levels[0].rows is not None  # a level's run holds other levels' detections too
     parts = [

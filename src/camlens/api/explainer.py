@@ -5,7 +5,9 @@ other entry points are built on (`explain_prediction`, `explain_batch`,
 `explain_methods`, the audit, the sanity check): `prepare` checks and converts
 the input once, `explain_prepared` explains prepared input (with `pad_to`, at a
 compiled batch size), `probe_pass` and `method_inputs` give the arrays of one
-probe pass, `maps_of` turns them into `Maps` for a method. These names are
+probe pass, `maps_of` turns them into `Maps` for a method, `variant` gives the
+same options at another layer or score (the parts of `layers=`, a detector's
+levels) and `layer_given` says whether the layer was given. These names are
 stable inside camlens; the public API is the one the README shows.
 """
 
@@ -32,25 +34,19 @@ from ..checks import (
 )
 from ..methods.fusion import COMBINATIONS, fused
 from ..methods.smoothing import AUGMENT, augmented
-from ..model.channels import channels_last_shape, is_channels_first
-from ..model.detectors import DetectionHead, Detector, detector_of
-from ..model.inputs import (
-    as_model_inputs,
-    check_image_input,
-    check_model,
-    prepare_input,
-)
-from ..model.inspection import Inspection, graph_input_shape, inspect
+from ..model.detectors import DetectionHead, check_detection_head
+from ..model.inputs import as_model_inputs, check_image_input, check_model, prepare_input
+from ..model.inspection import Inspection, inspect
 from ..model.layer_choice import check_output, resolve_layer
 from ..model.token_grid import Layout
 from ..probe import SCORES, ProbeResult, probe_for
 from ..probe.base import input_shapes
-from ..probe.plan import REGION, SIMILAR
+from ..probe.plan import SIMILAR
 from .blank_maps import warn_if_blank
-from .detection import explain_detections, is_detection_call
-from .layer_runs import choose_layer, run_at
+from .detection import detector_for, explain_detections, is_detection_call
+from .layer_runs import choose_layer, fixed_shape_inspection, run_at
 from .passes import method_inputs
-from .planning import check_class_ids, plan_targets, with_comparisons
+from .planning import check_class_ids, check_regions, plan_targets, with_comparisons
 from .results import Maps
 
 
@@ -118,10 +114,8 @@ class Explainer:
             `model.inputs` or an input's name; `None` takes the only input of
             image rank. The images are then passed as a list (in
             `model.inputs` order) or a dict by input name of all inputs.
-        detector: for a detector of your own, a `camlens.DetectionHead`
-            saying which outputs hold its boxes and class scores. keras-hub's
-            RetinaNet and D-FINE, and models whose outputs are named
-            `"boxes"` and `"classes"`, need none.
+        detector: a `camlens.DetectionHead` for a detector of your own (keras-hub's
+            RetinaNet and D-FINE, and outputs named "boxes" and "classes", need none).
 
     Example:
         >>> explainer = camlens.Explainer(model, layer="last_conv")
@@ -172,29 +166,18 @@ class Explainer:
             combine, "combine", COMBINATIONS, "how the maps of layers= are combined"
         )
         layers = check_layers(layers, layer)
-        self.all_levels = layers == "levels"
-        """`layers="levels"`: a detector's maps at all its pyramid levels, combined."""
-        if self.all_levels:
-            layers = None
-        if detector is not None and not isinstance(detector, DetectionHead):
-            raise TypeError(
-                "detector must be a camlens.DetectionHead or None. Received: "
-                f"detector={detector!r} of type {type(detector).__name__}"
-            )
-        self.detection_head = detector
-        self._detectors: dict = {}  # inspection id -> Detector or None
+        self.all_levels = layers == "levels"  # a detector's pyramid levels, combined
+        layers = None if self.all_levels else layers
+        self.detection_head = check_detection_head(detector)
         self._chosen = layer is not None
-        self.warns_blank = True
-        """Warn when a chosen layer's maps are blank (not for a detector's levels,
-        each run for the detections read from it, see `camlens.api.detection`)."""
+        self.warns_blank = True  # not for a detector's levels: see `api.detection`
+        self.detection_similarities = None  # D-RISE's, for a detector's targets
         self._layer = None
         self._layouts: dict[tuple, Layout] = {}  # (id(layer), input shape) -> the grid used
         self.parts: list[Explainer] | None = None
         """One explainer per layer of `layers=`, else `None`."""
         if self._chosen or layers is not None:
-            input_shape = self._graph_input_shape()
-            known = input_shape is not None and None not in input_shape[1:]
-            inspection = inspect(model, input_shape) if known else None
+            inspection = fixed_shape_inspection(model, self.image_slots)
         if self._chosen:
             self._layer = resolve_layer(model, layer, inspection, self.output_index)
         if layers is not None:
@@ -215,11 +198,12 @@ class Explainer:
         if self.parts is not None:
             return None
         if self._layer is None:
-            shape = self._graph_input_shape()
-            known = shape is not None and None not in shape[1:]
-            if known and inspect(self.model, shape).num_classes is not None:
-                rng = np.random.default_rng(0)
-                self.probe_pass(rng.uniform(0, 1, (1, *shape[1:])).astype(np.float32), None)
+            inspection = fixed_shape_inspection(self.model, self.image_slots)
+            if inspection is not None and inspection.num_classes is not None:
+                shape = (1, *inspection.input_shape[1:])
+                self.probe_pass(
+                    np.random.default_rng(0).uniform(0, 1, shape).astype("float32"), None
+                )
         return self._layer
 
     @property
@@ -269,7 +253,7 @@ class Explainer:
         `pad_to`: run the probe on a batch of this size (the last image repeated,
         the compiled shape), the methods on the N images only.
         """
-        if is_detection_call(targets, self.detector_for(prepared)) or self.all_levels:
+        if is_detection_call(targets, detector_for(self, prepared)) or self.all_levels:
             return explain_detections(self, prepared, targets, pad_to)
         if self.parts is not None:
             maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
@@ -328,6 +312,7 @@ class Explainer:
                 max_channels=self.max_channels,
                 compared=bool(self.method.comparisons),
                 pad_to=pad_to,
+                detection_similarities=self.detection_similarities,
             ),
             result,
             plan,
@@ -346,16 +331,16 @@ class Explainer:
         plan = with_comparisons(
             plan_targets(targets, outputs, len(batch.image)), self.method, outputs
         )
-        if is_channels_first(self.model) and any(slot.kind == REGION for slot in plan.slots):
-            raise ValueError(
-                "Region targets read a (batch, height, width, classes) output; model "
-                f"'{self.model.name}' is channels_first, so its output grid has its "
-                "classes first. Pass a callable target that sums the region of its "
-                "output. Received: a Region in targets"
-            )
+        check_regions(plan, self.model)
         count = sum(slot.kind != SIMILAR for slot in plan.slots)
-        if self._layer is None:
-            return plan, self._choose_layer(inspection, batch, plan, count, pad_to)
+        if self._layer is None:  # the automatic choice, on the first pass
+
+            def run(layer, grid):
+                return self._run(layer, grid, inspection, batch, plan, pad_to, gradients=True)
+
+            key = (self.token_grid, self.prefix_tokens)
+            self._layer, result = choose_layer(inspection, run, count, self.model, *key)
+            return plan, result
         check_output(self._layer, inspection, self.output_index)
         result = self._run(self._layer, None, inspection, batch, plan, pad_to)
         if self._chosen and self.warns_blank and result.gradients is not None:
@@ -369,41 +354,22 @@ class Explainer:
             return inspect(self.model, batch.image.shape)
         return inspect(self.model, batch.image.shape, call_shapes=input_shapes(batch.feed()))
 
-    def detector_for(self, prepared) -> Detector | None:
-        """The model as a detector (`camlens.model.detectors`), `None` if it is none."""
-        batch = as_model_inputs(prepared)
-        if batch.slots is not None:
-            return None
-        inspection = self.inspection_for(batch)
-        key = id(inspection)
-        if key not in self._detectors:
-            self._detectors[key] = detector_of(self.model, inspection.outputs, self.detection_head)
-        return self._detectors[key]
-
     @property
     def layer_given(self) -> bool:
         """Whether the layer (or a list of `layers=`) was given rather than chosen."""
         return self._chosen or self.parts is not None
 
-    def variant(
-        self,
-        layer=None,
-        output_index: int | None = None,
-        score: str | None = None,
-        warns_blank: bool = True,
-    ):
-        """This explainer's options at another `layer` (its tensor `output_index`),
-        or for another `score`: the parts of `layers=`, a detector's levels."""
+    def variant(self, layer=None, output_index=None, score=None, warns_blank=True):
+        """This explainer's options at another `layer` (its tensor `output_index`) or
+        `score`: the parts of `layers=`, a detector's levels (`api.detection`)."""
         part = copy.copy(self)
-        part._layouts = {}
-        part.warns_blank = warns_blank
+        part._layouts, part.warns_blank = {}, warns_blank
         if layer is not None:
             part._chosen, part._layer, part.parts, part.all_levels = True, layer, None, False
             part.output_index = self.output_index if output_index is None else output_index
         if score is not None:
             part.score = score
-            if part.parts is not None:
-                part.parts = [each.variant(score=score) for each in part.parts]
+            part.parts = part.parts and [each.variant(score=score) for each in part.parts]
         return part
 
     def settle_layer(self, layer: keras.layers.Layer) -> None:
@@ -411,24 +377,6 @@ class Explainer:
         explainers of `explain_methods` share the first one's choice)."""
         if self._layer is None:
             self._layer = layer
-
-    def _graph_input_shape(self) -> tuple | None:
-        """The model's input shape, channels last (as camlens works), if it has a
-        graph and one input."""
-        if self.image_slots is not None:
-            return None
-        shape = graph_input_shape(self.model)
-        return None if shape is None else channels_last_shape(shape, is_channels_first(self.model))
-
-    def _choose_layer(self, inspection, batch, plan, targets: int, pad_to) -> ProbeResult:
-        """The automatic choice, on the first pass (see `layer_runs.choose_layer`)."""
-
-        def run(layer, grid):
-            return self._run(layer, grid, inspection, batch, plan, pad_to, gradients=True)
-
-        key = (self.token_grid, self.prefix_tokens)
-        self._layer, result = choose_layer(inspection, run, targets, self.model, *key)
-        return result
 
     def _run(self, layer, grid, inspection, batch, plan, pad_to, gradients=None) -> ProbeResult:
         """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid."""

@@ -8,13 +8,25 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from ..model.channels import channels_last_shape, is_channels_first
 from ..model.inputs import ModelInputs
-from ..model.inspection import Inspection
+from ..model.inspection import Inspection, graph_input_shape, inspect
 from ..model.layer_choice import candidate_layers, no_candidate_error
 from ..model.token_grid import Layout, layout_for
 from ..probe import ProbeResult, probe_for
 from ..probe.plan import TargetPlan
 from .blank_maps import warn_if_blank
+
+
+def fixed_shape_inspection(model: keras.Model, image_slots) -> Inspection | None:
+    """The model's inspection for its own input shape (channels last, as camlens
+    works); `None` without a graph, with several inputs or with `None` dimensions."""
+    if image_slots is not None:
+        return None
+    shape = graph_input_shape(model)
+    if shape is None or None in shape[1:]:
+        return None
+    return inspect(model, channels_last_shape(shape, is_channels_first(model)))
 
 
 def run_at(

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..checks import is_integer
+from ..model.channels import is_channels_first
 from ..model.inspection import OutputInfo
 from ..probe.plan import CALLABLE, ID, REGION, SIMILAR, TOP, Slot, TargetPlan
 from ..targets import Class, Output, Region
@@ -96,6 +97,17 @@ def check_class_ids(plan: TargetPlan) -> None:
             "smooth='aug' explains each flipped and rescaled image for the image's "
             "own classes, so it needs class-id targets (None, ids, Class). "
             f"Received: targets {plan.slots}"
+        )
+
+
+def check_regions(plan: TargetPlan, model) -> None:
+    """Region targets read a channels-last output grid: refused on a channels_first model."""
+    if is_channels_first(model) and any(slot.kind == REGION for slot in plan.slots):
+        raise ValueError(
+            "Region targets read a (batch, height, width, classes) output; model "
+            f"'{model.name}' is channels_first, so its output grid has its "
+            "classes first. Pass a callable target that sums the region of its "
+            "output. Received: a Region in targets"
         )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import (
     ablationcam,
+    drise,
     eigencam,
     eigengradcam,
     fem,
@@ -62,6 +63,8 @@ class Method:
             skips the backward pass (`MethodInputs.gradients` is `None`).
         channel_passes: True for methods that run a forward pass per channel
             (and so take `max_channels`).
+        uses_layer: False for methods whose maps come from the input alone, at
+            its size (D-RISE): the layer's activations are not read.
     """
 
     name: str
@@ -74,6 +77,7 @@ class Method:
     comparisons: int = 0
     gradients: bool = True
     channel_passes: bool = False
+    uses_layer: bool = True
 
     def __post_init__(self):
         _check_method(self)
@@ -162,6 +166,7 @@ METHODS: dict[str, Method] = {
         ),
         Method("shapleycam", "Shapley-CAM", shapleycam.channel_weights),
         Method("guided-gradcam", "Guided Grad-CAM", raw_maps=guided_gradcam.raw_maps),
+        Method("drise", "D-RISE", raw_maps=drise.raw_maps, gradients=False, uses_layer=False),
     )
 }
 """Every method by name: the built-in ones, then those registered."""

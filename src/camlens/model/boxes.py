@@ -2,12 +2,12 @@
 
 camlens works with boxes as `(top, left, bottom, right)` in input pixels
 ("yxyx", keras-hub's default); other formats are converted by Keras's own
-`keras.utils.bounding_boxes.convert_format`.
+`keras.utils.bounding_boxes.convert_format`. The module imports Keras only
+there: the methods (D-RISE) use its IoU, and `import camlens` imports no Keras.
 """
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
 
@@ -15,6 +15,8 @@ def to_yxyx(boxes, box_format: str, height: int, width: int) -> np.ndarray:
     """`boxes` (..., 4) in `box_format` as yxyx input pixels, float64."""
     boxes = np.asarray(boxes, np.float32)
     if box_format != "yxyx":
+        import keras
+
         boxes = keras.ops.convert_to_numpy(
             keras.utils.bounding_boxes.convert_format(
                 boxes, source=box_format, target="yxyx", height=height, width=width

@@ -254,6 +254,16 @@ class Detector:
         return found
 
 
+def check_detection_head(detector) -> DetectionHead | None:
+    """`detector` if it is `None` or a `DetectionHead`."""
+    if detector is not None and not isinstance(detector, DetectionHead):
+        raise TypeError(
+            "detector must be a camlens.DetectionHead or None. Received: "
+            f"detector={detector!r} of type {type(detector).__name__}"
+        )
+    return detector
+
+
 def detector_of(model, outputs: Sequence[OutputInfo], head: DetectionHead | None = None):
     """The model's `Detector`, or `None` for a model that is no detector.
 

@@ -12,7 +12,6 @@ The Keras internals it relies on are in `keras_internals`, each with its reason.
 
 from __future__ import annotations
 
-import math
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from .keras_internals import (
     compute_output_spec,
     without_remat,
 )
+from .token_grid import TokenPositions
 
 _LINEAR_LAYERS = (
     keras.layers.Dense,
@@ -250,7 +250,8 @@ def _trace(model, input_shape, records: dict) -> tuple:
     open_calls: list = []
     layers = all_layers(model)
     interceptors = without_remat([model, *layers])
-    flow = _TokenPositions(len(input_shape) if isinstance(input_shape, tuple) else None, model)
+    rank = len(input_shape) if isinstance(input_shape, tuple) else None
+    flow = TokenPositions(rank, is_channels_first(model))
     for layer in layers:
         interceptors[call_site(layer)] = _layer_recorder(layer, records, events, open_calls, flow)
     interceptors[call_site(model)] = _layer_recorder(
@@ -313,44 +314,6 @@ def _layer_recorder(layer, records, events, open_calls, flow, root: bool = False
         return output
 
     return intercept
-
-
-class _TokenPositions:
-    """The token bound of every tensor of a trace (see `Inspection.token_positions`).
-
-    Only images have token outputs: for other inputs (signals, volumes,
-    several inputs) every bound is `None`.
-    """
-
-    def __init__(self, rank: int | None, model):
-        self.rank = rank if rank == 4 else None
-        self.channels_first = is_channels_first(model)
-        self.bounds: dict[int, int] = {}  # id of a (N, T, C) tensor -> its bound
-
-    def of_inputs(self, tensors) -> int | None:
-        """The bound of a layer's outputs: the most positions any input stands for."""
-        if self.rank is None:
-            return None
-        bounds = []
-        for tensor in tensors:
-            shape = tuple(tensor.shape)
-            if len(shape) == self.rank:
-                spatial = shape[2:] if self.channels_first else shape[1:-1]
-                if None in spatial:
-                    return None
-                bounds.append(math.prod(spatial))
-            elif len(shape) == 3:
-                if id(tensor) not in self.bounds:
-                    return None
-                bounds.append(self.bounds[id(tensor)])
-        return max(bounds) if bounds else None
-
-    def record_outputs(self, tensors, positions: int | None) -> None:
-        if positions is None:
-            return
-        for tensor in tensors:
-            if len(tensor.shape) == 3:
-                self.bounds[id(tensor)] = positions
 
 
 def _activation_recorder(name, events):

@@ -18,6 +18,7 @@ layout with more patch tokens than positions is refused.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,3 +153,46 @@ def _grid_of(patches: int, height: int | None, width: int | None) -> tuple | Non
         if patches % rows == 0 and rows * width == (patches // rows) * height:
             return rows, patches // rows
     return None
+
+
+class TokenPositions:
+    """The token bound of every tensor of a model's trace: at most how many patch
+    tokens a (N, T, C) tensor can hold (see `Inspection.token_positions`).
+
+    Only images have token outputs: for other inputs (signals, volumes,
+    several inputs) every bound is `None`.
+
+    Args:
+        rank: the image input's rank, `None` for several inputs.
+        channels_first: whether the model's grids have their channels first.
+    """
+
+    def __init__(self, rank: int | None, channels_first: bool):
+        self.rank = rank if rank == 4 else None
+        self.channels_first = channels_first
+        self.bounds: dict[int, int] = {}  # id of a (N, T, C) tensor -> its bound
+
+    def of_inputs(self, tensors) -> int | None:
+        """The bound of a layer's outputs: the most positions any input stands for."""
+        if self.rank is None:
+            return None
+        bounds = []
+        for tensor in tensors:
+            shape = tuple(tensor.shape)
+            if len(shape) == self.rank:
+                spatial = shape[2:] if self.channels_first else shape[1:-1]
+                if None in spatial:
+                    return None
+                bounds.append(math.prod(spatial))
+            elif len(shape) == 3:
+                if id(tensor) not in self.bounds:
+                    return None
+                bounds.append(self.bounds[id(tensor)])
+        return max(bounds) if bounds else None
+
+    def record_outputs(self, tensors, positions: int | None) -> None:
+        if positions is None:
+            return
+        for tensor in tensors:
+            if len(tensor.shape) == 3:
+                self.bounds[id(tensor)] = positions
