@@ -7,7 +7,7 @@ DEMO_BACKEND ?= jax
 DEMO_VENV := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed-$(DEMO_BACKEND)
 
-.PHONY: test demo install clean
+.PHONY: test lint format demo install clean
 
 install: $(STAMP)
 
@@ -25,9 +25,22 @@ $(STAMP): pyproject.toml constraints.txt
 # even if another fails.
 ONCE_BACKEND ?= torch
 
-test: $(STAMP)
-	$(BIN)/lint-imports --no-cache
+test: lint
 	tests/run-tiers $(BIN)/python $(ONCE_BACKEND)
+
+# Ruff (lint and format, configured in pyproject.toml), mypy over the package,
+# and the house's import contracts. `make format` fixes what Ruff can.
+LINTED := src tests benchmarks scripts
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 # The demo alone: camlens and one Keras backend, nothing for the tests.
 $(DEMO_STAMP): pyproject.toml constraints.txt

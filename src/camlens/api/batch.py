@@ -87,7 +87,8 @@ def explain_batch(
             f"{total} images. Received: targets.shape={targets.shape}"
         )
     show = progress if progress is not None else total is not None and total > 4 * batch_size
-    parts, done = [], 0
+    parts: list[Maps] = []
+    done = 0
     rank = input_rank(explainer.model, explainer.preprocess, explainer.image_slots)
     with progress_bar(show, total) as bar:
         for batch in _batches(images, batch_size, rank):
@@ -129,7 +130,7 @@ def _concatenate(parts: list):
     return keras.tree.map_structure(lambda *arrays: np.concatenate(arrays), *parts)
 
 
-def _batches(images, batch_size: int, rank: int | None) -> Iterator[np.ndarray]:
+def _batches(images, batch_size: int, rank: int | None) -> Iterator[np.ndarray | ModelInputs]:
     """Batches of `batch_size` from an array or a stream of inputs of rank `rank`
     (with the batch axis; `None`: unknown, any of 3 to 5 for arrays, 4 for a stream's
     single images), or from the prepared inputs of a multi-input model."""
@@ -140,7 +141,7 @@ def _batches(images, batch_size: int, rank: int | None) -> Iterator[np.ndarray]:
     if isinstance(images, np.ndarray):
         if images.ndim not in ((rank,) if rank is not None else tuple(AXES)):
             raise ValueError(
-                f"images must be an {AXES.get(rank, AXES[4]).replace('batch', 'N')} "
+                f"images must be an {AXES.get(rank or 4, AXES[4]).replace('batch', 'N')} "
                 f"array or an iterable of inputs. Received: images.shape={images.shape}"
             )
         for start in range(0, len(images), batch_size):

@@ -109,9 +109,9 @@ def show_prediction(model: keras.Model, doc: np.ndarray, **kwargs):
     """Explain a prediction and draw it: ELI5's `show_prediction`.
 
     Keyword arguments of `format_as_image` (`resampling_filter`, `colormap`,
-    `alpha_limit`, `diverging_colormap`) go to the formatter, the others to `explain_prediction`. One
-    target without `target_names` gives ELI5's overlay; several targets, or class
-    names, give one captioned panel per target.
+    `alpha_limit`, `diverging_colormap`) go to the formatter, the others to
+    `explain_prediction`. One target without `target_names` gives ELI5's overlay;
+    several targets, or class names, give one captioned panel per target.
 
     Returns:
         A PIL image, which a notebook displays.

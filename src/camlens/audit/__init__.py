@@ -8,6 +8,7 @@ report (one HTML page with heatmap clusters per class).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -162,7 +163,7 @@ def audit(
                     model.save(model_path)
                 with _ray(ray_address):
                     run_ray(
-                        model_path,
+                        str(model_path),
                         unsafe,
                         options,
                         items,
@@ -196,10 +197,8 @@ def audit(
 def model_digest(model) -> str:
     """A digest of a model's architecture and weights."""
     digest = hashlib.sha256(type(model).__name__.encode())
-    try:
+    with contextlib.suppress(NotImplementedError, TypeError):  # no config: the weights say
         digest.update(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
-    except (NotImplementedError, TypeError):
-        pass
     for weights in model.get_weights():
         digest.update(str(weights.shape).encode())
         digest.update(weights.tobytes())

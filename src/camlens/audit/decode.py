@@ -95,6 +95,7 @@ class Decoder:
                 image_size=given.shape[:2],
                 picture=given if self.pictures else None,
             )
+        assert item.path is not None, "an item holds pixels or names a file"
         image = load_image(Path(item.path))
         pixels = self._checked(self.to_doc(image)[0], item.path)
         picture = np.asarray(convert_image(image, "RGB")) if self.pictures else None
@@ -130,7 +131,8 @@ class Decoder:
             if self.size is None:
                 raise ValueError(
                     "the model's input has no fixed height and width (input shape "
-                    f"{shape}): pass size=(height, width) (camlens: --size HxW) to resize the images to"
+                    f"{shape}): pass size=(height, width) (camlens: --size HxW) to resize "
+                    "the images to"
                 )
             return (*self.size, shape[3])
         probes = [self.size] if self.size is not None else [(37, 53), (53, 37)]
@@ -154,6 +156,7 @@ class Decoder:
     def _preprocess(self, images: np.ndarray) -> np.ndarray:
         import keras
 
+        assert self.preprocessor is not None, "called for models with a preprocessor"
         return np.asarray(keras.ops.convert_to_numpy(self.preprocessor(images)), np.float32)
 
     def _object_mask(self, item: Item, image) -> np.ndarray | None:
@@ -169,13 +172,15 @@ class Decoder:
         if self.preprocessor is None:
             if item.mask is not None:
                 mask_image = load_image(Path(item.mask)).convert("L")
-                return np.asarray(mask_image.resize((width, height), Image.NEAREST)) >= 128
+                return (
+                    np.asarray(mask_image.resize((width, height), Image.Resampling.NEAREST)) >= 128
+                )
             scale = np.array([height / image.height, width / image.width] * 2)
             box = np.round(np.asarray(item.box, np.float64) * scale).astype(int)
             return boxes_to_masks(box[None], (height, width))[0]
         if item.mask is not None:
             mask_image = load_image(Path(item.mask)).convert("L")
-            raw = np.asarray(mask_image.resize(image.size, Image.NEAREST)) >= 128
+            raw = np.asarray(mask_image.resize(image.size, Image.Resampling.NEAREST)) >= 128
         else:
             raw = boxes_to_masks(np.asarray(item.box)[None], (image.height, image.width))[0]
         return self._through_preprocessor(raw)
@@ -188,7 +193,7 @@ class Decoder:
 
         if self.size is not None:
             resized = Image.fromarray(raw.astype(np.uint8) * 255).resize(
-                (self.size[1], self.size[0]), Image.NEAREST
+                (self.size[1], self.size[0]), Image.Resampling.NEAREST
             )
             raw = np.asarray(resized) >= 128
         white = np.full(raw.shape, 255.0, np.float32)

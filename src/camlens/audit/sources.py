@@ -11,7 +11,7 @@ import glob
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +80,9 @@ class Source:
         if self.identity is not None:
             return items, self.identity
         first = next(items, None)
-        described = self.stream["type"] + (
-            "" if self.stream["length"] is None else f" of length {self.stream['length']}"
+        stream = self.stream or {"type": "stream", "length": None}
+        described = stream["type"] + (
+            "" if stream["length"] is None else f" of length {stream['length']}"
         )
         if first is None:
             return items, f"{described}, empty"
@@ -115,7 +116,7 @@ def open_source(data) -> Source:
         batches = lambda: (data[i] for i in range(len(data)))  # noqa: E731
         return Source(lambda: _stream_items(batches()), None, None, False, None, stream)
     if isinstance(data, Iterable):
-        length = len(data) if hasattr(data, "__len__") and not hasattr(data, "batch_size") else None
+        length = len(data) if isinstance(data, Sized) and not hasattr(data, "batch_size") else None
         return Source(lambda: _stream_items(iter(data)), length, None, False, None, stream)
     raise TypeError(
         "data must be a folder, a glob pattern, a .csv or .parquet file of paths, an "
@@ -137,8 +138,8 @@ def _file_source(data) -> Source:
     elif path.is_file() and path.suffix.lower() in (".csv", ".parquet"):
         items = _table_items(path)
     elif any(char in text for char in "*?["):
-        files = sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file())
-        items = [Item(n, p) for n, p in enumerate(files)]
+        matches = sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file())
+        items = [Item(n, p) for n, p in enumerate(matches)]
     else:
         raise ValueError(
             "data must be a folder, a glob pattern or a .csv / .parquet file of paths. "

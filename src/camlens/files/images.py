@@ -90,7 +90,9 @@ def image_to_doc(image: Image.Image, model, size: tuple[int, int] | None = None)
             f"the model takes {channels} channels; images have 1, 3 or 4. "
             f"Received: input shape {shape}"
         )
-    resized = convert_image(image, IMAGE_MODES[channels]).resize((width, height), Image.BILINEAR)
+    resized = convert_image(image, IMAGE_MODES[channels]).resize(
+        (width, height), Image.Resampling.BILINEAR
+    )
     pixels = np.asarray(resized, dtype=np.float32).reshape(height, width, channels)
     return pixels[None]
 
