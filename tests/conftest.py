@@ -11,7 +11,6 @@ from PIL import Image
 
 from support.models import MODEL_BUILDERS, functional_resnet, images
 
-
 E2E = Path(__file__).parent / "e2e"
 
 
