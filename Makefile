@@ -7,7 +7,7 @@ DEMO_BACKEND ?= jax
 DEMO_VENV := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed-$(DEMO_BACKEND)
 
-.PHONY: test lint format demo install clean
+.PHONY: test lint format dist demo install clean
 
 install: $(STAMP)
 
@@ -42,6 +42,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix $(LINTED)
 	$(BIN)/ruff format $(LINTED)
 
+# The release: an sdist and the wheel built from it, checked as PyPI would
+# (tests/e2e/test_wheel.py also installs the wheel in a fresh environment).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 # The demo alone: camlens and one Keras backend, nothing for the tests.
 $(DEMO_STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(DEMO_VENV)
@@ -52,4 +59,4 @@ demo: $(DEMO_STAMP)
 	KERAS_BACKEND=$(DEMO_BACKEND) $(DEMO_VENV)/bin/camlens demo
 
 clean:
-	rm -rf $(VENV) $(DEMO_VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(DEMO_VENV) build dist site src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
