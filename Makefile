@@ -7,7 +7,7 @@ DEMO_BACKEND ?= jax
 DEMO_VENV := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed-$(DEMO_BACKEND)
 
-.PHONY: test lint format dist demo install clean
+.PHONY: test lint format docs dist demo install clean
 
 install: $(STAMP)
 
@@ -25,18 +25,23 @@ $(STAMP): pyproject.toml constraints.txt
 # even if another fails.
 ONCE_BACKEND ?= torch
 
-test: lint
+test: lint docs
 	tests/run-tiers $(BIN)/python $(ONCE_BACKEND)
 
 # Ruff (lint and format, configured in pyproject.toml), mypy over the package,
 # and the house's import contracts. `make format` fixes what Ruff can.
-LINTED := src tests benchmarks scripts
+LINTED := src tests benchmarks scripts docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+
+# The documentation site (mkdocs.yml, docs/) into site/; --strict: a broken link,
+# cross-reference or API name fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix $(LINTED)

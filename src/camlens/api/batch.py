@@ -51,10 +51,11 @@ def explain_batch(
         targets: as in `Explainer.__call__`, applied to every image; an int
             array (N,) or (N, K) gives class ids per image, one row per image
             of `images` (a stream included).
-        layer, method, relu, counterfactual, score, mask_batch_size, token_grid,
-            prefix_tokens, output_index, preprocess, max_channels, smooth,
-            layers, combine, image_input: as in `Explainer` (with several
-            inputs, `images` is a list or dict of their (N, ...) arrays).
+        layer: as in `Explainer`, and so are `method`, `relu`, `counterfactual`,
+            `score`, `mask_batch_size`, `token_grid`, `prefix_tokens`,
+            `output_index`, `preprocess`, `max_channels`, `smooth`, `layers`,
+            `combine` and `image_input` (with several inputs, `images` is a
+            list or dict of their (N, ...) arrays).
         batch_size: images per forward pass.
         progress: show a progress bar on stderr; `None` shows one when the input
             has a known length of more than 4 batches.
