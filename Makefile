@@ -30,7 +30,7 @@ test: lint docs
 
 # Ruff (lint and format, configured in pyproject.toml), mypy over the package,
 # and the house's import contracts. `make format` fixes what Ruff can.
-LINTED := src tests benchmarks scripts docs
+LINTED := src tests benchmarks scripts docs/hooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
