@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checks import check_size
-from .sources import Item
+from .items import Item
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Decoder:
             return Decoded(item, error=" ".join(str(error).split()) or type(error).__name__)
 
     def _decode(self, item: Item) -> Decoded:
-        from ..files.images import convert_image, load_image
+        from ..files.images import convert_image, decode_image, load_image
 
         if item.pixels is not None:
             given = np.asarray(item.pixels, np.float32)
@@ -95,9 +95,14 @@ class Decoder:
                 image_size=given.shape[:2],
                 picture=given if self.pictures else None,
             )
-        assert item.path is not None, "an item holds pixels or names a file"
-        image = load_image(Path(item.path))
-        pixels = self._checked(self.to_doc(image)[0], item.path)
+        if item.encoded is not None:  # a file's bytes, kept in a table
+            name = f"image {item.index}" + ("" if item.path is None else f" ({item.path})")
+            image = decode_image(item.encoded, name)
+        else:
+            assert item.path is not None, "an item holds pixels, bytes or names a file"
+            name = item.path
+            image = load_image(Path(item.path))
+        pixels = self._checked(self.to_doc(image)[0], name)
         picture = np.asarray(convert_image(image, "RGB")) if self.pictures else None
         return Decoded(
             item,

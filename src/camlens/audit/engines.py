@@ -16,7 +16,7 @@ from pathlib import Path
 from ..methods import BUILT_IN, get_method, register
 from .auditor import AuditOptions, BatchAuditor
 from .decode import Decoded, Decoder, prefetch
-from .sources import Item
+from .items import Item
 from .writer import ShardWriter, record_order
 
 
