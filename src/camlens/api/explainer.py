@@ -256,9 +256,9 @@ class Explainer:
         if is_detection_call(targets, detector_for(self, prepared)) or self.all_levels:
             return explain_detections(self, prepared, targets, pad_to)
         if self.parts is not None:
-            maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
-            first = maps[0]
-            heatmaps = fused([each.heatmaps for each in maps], self.combine, self.relu)
+            layer_maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
+            first = layer_maps[0]
+            heatmaps = fused([each.heatmaps for each in layer_maps], self.combine, self.relu)
             return Maps(heatmaps, first.targets, first.scores, first.outputs)
         batch = as_model_inputs(prepared)
         inputs, result, plan = self.method_inputs(batch, targets, pad_to)
