@@ -173,6 +173,11 @@ class Box:
         >>> camlens.Explainer(detector)(image, targets=Box([20, 30, 60, 90], class_id=2))
     """
 
+    box: np.ndarray
+    class_id: int | None
+    iou: float
+    box_format: str
+
     def __init__(self, box, class_id=None, iou: float = 0.5, box_format: str = "yxyx"):
         values = np.asarray(box, dtype=np.float64) if _is_numeric(box) else None
         if values is None or values.shape != (4,):

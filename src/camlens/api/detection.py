@@ -143,10 +143,11 @@ def pick(targets, detector: Detector, model, outputs, images: np.ndarray, boxes)
     columns = []  # per target: rows, classes, valid, each (N, width)
     for item in items:
         if isinstance(item, Box):
-            rows, classes = zip(
-                *(_match(item, boxes[n], scores[n], detector, height, width) for n in range(count))
-            )
-            columns.append((np.array(rows)[:, None], np.array(classes)[:, None], None))
+            matches = [
+                _match(item, boxes[n], scores[n], detector, height, width) for n in range(count)
+            ]
+            matched = np.array(matches, np.int64).reshape(count, 2)
+            columns.append((matched[:, :1], matched[:, 1:], None))
             continue
         if item is not None and not isinstance(item, Detections):
             raise ValueError(
@@ -261,12 +262,11 @@ def _maps_at_levels(explainer, batch: ModelInputs, plan, picked: Picked, levels,
     level_of = np.searchsorted([level.rows[1] for level in levels], picked.rows, side="right")
     finest = _finest(explainer, batch, levels)
     heatmaps = np.zeros(picked.rows.shape + finest)
-    result = None
-    for index in np.unique(level_of[picked.valid]):
+    used = sorted(set(level_of[picked.valid].tolist())) or [0]  # none valid: blanked later
+    for index in used:
         result = parts[index].explain_prepared(batch, plan, pad_to)
         here = level_of == index
         heatmaps[here] = upsample(result.heatmaps, finest)[here]
-    used = sorted(set(level_of[picked.valid].tolist()))
     return Maps(
         heatmaps, result.targets, result.scores, result.outputs, layers=_names(levels, used)
     )
@@ -277,8 +277,9 @@ def _finest(explainer, batch: ModelInputs, levels: list[Level]) -> tuple:
     if not levels:
         return ()
     inspection = explainer.inspection_for(batch)
-    grids = [inspection.output_shape(level.layer, level.output_index)[1:-1] for level in levels]
-    return tuple(max(grids, key=np.prod))
+    shapes = [inspection.output_shape(level.layer, level.output_index) for level in levels]
+    grids: list[tuple] = [shape[1:-1] for shape in shapes if shape is not None]
+    return max(grids, key=lambda grid: int(np.prod(grid)))
 
 
 def _names(levels: list[Level], used=None) -> list[str]:

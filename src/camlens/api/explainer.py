@@ -199,7 +199,7 @@ class Explainer:
             return None
         if self._layer is None:
             inspection = fixed_shape_inspection(self.model, self.image_slots)
-            if inspection is not None and inspection.num_classes is not None:
+            if inspection is not None and inspection.input_shape is not None:
                 shape = (1, *inspection.input_shape[1:])
                 self.probe_pass(
                     np.random.default_rng(0).uniform(0, 1, shape).astype("float32"), None

@@ -65,6 +65,7 @@ class Maps:
                 "in_boxes() renormalises a detector's maps inside their boxes; these "
                 "maps have no boxes. Received: maps of non-detection targets"
             )
+        assert self.input_size is not None, "maps with boxes know their input's size"
         heatmaps = renormalized_in_boxes(self.heatmaps, self.boxes, self.input_size)
         return replace(self, heatmaps=heatmaps)
 

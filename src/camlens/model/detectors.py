@@ -161,6 +161,7 @@ class Detector:
         if self.family == "D-FINE":  # queries predict (cx, cy, w, h) as fractions
             scaled = raw * np.asarray([width, height, width, height], np.float32)
             return to_yxyx(scaled, "center_xywh", height, width)
+        assert self.head is not None, "a detector of one's own has its head"
         if self.head.decode is not None:
             raw = keras.ops.convert_to_numpy(
                 self.head.decode(keras.ops.convert_to_tensor(raw), image_shape)
@@ -194,6 +195,7 @@ class Detector:
         where the trace shows one (the class output reshaped from a
         convolution's grid by layers, as a CenterNet-style head does).
         """
+        assert inspection.input_shape is not None, "a traced model has an input shape"
         image_shape = inspection.input_shape[1:]
         if self.family == "RetinaNet":
             pyramid = model.backbone.feature_pyramid
@@ -243,10 +245,10 @@ class Detector:
         for n in range(len(images)):
             count = int(decoded["num_detections"][n])
             chosen = to_yxyx(decoded["boxes"][n][:count], model.bounding_box_format, height, width)
-            rows = [_row_of(box, boxes[n], height, width) for box in chosen]
+            rows = np.asarray([_row_of(box, boxes[n], height, width) for box in chosen], np.int64)
             found.append(
                 (
-                    np.asarray(rows, np.int64),
+                    rows,
                     decoded["labels"][n][:count].astype(np.int64),
                     decoded["confidence"][n][:count].astype(np.float64),
                 )
@@ -345,10 +347,13 @@ def _head_input(inspection: Inspection, output: int) -> list[Level]:
     the layer whose output that one reads, if it is a grid with more than one
     position."""
     records = [inspection.record(layer) for layer in inspection.layers_in_call_order()]
-    producers = {}
-    for record in records:  # innermost first: a nested model outputs its last layer's tensors
+    producers: dict = {}
+    for record in filter(
+        None, records
+    ):  # innermost first: a nested model outputs its last layer's tensors
         for index, tensor in enumerate(record.outputs):
             producers.setdefault(tensor, (record, index))
+    assert inspection.root is not None and inspection.input_shape is not None, "traced"
     outputs = inspection.root.outputs
     found = producers.get(outputs[output]) if output < len(outputs) else None
     rank = len(inspection.input_shape)

@@ -72,9 +72,9 @@ def check_output(layer, inspection: Inspection, output_index: int = 0) -> None:
     if len(shape) not in (3, len(inspection.input_shape)):
         layout_for(shape, inspection.input_shape, layer.name)  # raises with the message
     positions = record.positions
-    if len(shape) == 3 and len(inspection.input_shape) == 4 and positions is not None:
-        if shape[1] - MAX_PREFIX_TOKENS > positions:  # rows, not tokens: said now
-            layout_for(shape, inspection.input_shape, layer.name, positions=positions)
+    rows_not_tokens = positions is not None and shape[1] - MAX_PREFIX_TOKENS > positions
+    if len(shape) == 3 and len(inspection.input_shape) == 4 and rows_not_tokens:
+        layout_for(shape, inspection.input_shape, layer.name, positions=positions)
 
 
 def candidate_layers(
