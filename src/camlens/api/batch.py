@@ -128,14 +128,22 @@ def explain_batch(
             f"targets as an array must have one row per image: {done} images, "
             f"{len(targets)} rows. Received: targets.shape={targets.shape}"
         )
-    return Maps(*(_concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
+    joined = {field: _concatenate([getattr(p, field) for p in parts]) for field in _ARRAYS}
+    joined |= {field: getattr(parts[0], field) for field in _ALIKE}
+    return Maps(**joined)
 
 
-_FIELDS = tuple(Maps.__dataclass_fields__)
+_ALIKE = ("layers", "input_size")
+"""The fields of `Maps` that every batch shares (a detector's levels, its input size)."""
+
+_ARRAYS = tuple(field for field in Maps.__dataclass_fields__ if field not in _ALIKE)
 
 
 def _concatenate(parts: list):
-    """Arrays, or the same structure of arrays (a multi-output model's), joined per leaf."""
+    """Arrays, or the same structure of arrays (a multi-output model's), joined per
+    leaf; `None` (a field only a detector's maps have) stays `None`."""
+    if parts[0] is None:
+        return None
     return keras.tree.map_structure(lambda *arrays: np.concatenate(arrays), *parts)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..api.batch import explain_batch
 from ..api.explainer import Explainer
-from ..methods import METHODS
+from ..methods import class_methods
 from .faithfulness import average_drop_increase, deletion, insertion
 from .localization import energy_pointing_game, pointing_game
 from .sanity import randomization_check
@@ -76,7 +76,7 @@ def evaluate(
         randomization_images: images used by the randomization check.
         seed: seed of the random heatmaps and of the randomization.
     """
-    methods = list(METHODS) if methods is None else list(methods)
+    methods = class_methods() if methods is None else list(methods)
     if targets is None:
         targets = np.argmax(np.asarray(model.predict(images, verbose=0)), axis=-1)
     targets = np.asarray(targets)
