@@ -9,6 +9,8 @@ non-max suppression written here.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pytest
@@ -118,3 +120,21 @@ def test_box_on_a_model_that_is_no_detector(resnet):
         camlens.Explainer(resnet)(x, targets=Box([0, 0, 4, 4]))
     with pytest.raises(ValueError, match="model 'flat' is not one camlens recognises"):
         camlens.Explainer(resnet)(x, targets=[Detections()])
+
+
+def test_show_prediction_draws_a_panel_per_detection_with_its_box(centernet):
+    from camlens.formatters.boxes import BOX_COLOR
+
+    x = detectors.images(1, size=64, seed=2)
+    names = ["disc", "square", "star"]
+    maps = camlens.Explainer(centernet)(x, targets=Detections(k=2))
+    picture = camlens.show_prediction(centernet, x, targets=Detections(k=2), target_names=names)
+    expl = camlens.explain_prediction(centernet, x, targets=Detections(k=2))
+    assert [t.target for t in expl.targets] == maps.targets[0].tolist()
+    np.testing.assert_allclose([t.box for t in expl.targets], maps.boxes[0])
+    np.testing.assert_allclose([t.proba for t in expl.targets], maps.confidences[0])
+    assert picture.width == 2 * 64 + 4  # two panels, side by side
+    panel = np.asarray(camlens.format_as_image(replace(expl, targets=expl.targets[:1])))
+    top, left, bottom, right = np.clip(np.round(maps.boxes[0, 0]).astype(int), 0, 63)
+    outline = np.concatenate([panel[bottom, left : right + 1, :3], panel[top:bottom, right, :3]])
+    assert (outline == BOX_COLOR).all(axis=-1).mean() > 0.5  # the box's white outline
