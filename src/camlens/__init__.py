@@ -13,6 +13,7 @@ import importlib.util
 from typing import TYPE_CHECKING
 
 _PUBLIC = {
+    "BlankMapWarning": ".api.blank_maps",
     "Explainer": ".api.explainer",
     "Explanation": ".api.results",
     "Maps": ".api.results",
@@ -43,7 +44,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from . import targets
     from .api.batch import explain_batch
-    from .api.blank_maps import ZeroGradientWarning
+    from .api.blank_maps import BlankMapWarning, ZeroGradientWarning
     from .api.explainer import Explainer
     from .api.many_methods import explain_methods
     from .api.prediction import explain_prediction, gradcam_backend, show_prediction

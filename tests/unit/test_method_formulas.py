@@ -258,18 +258,33 @@ def test_signed_maps_keep_negative_evidence():
     assert maps.min() < 0
 
 
-def test_eigen_smoothing_projects_the_channel_terms_signed_like_their_sum():
+@pytest.mark.parametrize("name", ["layercam", "hirescam", "gradcam"])
+def test_eigen_smoothing_projects_the_positive_and_negative_terms_apart(name):
+    """P(T+) - P(T-): each part's projection on its first right singular vector,
+    scaled to the part's total."""
     given = inputs()
-    maps = compute(METHODS["layercam"], given, smooth="eigen")
-    for n in range(N):
-        for t in range(K):
-            terms = np.maximum(given.gradients[n, t], 0) * given.activations[n]
-            matrix = terms.reshape(-1, C)
-            _, _, vt = np.linalg.svd(matrix, full_matrices=False)
-            projection = matrix @ vt[0]
-            if projection @ matrix.sum(axis=1) < 0:
-                projection = -projection
-            np.testing.assert_allclose(maps[n, t], normalized(projection.reshape(H, W)), atol=1e-9)
+    for relu in (True, False):
+        maps = compute(METHODS[name], given, relu=relu, smooth="eigen")
+        for n in range(N):
+            for t in range(K):
+                a, g = given.activations[n], given.gradients[n, t]
+                terms = {
+                    "layercam": np.maximum(g, 0) * a,
+                    "hirescam": g * a,
+                    "gradcam": a * g.mean(axis=(0, 1)),
+                }[name]
+                raw = np.zeros((H, W))
+                for sign in (1, -1):
+                    matrix = np.maximum(sign * terms, 0).reshape(-1, C)
+                    if not matrix.any():
+                        continue
+                    _, _, vt = np.linalg.svd(matrix, full_matrices=False)
+                    projection = matrix @ vt[0]
+                    projection = projection if projection.sum() >= 0 else -projection
+                    assert projection.min() >= -1e-12  # Perron-Frobenius: no sign to choose
+                    raw += sign * projection.reshape(H, W) * matrix.sum() / projection.sum()
+                expected = normalized(raw) if relu else raw / (np.abs(raw).max() + 1e-7)
+                np.testing.assert_allclose(maps[n, t], expected, atol=1e-9)
 
 
 def test_class_agnostic_methods_give_every_target_the_same_map():

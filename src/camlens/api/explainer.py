@@ -31,6 +31,7 @@ from ..checks import (
     check_token_grid,
 )
 from ..methods.fusion import COMBINATIONS, fused
+from ..methods.registry import normalized, raw
 from ..methods.smoothing import AUGMENT, augmented
 from ..model.channels import channels_last_shape, is_channels_first
 from ..model.inputs import (
@@ -45,7 +46,7 @@ from ..model.token_grid import Layout
 from ..probe import SCORES, ProbeResult, probe_for
 from ..probe.base import input_shapes
 from ..probe.plan import REGION, SIMILAR
-from .blank_maps import warn_if_blank
+from .blank_maps import warn_if_blank, warn_if_combined_blank
 from .layer_runs import choose_layer, run_at
 from .passes import method_inputs
 from .planning import check_class_ids, plan_targets, with_comparisons
@@ -254,28 +255,35 @@ class Explainer:
             return Maps(heatmaps, first.targets, first.scores, first.outputs)
         batch = as_model_inputs(prepared)
         inputs, result, plan = self.method_inputs(batch, targets, pad_to)
-        maps = self.maps_of(self.method, inputs, result)
+        maps = self.maps_of(self.method, inputs, result, check=self.smooth != AUGMENT)
         if self.smooth == AUGMENT:
             check_class_ids(plan)
 
             def heatmaps_of(variant: np.ndarray, ids: np.ndarray) -> np.ndarray:
-                variants = batch.with_image(variant)
-                return self.maps_of(
-                    self.method, *self.method_inputs(variants, ids, pad_to)[:2]
-                ).heatmaps
+                arrays = self.method_inputs(batch.with_image(variant), ids, pad_to)[:2]
+                return self.maps_of(self.method, *arrays, check=False).heatmaps
 
             maps.heatmaps = augmented(
                 batch.image, maps.heatmaps, maps.targets, heatmaps_of, self.relu
             )
+            warn_if_combined_blank(maps.heatmaps, inputs, self.method, self._layer, self.relu)
         return maps
 
     def maps_of(
-        self, method: methods.Method, inputs: methods.MethodInputs, result: ProbeResult
+        self,
+        method: methods.Method,
+        inputs: methods.MethodInputs,
+        result: ProbeResult,
+        check: bool = True,
     ) -> Maps:
-        """The `Maps` of `method` from the arrays of one probe pass (`method_inputs`)."""
+        """The `Maps` of `method` from the arrays of one probe pass (`method_inputs`);
+        `check`: warn of blank maps (`BlankMapWarning`), with their cause."""
         count = inputs.target_count
+        maps = raw(method, inputs, self.smooth)
+        if check:
+            warn_if_blank(maps, inputs, method, self._layer, self.relu, self.smooth)
         return Maps(
-            heatmaps=methods.compute(method, inputs, relu=self.relu, smooth=self.smooth),
+            heatmaps=normalized(maps, self.relu),
             targets=result.targets[:, :count],
             scores=result.scores[:, :count],
             outputs=result.outputs,
@@ -333,10 +341,7 @@ class Explainer:
         if self._layer is None:
             return plan, self._choose_layer(inspection, batch, plan, count, pad_to)
         check_output(self._layer, inspection, self.output_index)
-        result = self._run(self._layer, None, inspection, batch, plan, pad_to)
-        if self._chosen and result.gradients is not None:
-            warn_if_blank(result, self._layer, count)
-        return plan, result
+        return plan, self._run(self._layer, None, inspection, batch, plan, pad_to)
 
     def inspection_for(self, prepared) -> Inspection:
         """The model's inspection for prepared input's shapes (all inputs' for several)."""
