@@ -33,7 +33,7 @@ from ..checks import (
 from ..methods.fusion import COMBINATIONS, fused
 from ..methods.registry import normalized, raw
 from ..methods.smoothing import AUGMENT, augmented
-from ..model.channels import channels_last_shape, is_channels_first
+from ..model.channels import channels_last_shape, check_region_layout, is_channels_first
 from ..model.inputs import (
     as_model_inputs,
     check_image_input,
@@ -42,6 +42,7 @@ from ..model.inputs import (
 )
 from ..model.inspection import Inspection, graph_input_shape, inspect
 from ..model.layer_choice import check_output, resolve_layer
+from ..model.state import refresh
 from ..model.token_grid import Layout
 from ..probe import SCORES, ProbeResult, probe_for
 from ..probe.base import input_shapes
@@ -325,18 +326,15 @@ class Explainer:
         layer is chosen on the first pass.
         """
         batch = as_model_inputs(prepared)
+        if refresh(self.model) and not self._chosen:  # changed in place: choose again
+            self._layer, self._layouts = None, {}
         inspection = self.inspection_for(batch)
         outputs = inspection.outputs
         plan = with_comparisons(
             plan_targets(targets, outputs, len(batch.image)), self.method, outputs
         )
-        if is_channels_first(self.model) and any(slot.kind == REGION for slot in plan.slots):
-            raise ValueError(
-                "Region targets read a (batch, height, width, classes) output; model "
-                f"'{self.model.name}' is channels_first, so its output grid has its "
-                "classes first. Pass a callable target that sums the region of its "
-                "output. Received: a Region in targets"
-            )
+        if any(slot.kind == REGION for slot in plan.slots):
+            check_region_layout(self.model)
         count = sum(slot.kind != SIMILAR for slot in plan.slots)
         if self._layer is None:
             return plan, self._choose_layer(inspection, batch, plan, count, pad_to)
