@@ -45,41 +45,42 @@ def main() -> None:
     bench.header("The in-place change check (ms, medians, calls interleaved)", args.quick)
     print(bench.table(HEADERS, []), flush=True)
     for name in names:
-        title = bench.MODELS[name][0]
-        model = bench.build_model(name)
-        images = bench.random_images(1)
-        forward = bench.compiled_forward(model)
-        unchecked = mock.patch.object(explainer_module, "refresh", lambda model: False)
+        print(bench.row(_measured(name, rounds)), flush=True)
 
-        def without_check():
-            with unchecked:
-                return camlens.explain_prediction(model, images)
 
-        calls = {
-            "forward": lambda: forward(images),
-            "checked": lambda: camlens.explain_prediction(model, images),
-            "unchecked": without_check,
-        }
-        warmup = 2 if bench.backend() == "tensorflow" else 1
-        medians, done = bench.interleaved(calls, rounds, warmup)
-        check = _median_seconds(lambda: refresh(model), 200)
-        layers = len(model._flatten_layers(include_self=False, recursive=True))
-        print(
-            bench.row(
-                [
-                    title,
-                    layers,
-                    bench.ms(medians["forward"]),
-                    bench.ms(medians["checked"]),
-                    bench.ms(medians["unchecked"]),
-                    bench.ratio(medians["checked"], medians["unchecked"], 3),
-                    bench.ratio(medians["checked"], medians["forward"]),
-                    f"{check * 1e3:.3f}",
-                    done,
-                ]
-            ),
-            flush=True,
-        )
+def _measured(name: str, rounds: int) -> list:
+    """One table row: the model's forward pass, explain_prediction with and
+    without the check (interleaved), and the check alone."""
+    title = bench.MODELS[name][0]
+    model = bench.build_model(name)
+    images = bench.random_images(1)
+    forward = bench.compiled_forward(model)
+    unchecked = mock.patch.object(explainer_module, "refresh", lambda model: False)
+
+    def without_check():
+        with unchecked:
+            return camlens.explain_prediction(model, images)
+
+    calls = {
+        "forward": lambda: forward(images),
+        "checked": lambda: camlens.explain_prediction(model, images),
+        "unchecked": without_check,
+    }
+    warmup = 2 if bench.backend() == "tensorflow" else 1
+    medians, done = bench.interleaved(calls, rounds, warmup)
+    check = _median_seconds(lambda: refresh(model), 200)
+    layers = len(model._flatten_layers(include_self=False, recursive=True))
+    return [
+        title,
+        layers,
+        bench.ms(medians["forward"]),
+        bench.ms(medians["checked"]),
+        bench.ms(medians["unchecked"]),
+        bench.ratio(medians["checked"], medians["unchecked"], 3),
+        bench.ratio(medians["checked"], medians["forward"]),
+        f"{check * 1e3:.3f}",
+        done,
+    ]
 
 
 def _median_seconds(call, count: int) -> float:

@@ -40,6 +40,7 @@ _PUBLIC = {
 from .audit import audit  # noqa: E402
 
 __all__ = [
+    "BlankMapWarning",
     "Explainer",
     "Explanation",
     "Maps",

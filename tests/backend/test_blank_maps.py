@@ -82,7 +82,7 @@ def _every_method_and_option(model, x, layer, targets):
     for smooth in (None, "eigen"):
         chosen = [n for n in names if smooth is None or METHODS[n].sums_channels]
         maps, said = recorded(
-            lambda: camlens.explain_methods(
+            lambda chosen=chosen, smooth=smooth: camlens.explain_methods(
                 model,
                 x,
                 methods=chosen,

@@ -154,7 +154,8 @@ _PACKAGE = str(Path(__file__).resolve().parents[1])
 
 def _caller_level() -> int:
     """The `stacklevel` of the first frame outside camlens: the user's call."""
-    frame, level = inspect.currentframe().f_back, 1
+    here = inspect.currentframe()
+    frame, level = (here.f_back if here is not None else None), 1
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
     return level

@@ -261,8 +261,8 @@ class Explainer:
             check_class_ids(plan)
 
             def heatmaps_of(variant: np.ndarray, ids: np.ndarray) -> np.ndarray:
-                arrays = self.method_inputs(batch.with_image(variant), ids, pad_to)[:2]
-                return self.maps_of(self.method, *arrays, check=False).heatmaps
+                inputs, result, _ = self.method_inputs(batch.with_image(variant), ids, pad_to)
+                return self.maps_of(self.method, inputs, result, check=False).heatmaps
 
             maps.heatmaps = augmented(
                 batch.image, maps.heatmaps, maps.targets, heatmaps_of, self.relu

@@ -26,10 +26,10 @@
   positive mass, it was unrelated to the plain map (Pearson r = 0.09 after the
   ReLU); split, r = 0.80. Over Grad-CAM, XGrad-CAM, HiResCAM and Shapley-CAM at
   four of its layers, one component was blank in 6 of 16 cases and had r = -0.53
-  to 0.82 in the others; split, r = 0.69 to 0.94, never blank. A first component of non-negative terms is
-  itself non-negative (Perron-Frobenius), so no sign is chosen at all; where the
-  terms are all non-negative already (Layer-CAM at a ReLU's output, Grad-CAM
-  element-wise), the map is their projection, as without the split.
+  to 0.82 in the others; split, r = 0.69 to 0.94, never blank. A first component
+  of non-negative terms is itself non-negative (Perron-Frobenius), so no sign is
+  chosen at all; where the terms are all non-negative already (Layer-CAM at a
+  ReLU's output, Grad-CAM element-wise), the map is their projection, as without the split.
 """
 
 from __future__ import annotations

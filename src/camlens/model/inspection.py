@@ -202,7 +202,7 @@ def inspect(model: keras.Model, input_shape: tuple | None, call_shapes=None) -> 
         cached = _cache.get(model)
         if cached is None or cached[0] != current:  # first seen, or changed in place
             cached = _cache[model] = (current, {})
-        per_model = cached[1]
+        per_model: dict = cached[1]
         inspection = per_model.get(key)
         if inspection is None:
             inspection = per_model[key] = Inspection(model, input_shape, call_shapes)

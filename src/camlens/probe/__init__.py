@@ -22,7 +22,9 @@ _PROBES = {
     "jax": ("jax", "JaxProbe"),
     "torch": ("torch", "TorchProbe"),
 }
-_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[keras.Model, tuple[object, dict[tuple[int, int], Probe]]] = (
+    weakref.WeakKeyDictionary()
+)
 _cache_lock = threading.Lock()
 
 
