@@ -105,7 +105,7 @@ def fem(a, g, n, t):
     total = np.zeros((H, W))
     for k in range(C):
         mean, deviation = a[:, :, k].mean(), a[:, :, k].std()
-        total += mean * (a[:, :, k] >= mean + 2 * deviation)
+        total += mean * (a[:, :, k] > mean + 2 * deviation)
     return total
 
 
@@ -133,19 +133,43 @@ def test_method_equals_its_formula(name):
             np.testing.assert_allclose(maps[n, t], expected, atol=1e-9)
 
 
-def test_kpcacam_equals_scikit_learns_kernel_pca():
+def sigmoid_kernel_component(features: np.ndarray) -> np.ndarray:
+    """KPCA-CAM's projection written out: rows centred, Gram matrix
+    tanh(x.y / C + 1), centred by the projector J = I - 1/n, top eigenpair."""
+    rows = features - features.mean(axis=0)
+    count = len(rows)
+    centring = np.eye(count) - np.full((count, count), 1 / count)
+    gram = centring @ np.tanh(rows @ rows.T / features.shape[1] + 1) @ centring
+    values, vectors = np.linalg.eigh(gram)
+    return vectors[:, -1] * np.sqrt(values[-1])
+
+
+def test_kpcacam_is_the_sigmoid_kernel_principal_component_signed_by_total_activation():
     from sklearn.decomposition import KernelPCA
 
     given = inputs()
     maps = compute(METHODS["kpcacam"], given)
     for n in range(N):
         features = given.activations[n].reshape(-1, C)
-        projection = KernelPCA(1, kernel="rbf", gamma=1.0 / C).fit_transform(features)[:, 0]
+        written_out = sigmoid_kernel_component(features)
+        # pytorch-grad-cam's KPCA_CAM (the paper's code): scikit-learn on the centred rows
+        theirs = KernelPCA(1, kernel="sigmoid").fit_transform(features - features.mean(axis=0))
+        np.testing.assert_allclose(np.abs(theirs[:, 0]), np.abs(written_out), atol=1e-9)
         totals = features.sum(axis=1)
-        if projection @ (totals - totals.mean()) < 0:
-            projection = -projection
+        if written_out @ (totals - totals.mean()) < 0:
+            written_out = -written_out
         for t in range(K):  # class-agnostic: every target gets the image's map
-            np.testing.assert_allclose(maps[n, t], normalized(projection.reshape(H, W)), atol=1e-6)
+            np.testing.assert_allclose(maps[n, t], normalized(written_out.reshape(H, W)), atol=1e-6)
+
+
+def test_fem_threshold_is_strict_so_a_constant_channel_adds_nothing():
+    given = inputs()
+    given.activations[..., 0] = 5.0  # mean 5, deviation 0: no location exceeds it
+    without = inputs()
+    without.activations[..., 0] = 0.0
+    np.testing.assert_allclose(
+        compute(METHODS["fem"], given), compute(METHODS["fem"], without), atol=1e-12
+    )
 
 
 def test_finercam_takes_the_gradient_of_the_score_differences():
