@@ -58,6 +58,24 @@ def warn_if_combined_blank(
         warn_if_blank(raw(method, inputs), inputs, method, layer, relu, None, blank)
 
 
+def warn_if_product_blank(layer_maps: list, heatmaps: np.ndarray, layers: list) -> None:
+    """A warning for maps that `combine="product"` left blank although no layer's
+    map is: the layers point at places that do not overlap."""
+    blank = is_blank(heatmaps)
+    for maps in layer_maps:
+        blank &= ~is_blank(maps.heatmaps)
+    if blank.any():
+        names = ", ".join(f"'{layer.name}'" for layer in layers)
+        warnings.warn(
+            f"combine='product' (RefineCAM) left the maps of {int(blank.sum())} of "
+            f"{blank.size} (image, target) pairs blank although no layer's map is: the "
+            f"layers {names} point at places that do not overlap. combine='mean' shows "
+            "each layer's evidence; or choose layers nearer each other.",
+            BlankMapWarning,
+            stacklevel=_caller_level(),
+        )
+
+
 def warn_if_blank(
     raw: np.ndarray,
     inputs: MethodInputs,

@@ -30,7 +30,7 @@ from ..checks import (
     check_smooth,
     check_token_grid,
 )
-from ..methods.fusion import COMBINATIONS, fused
+from ..methods.fusion import COMBINATIONS, PRODUCT, fused
 from ..methods.registry import normalized, raw
 from ..methods.smoothing import AUGMENT, augmented
 from ..model.channels import channels_last_shape, check_region_layout, is_channels_first
@@ -47,7 +47,7 @@ from ..model.token_grid import Layout
 from ..probe import SCORES, ProbeResult, probe_for
 from ..probe.base import input_shapes
 from ..probe.plan import REGION, SIMILAR
-from .blank_maps import warn_if_blank, warn_if_combined_blank
+from .blank_maps import warn_if_blank, warn_if_combined_blank, warn_if_product_blank
 from .layer_runs import choose_layer, run_at
 from .passes import method_inputs
 from .planning import check_class_ids, plan_targets, with_comparisons
@@ -111,7 +111,9 @@ class Explainer:
             maps are upsampled to the finest layer's grid and combined
             (multi-layer CAM, e.g. Layer-CAM over several stages); one
             probe pass per layer.
-        combine: how the maps of `layers` are combined: `"mean"` or `"max"`.
+        combine: how the maps of `layers` are combined: `"mean"`, `"max"`, or
+            `"product"` (RefineCAM: a location keeps weight only where every
+            layer's map has it; needs `relu=True`).
         image_input: for a model with several inputs (an image beside
             tabular data, say), the input the maps are for: an index into
             `model.inputs` or an input's name; `None` takes the only input of
@@ -165,6 +167,12 @@ class Explainer:
         self.combine = check_choice(
             combine, "combine", COMBINATIONS, "how the maps of layers= are combined"
         )
+        if self.combine == PRODUCT and not self.relu:
+            raise ValueError(
+                "combine='product' (RefineCAM) multiplies maps in [0, 1]; with relu=False "
+                "two negative maps would make a positive one. Pass relu=True, or "
+                "combine='mean'. Received: combine='product', relu=False"
+            )
         layers = check_layers(layers, layer)
         self._chosen = layer is not None
         self._layer = None
@@ -253,6 +261,8 @@ class Explainer:
             layer_maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
             first = layer_maps[0]
             heatmaps = fused([each.heatmaps for each in layer_maps], self.combine, self.relu)
+            if self.combine == PRODUCT:
+                warn_if_product_blank(layer_maps, heatmaps, [part._layer for part in self.parts])
             return Maps(heatmaps, first.targets, first.scores, first.outputs)
         batch = as_model_inputs(prepared)
         inputs, result, plan = self.method_inputs(batch, targets, pad_to)
