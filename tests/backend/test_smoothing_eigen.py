@@ -73,7 +73,9 @@ def test_one_pass_for_every_eigen_smoothed_method(resnet):
         np.testing.assert_allclose(maps.heatmaps, alone.heatmaps, atol=1e-6)
 
 
-@pytest.mark.parametrize("method", ["eigencam", "eigengradcam", "kpcacam", "fem", "guided-gradcam"])
+@pytest.mark.parametrize(
+    "method", ["eigencam", "eigengradcam", "segeigencam", "kpcacam", "fem", "guided-gradcam"]
+)
 def test_methods_that_are_no_channel_sum_refuse_eigen_smoothing(resnet, method):
     with pytest.raises(ValueError, match="smooth='eigen'"):
         camlens.Explainer(resnet, method=method, smooth="eigen")

@@ -101,6 +101,14 @@ def eigengradcam(a, g, n, t):
     return first_component((a * g).reshape(-1, C), (H, W))
 
 
+def segeigencam(a, g, n, t):
+    matrix = (np.abs(g) * a).reshape(-1, C)
+    matrix = matrix - matrix.mean(axis=0)
+    projection = matrix @ np.linalg.svd(matrix)[2][0]
+    projection = -projection if abs(projection.min()) > abs(projection.max()) else projection
+    return projection.reshape(H, W)
+
+
 def fem(a, g, n, t):
     total = np.zeros((H, W))
     for k in range(C):
@@ -119,6 +127,7 @@ FORMULAS = {
     "eigencam": eigencam,
     "eigengradcam": eigengradcam,
     "fem": fem,
+    "segeigencam": segeigencam,
 }
 
 

@@ -29,6 +29,7 @@ from . import (
     kpcacam,
     layercam,
     scorecam,
+    segeigencam,
     shapleycam,
     xgradcam,
 )
@@ -164,6 +165,7 @@ METHODS: dict[str, Method] = {
         ),
         Method("shapleycam", "Shapley-CAM", shapleycam.channel_weights),
         Method("guided-gradcam", "Guided Grad-CAM", raw_maps=guided_gradcam.raw_maps),
+        Method("segeigencam", "Seg-Eigen-CAM", raw_maps=segeigencam.raw_maps),
     )
 }
 """Every method by name: the built-in ones, then those registered."""
