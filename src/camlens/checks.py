@@ -123,6 +123,18 @@ def check_layers(layers, layer) -> list | None:
     return list(layers)
 
 
+def check_combine(combine, relu: bool, choices: Sequence) -> str:
+    """`combine` if it is one of `choices`; `"product"` (RefineCAM) only with `relu`."""
+    check_choice(combine, "combine", choices, "how the maps of layers= are combined")
+    if combine == "product" and not relu:
+        raise ValueError(
+            "combine='product' (RefineCAM) multiplies maps in [0, 1]; with relu=False "
+            "two negative maps would make a positive one. Pass relu=True, or "
+            "combine='mean'. Received: combine='product', relu=False"
+        )
+    return combine
+
+
 def check_counterfactual(method, counterfactual) -> bool:
     """`counterfactual` as a bool, refused for a method that ignores the target."""
     counterfactual = check_bool(counterfactual, "counterfactual")

@@ -113,7 +113,7 @@ def test_a_product_blank_where_no_layer_is_says_the_layers_do_not_overlap():
 
     left, right = np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 4, 4))
     left[..., :2], right[..., 2:] = 1.0, 1.0
-    layers = [SimpleNamespace(name="early"), SimpleNamespace(name="late")]
+    parts = [SimpleNamespace(layer=SimpleNamespace(name=name)) for name in ("early", "late")]
     maps = [SimpleNamespace(heatmaps=left), SimpleNamespace(heatmaps=right)]
     with pytest.warns(camlens.BlankMapWarning, match="'early', 'late' point at places"):
-        warn_if_product_blank(maps, left * right, layers)
+        warn_if_product_blank("product", maps, left * right, parts)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..methods import Method, MethodInputs
+from ..methods.fusion import PRODUCT
 from ..methods.normalize import EPSILON
 from ..methods.registry import raw
 from ..methods.smoothing import EIGEN
@@ -58,14 +59,17 @@ def warn_if_combined_blank(
         warn_if_blank(raw(method, inputs), inputs, method, layer, relu, None, blank)
 
 
-def warn_if_product_blank(layer_maps: list, heatmaps: np.ndarray, layers: list) -> None:
+def warn_if_product_blank(combine: str, layer_maps: list, heatmaps: np.ndarray, parts) -> None:
     """A warning for maps that `combine="product"` left blank although no layer's
-    map is: the layers point at places that do not overlap."""
+    map (`layer_maps`, of the explainers `parts`, one per layer) is: the layers
+    point at places that do not overlap."""
+    if combine != PRODUCT:
+        return
     blank = is_blank(heatmaps)
     for maps in layer_maps:
         blank &= ~is_blank(maps.heatmaps)
     if blank.any():
-        names = ", ".join(f"'{layer.name}'" for layer in layers)
+        names = ", ".join(f"'{part.layer.name}'" for part in parts)
         warnings.warn(
             f"combine='product' (RefineCAM) left the maps of {int(blank.sum())} of "
             f"{blank.size} (image, target) pairs blank although no layer's map is: the "

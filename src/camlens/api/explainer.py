@@ -21,6 +21,7 @@ from ..checks import (
     check_bool,
     check_callable,
     check_choice,
+    check_combine,
     check_counterfactual,
     check_layers,
     check_max_channels,
@@ -30,7 +31,7 @@ from ..checks import (
     check_smooth,
     check_token_grid,
 )
-from ..methods.fusion import COMBINATIONS, PRODUCT, fused
+from ..methods.fusion import COMBINATIONS, fused
 from ..methods.registry import normalized, raw
 from ..methods.smoothing import AUGMENT, augmented
 from ..model.channels import channels_last_shape, check_region_layout, is_channels_first
@@ -164,15 +165,7 @@ class Explainer:
         )
         self.max_channels = check_max_channels(self.method, max_channels)
         self.smooth = check_smooth(self.method, smooth)
-        self.combine = check_choice(
-            combine, "combine", COMBINATIONS, "how the maps of layers= are combined"
-        )
-        if self.combine == PRODUCT and not self.relu:
-            raise ValueError(
-                "combine='product' (RefineCAM) multiplies maps in [0, 1]; with relu=False "
-                "two negative maps would make a positive one. Pass relu=True, or "
-                "combine='mean'. Received: combine='product', relu=False"
-            )
+        self.combine = check_combine(combine, self.relu, COMBINATIONS)
         layers = check_layers(layers, layer)
         self._chosen = layer is not None
         self._layer = None
@@ -261,8 +254,7 @@ class Explainer:
             layer_maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
             first = layer_maps[0]
             heatmaps = fused([each.heatmaps for each in layer_maps], self.combine, self.relu)
-            if self.combine == PRODUCT:
-                warn_if_product_blank(layer_maps, heatmaps, [part._layer for part in self.parts])
+            warn_if_product_blank(self.combine, layer_maps, heatmaps, self.parts)
             return Maps(heatmaps, first.targets, first.scores, first.outputs)
         batch = as_model_inputs(prepared)
         inputs, result, plan = self.method_inputs(batch, targets, pad_to)
