@@ -123,6 +123,18 @@ def check_layers(layers, layer) -> list | None:
     return list(layers)
 
 
+def check_combine(combine, relu: bool, choices: Sequence) -> str:
+    """`combine` if it is one of `choices`; `"product"` (RefineCAM) only with `relu`."""
+    check_choice(combine, "combine", choices, "how the maps of layers= are combined")
+    if combine == "product" and not relu:
+        raise ValueError(
+            "combine='product' (RefineCAM) multiplies maps in [0, 1]; with relu=False "
+            "two negative maps would make a positive one. Pass relu=True, or "
+            "combine='mean'. Received: combine='product', relu=False"
+        )
+    return combine
+
+
 def check_counterfactual(method, counterfactual) -> bool:
     """`counterfactual` as a bool, refused for a method that ignores the target."""
     counterfactual = check_bool(counterfactual, "counterfactual")
@@ -141,8 +153,8 @@ def check_smooth(method, smooth) -> str | None:
     if smooth == "eigen" and not method.sums_channels:
         raise ValueError(
             "smooth='eigen' projects the terms a method sums over channels, and "
-            f"{method.title} is not such a sum (Eigen-CAM, Eigen-Grad-CAM, KPCA-CAM "
-            "and FEM project or threshold the activations themselves; Guided "
+            f"{method.title} is not such a sum (Eigen-CAM, Eigen-Grad-CAM, Seg-Eigen-CAM, "
+            "KPCA-CAM and FEM project or threshold the activations themselves; Guided "
             "Grad-CAM multiplies by input gradients). Use smooth='aug' or None. "
             f"Received: method={method.name!r}, smooth='eigen'"
         )

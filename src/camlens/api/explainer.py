@@ -21,6 +21,7 @@ from ..checks import (
     check_bool,
     check_callable,
     check_choice,
+    check_combine,
     check_counterfactual,
     check_layers,
     check_max_channels,
@@ -31,8 +32,9 @@ from ..checks import (
     check_token_grid,
 )
 from ..methods.fusion import COMBINATIONS, fused
+from ..methods.registry import normalized, raw
 from ..methods.smoothing import AUGMENT, augmented
-from ..model.channels import channels_last_shape, is_channels_first
+from ..model.channels import channels_last_shape, check_region_layout, is_channels_first
 from ..model.inputs import (
     as_model_inputs,
     check_image_input,
@@ -41,11 +43,12 @@ from ..model.inputs import (
 )
 from ..model.inspection import Inspection, graph_input_shape, inspect
 from ..model.layer_choice import check_output, resolve_layer
+from ..model.state import refresh
 from ..model.token_grid import Layout
 from ..probe import SCORES, ProbeResult, probe_for
 from ..probe.base import input_shapes
 from ..probe.plan import REGION, SIMILAR
-from .blank_maps import warn_if_blank
+from .blank_maps import warn_if_blank, warn_if_combined_blank, warn_if_product_blank
 from .layer_runs import choose_layer, run_at
 from .passes import method_inputs
 from .planning import check_class_ids, plan_targets, with_comparisons
@@ -109,7 +112,9 @@ class Explainer:
             maps are upsampled to the finest layer's grid and combined
             (multi-layer CAM, e.g. Layer-CAM over several stages); one
             probe pass per layer.
-        combine: how the maps of `layers` are combined: `"mean"` or `"max"`.
+        combine: how the maps of `layers` are combined: `"mean"`, `"max"`, or
+            `"product"` (RefineCAM: a location keeps weight only where every
+            layer's map has it; needs `relu=True`).
         image_input: for a model with several inputs (an image beside
             tabular data, say), the input the maps are for: an index into
             `model.inputs` or an input's name; `None` takes the only input of
@@ -160,9 +165,7 @@ class Explainer:
         )
         self.max_channels = check_max_channels(self.method, max_channels)
         self.smooth = check_smooth(self.method, smooth)
-        self.combine = check_choice(
-            combine, "combine", COMBINATIONS, "how the maps of layers= are combined"
-        )
+        self.combine = check_combine(combine, self.relu, COMBINATIONS)
         layers = check_layers(layers, layer)
         self._chosen = layer is not None
         self._layer = None
@@ -251,31 +254,39 @@ class Explainer:
             layer_maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
             first = layer_maps[0]
             heatmaps = fused([each.heatmaps for each in layer_maps], self.combine, self.relu)
+            warn_if_product_blank(self.combine, layer_maps, heatmaps, self.parts)
             return Maps(heatmaps, first.targets, first.scores, first.outputs)
         batch = as_model_inputs(prepared)
         inputs, result, plan = self.method_inputs(batch, targets, pad_to)
-        maps = self.maps_of(self.method, inputs, result)
+        maps = self.maps_of(self.method, inputs, result, check=self.smooth != AUGMENT)
         if self.smooth == AUGMENT:
             check_class_ids(plan)
 
             def heatmaps_of(variant: np.ndarray, ids: np.ndarray) -> np.ndarray:
-                variants = batch.with_image(variant)
-                return self.maps_of(
-                    self.method, *self.method_inputs(variants, ids, pad_to)[:2]
-                ).heatmaps
+                inputs, result, _ = self.method_inputs(batch.with_image(variant), ids, pad_to)
+                return self.maps_of(self.method, inputs, result, check=False).heatmaps
 
             maps.heatmaps = augmented(
                 batch.image, maps.heatmaps, maps.targets, heatmaps_of, self.relu
             )
+            warn_if_combined_blank(maps.heatmaps, inputs, self.method, self._layer, self.relu)
         return maps
 
     def maps_of(
-        self, method: methods.Method, inputs: methods.MethodInputs, result: ProbeResult
+        self,
+        method: methods.Method,
+        inputs: methods.MethodInputs,
+        result: ProbeResult,
+        check: bool = True,
     ) -> Maps:
-        """The `Maps` of `method` from the arrays of one probe pass (`method_inputs`)."""
+        """The `Maps` of `method` from the arrays of one probe pass (`method_inputs`);
+        `check`: warn of blank maps (`BlankMapWarning`), with their cause."""
         count = inputs.target_count
+        maps = raw(method, inputs, self.smooth)
+        if check:
+            warn_if_blank(maps, inputs, method, self._layer, self.relu, self.smooth)
         return Maps(
-            heatmaps=methods.compute(method, inputs, relu=self.relu, smooth=self.smooth),
+            heatmaps=normalized(maps, self.relu),
             targets=result.targets[:, :count],
             scores=result.scores[:, :count],
             outputs=result.outputs,
@@ -317,26 +328,20 @@ class Explainer:
         layer is chosen on the first pass.
         """
         batch = as_model_inputs(prepared)
+        if refresh(self.model) and not self._chosen:  # changed in place: choose again
+            self._layer, self._layouts = None, {}
         inspection = self.inspection_for(batch)
         outputs = inspection.outputs
         plan = with_comparisons(
             plan_targets(targets, outputs, len(batch.image)), self.method, outputs
         )
-        if is_channels_first(self.model) and any(slot.kind == REGION for slot in plan.slots):
-            raise ValueError(
-                "Region targets read a (batch, height, width, classes) output; model "
-                f"'{self.model.name}' is channels_first, so its output grid has its "
-                "classes first. Pass a callable target that sums the region of its "
-                "output. Received: a Region in targets"
-            )
+        if any(slot.kind == REGION for slot in plan.slots):
+            check_region_layout(self.model)
         count = sum(slot.kind != SIMILAR for slot in plan.slots)
         if self._layer is None:
             return plan, self._choose_layer(inspection, batch, plan, count, pad_to)
         check_output(self._layer, inspection, self.output_index)
-        result = self._run(self._layer, None, inspection, batch, plan, pad_to)
-        if self._chosen and result.gradients is not None:
-            warn_if_blank(result, self._layer, count)
-        return plan, result
+        return plan, self._run(self._layer, None, inspection, batch, plan, pad_to)
 
     def inspection_for(self, prepared) -> Inspection:
         """The model's inspection for prepared input's shapes (all inputs' for several)."""

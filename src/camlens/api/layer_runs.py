@@ -14,7 +14,6 @@ from ..model.layer_choice import candidate_layers, no_candidate_error
 from ..model.token_grid import Layout, layout_for
 from ..probe import ProbeResult, probe_for
 from ..probe.plan import TargetPlan
-from .blank_maps import warn_if_blank
 
 
 def run_at(
@@ -73,8 +72,8 @@ def choose_layer(
             compared classes).
 
     Returns:
-        `(layer, result)`; the first candidate, with a `ZeroGradientWarning`, when
-        the score depends on none.
+        `(layer, result)`; the first candidate when the score depends on none
+        (its maps then say so: `blank_maps`).
     """
     first = None
     key = (token_grid, prefix_tokens)
@@ -87,5 +86,4 @@ def choose_layer(
             return layer, result
     if first is None:
         raise no_candidate_error(model, token_grid, prefix_tokens)
-    warn_if_blank(first[1], first[0], targets)
     return first

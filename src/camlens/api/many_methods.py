@@ -20,6 +20,7 @@ GRADIENT_METHODS = (
     "xgradcam",
     "hirescam",
     "eigengradcam",
+    "segeigencam",
     "gradcam-elementwise",
     "finercam",
     "eigencam",

@@ -5,7 +5,8 @@ computation), with every layer's `call` and Keras's softmax and sigmoid
 intercepted, and keeps what the rest of camlens asks: each layer's output
 shapes, which layers ran inside which, the size of the output's class axis,
 and where the model's last activation is applied (to read the score before it).
-The result is cached per model (for as long as it lives) and input shape.
+The result is cached per model (for as long as it lives) and input shape, and
+described again when the model changes in place (`state`).
 
 The Keras internals it relies on are in `keras_internals`, each with its reason.
 """
@@ -28,6 +29,7 @@ from .keras_internals import (
     compute_output_spec,
     without_remat,
 )
+from .state import generation
 
 _LINEAR_LAYERS = (
     keras.layers.Dense,
@@ -195,8 +197,12 @@ def inspect(model: keras.Model, input_shape: tuple | None, call_shapes=None) -> 
             every input's shape, as the model is called.
     """
     key = (None if input_shape is None else tuple(input_shape[1:]), _shapes_key(call_shapes))
+    current = generation(model)
     with _cache_lock:
-        per_model = _cache.setdefault(model, {})
+        cached = _cache.get(model)
+        if cached is None or cached[0] != current:  # first seen, or changed in place
+            cached = _cache[model] = (current, {})
+        per_model: dict = cached[1]
         inspection = per_model.get(key)
         if inspection is None:
             inspection = per_model[key] = Inspection(model, input_shape, call_shapes)

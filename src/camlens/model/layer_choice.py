@@ -104,12 +104,19 @@ def candidate_layers(
             yield record.layer, layout
 
 
-def no_candidate_error(model: keras.Model, token_grid=None, prefix_tokens=None) -> ValueError:
+class NoSpatialLayerError(ValueError):
+    """The automatic choice found no layer with a spatial output: nothing to explain
+    (ELI5's bridge reports it as ELI5 reports a model it does not support)."""
+
+
+def no_candidate_error(
+    model: keras.Model, token_grid=None, prefix_tokens=None
+) -> NoSpatialLayerError:
     """The automatic choice found no layer; the message names the options that narrowed it."""
     given = ""
     if token_grid is not None or prefix_tokens is not None:
         given = f", token_grid={token_grid!r}, prefix_tokens={prefix_tokens!r}"
-    return ValueError(
+    return NoSpatialLayerError(
         "Could not find a layer with a spatial output (4-D (batch, height, width, "
         "channels) with more than one position, or a vision transformer's "
         "(batch, tokens, channels) fitting a patch grid; for a 1-D or 3-D input, "
