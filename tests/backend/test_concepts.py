@@ -81,8 +81,12 @@ def test_explain_measures_new_images_against_the_learned_concepts(model):
 def test_concepts_refuse_what_they_cannot_describe(model):
     images, labels = data(8, seed=3)
     linear = keras.Sequential(
-        [keras.Input((SIZE, SIZE, 3)), layers.Conv2D(4, 3, name="signed"),
-         layers.GlobalAveragePooling2D(), layers.Dense(2)]
+        [
+            keras.Input((SIZE, SIZE, 3)),
+            layers.Conv2D(4, 3, name="signed"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(2),
+        ]
     )
     with pytest.raises(ValueError, match="negative activations"):
         discover(linear, images, labels % 2, concepts=2, layer="signed")

@@ -110,9 +110,7 @@ def coefficients(rows: np.ndarray, bases: np.ndarray, sweeps: int = 60) -> np.nd
     return result
 
 
-def contributions(
-    maps: np.ndarray, gradients: np.ndarray, bases: np.ndarray
-) -> np.ndarray:
+def contributions(maps: np.ndarray, gradients: np.ndarray, bases: np.ndarray) -> np.ndarray:
     """Each concept's gradient x input for the class score, per image: `(N, k)`.
 
     With `A ~ U W`, the gradient of the score along concept j at a position is
