@@ -10,8 +10,8 @@
   prints it (`format_table`, `write_csv`, `plot_curves`).
 """
 
-from .evaluation import Evaluation, MethodScores, evaluate, format_table, plot_curves, write_csv
 from .complexity import complexity, sparseness
+from .evaluation import Evaluation, MethodScores, evaluate, format_table, plot_curves, write_csv
 from .faithfulness import Curves, average_drop_increase, deletion, insertion
 from .localization import boxes_to_masks, energy_pointing_game, pointing_game
 from .road import RoadScores, road
