@@ -34,6 +34,7 @@ def report(tmp_path_factory):
         tmp_path_factory.mktemp("audit") / "out",
         class_names=CLASS_NAMES,
         progress=False,
+        concepts=3,
     )
     return summary.report, read_records(summary.out_dir).to_pandas()
 
@@ -106,6 +107,37 @@ def test_class_filter_shows_only_that_class(page, report):
     assert clusters and set(clusters) == {"2"}
     page.select_option("#class-filter", "")
     assert len(visible_cards(page)) == len(everything)
+
+
+def test_concept_cards_per_class_sorted_by_importance(page, report):
+    _, records = report
+    intro = page.inner_text("#concepts-intro")
+    assert "prediction" in intro and "label" not in intro  # target="top"
+    sections = page.eval_on_selector_all(
+        ".concepts",
+        "els => els.map(e => [e.dataset.class, Array.from(e.querySelectorAll('.concept'))"
+        ".map(c => parseFloat(c.dataset.share))])",
+    )
+    explained = records[records["error"].isna()]
+    assert sorted(int(c) for c, _ in sections) == sorted(explained["predicted"].unique())
+    for class_id, shares in sections:
+        assert len(shares) == 3 and shares == sorted(shares, reverse=True)
+        assert sum(abs(s) for s in shares) == pytest.approx(1, abs=1e-4)
+        # the strongest images shown are images of that class
+        shown = page.eval_on_selector_all(
+            f".concepts[data-class='{class_id}'] .strongest",
+            "els => els.map(e => parseInt(e.dataset.index))",
+        )
+        predicted = explained.set_index("index")["predicted"]
+        assert shown and {int(predicted[i]) for i in shown} == {int(class_id)}
+    page.select_option("#class-filter", "1")
+    visible = page.eval_on_selector_all(
+        ".concepts", "els => els.filter(e => !e.hidden).map(e => e.dataset.class)"
+    )
+    assert visible == ["1"]
+    page.select_option("#class-filter", "")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".concepts").first.screenshot(path=str(ARTIFACTS / "audit-concepts.png"))
 
 
 def test_sorting_reorders_the_gallery(page):

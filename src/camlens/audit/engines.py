@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..methods import BUILT_IN, get_method, register
 from .auditor import AuditOptions, BatchAuditor
+from .concept_arrays import CONCEPT_KEY, from_bytes, pack, to_bytes
 from .decode import Decoded, Decoder, prefetch
 from .sources import Item
 from .writer import ShardWriter, record_order
@@ -48,7 +49,7 @@ def run_local(
         for batch in _chunks(group, options.batch_size):
             records += auditor(batch)
             bar.update(len(batch))
-        writer.write(shard, records)
+        writer.write(shard, records, pack(records))
 
 
 def run_ray(
@@ -109,7 +110,9 @@ def run_ray(
     seen = set()
     for shard, group in itertools.groupby(results, key=lambda record: record["shard"]):
         records = list(group)
-        writer.write(shard, records)
+        for record in records:
+            record[CONCEPT_KEY] = from_bytes(record.get(CONCEPT_KEY))
+        writer.write(shard, records, pack(records))
         new = {record["index"] for record in records} - seen
         seen |= new
         bar.update(len(new))
@@ -151,14 +154,18 @@ class _RayAuditor:
         self.shard_size = options.shard_size
 
     def __call__(self, batch):
+        import pyarrow as pa
+
         from .writer import records_table
 
         items = [_row_item(row) for row in batch.to_pylist()]
         decoded = list(prefetch(items, self.decoder, self.workers, depth=len(items)))
-        records = self.auditor(decoded)
+        records = sorted(self.auditor(decoded), key=record_order)
+        arrays = [to_bytes(record) for record in records]
         for record in records:
             record["shard"] = record["index"] // self.shard_size
-        return records_table(sorted(records, key=record_order))
+        table = records_table(records)
+        return table.append_column(CONCEPT_KEY, pa.array(arrays, pa.binary()))
 
 
 def _pending(items: Iterator[Item], done: set[int], shard_size: int) -> Iterator[Item]:

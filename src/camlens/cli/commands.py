@@ -126,7 +126,7 @@ def run_audit(args) -> int:
             methods=list(METHODS) if args.methods is None else args.methods,
             target=args.target,
             layer=args.layer,
-            metrics=args.metrics,
+            metrics=_metric_names(args.metrics),
             batch_size=args.batch_size,
             shard_size=args.shard_size,
             overlays=args.overlays,
@@ -138,6 +138,7 @@ def run_audit(args) -> int:
             ray_address=args.ray_address,
             workers=args.workers,
             unsafe=args.unsafe,
+            concepts=args.concepts or 0,
         )
     except KeyboardInterrupt:
         print(
@@ -148,6 +149,15 @@ def run_audit(args) -> int:
         return EXIT_INTERRUPTED
     print(summary.line())
     return 0
+
+
+def _metric_names(text: str | None):
+    """`--metrics`: absent, 'all', or comma-separated names (checked by the audit)."""
+    if text is None:
+        return False
+    if text.strip().lower() == "all":
+        return True
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def output_paths(images: list[Path], out: Path | None, out_dir: Path | None) -> list[Path]:

@@ -173,7 +173,23 @@ def _add_audit(subcommands, common) -> None:
         default=None,
         help="layer name or index (default: automatic)",
     )
-    audit.add_argument("--metrics", action="store_true", help="deletion and insertion AUCs")
+    audit.add_argument(
+        "--metrics",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="NAMES",
+        help="also the metrics that run the model again: 'all' (the default of the flag) "
+        "or comma-separated deletion,insertion,road,max_sensitivity",
+    )
+    audit.add_argument(
+        "--concepts",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="learn K concepts per class (of the label with --target label, else of "
+        "the prediction); the report shows one card per concept",
+    )
     audit.add_argument("--batch-size", type=positive_int, default=32)
     audit.add_argument(
         "--shard-size", type=positive_int, default=256, help="images per Parquet part file"
