@@ -140,6 +140,44 @@ def test_concept_cards_per_class_sorted_by_importance(page, report):
     page.locator(".concepts").first.screenshot(path=str(ARTIFACTS / "audit-concepts.png"))
 
 
+def test_map_of_the_maps_hover_shows_the_image_and_click_filters_the_gallery(page, report):
+    _, records = report
+    sections = page.eval_on_selector_all(".embedding", "els => els.map(e => e.dataset.class)")
+    assert sorted(sections) == sorted(str(c) for c in records["label"].dropna().unique())
+    dots = page.locator(".embedding circle")
+    assert dots.count() == int(records["error"].isna().sum())  # every map, one point
+    # points stay inside the picture
+    inside = page.eval_on_selector_all(
+        ".embedding circle",
+        "ds => ds.every(d => d.cx.baseVal.value >= 0 && d.cx.baseVal.value <= 300 && "
+        "d.cy.baseVal.value >= 0 && d.cy.baseVal.value <= 300)",
+    )
+    assert inside
+    dot = dots.first
+    dot.hover()
+    tip = page.locator("#embedding-tip")
+    assert tip.is_visible()
+    assert tip.locator("img").get_attribute("src") == dot.get_attribute("data-picture")
+    assert f"#{dot.get_attribute('data-index')} " in tip.inner_text()
+    cluster = dot.get_attribute("data-cluster")
+    gallery = page.locator("#gallery > figure")
+    everything = gallery.count()
+    dot.click()
+    shown = page.eval_on_selector_all(
+        "#gallery > figure",
+        "cs => cs.filter(c => c.offsetParent !== null).map(c => c.dataset.cluster)",
+    )
+    assert shown and set(shown) == {cluster} and len(shown) < everything
+    assert "cluster" in page.inner_text("#cluster-filter-status")
+    dot.click()
+    shown = page.eval_on_selector_all(
+        "#gallery > figure", "cs => cs.filter(c => c.offsetParent !== null).length"
+    )
+    assert shown == everything
+    page.mouse.move(0, 0)
+    assert not tip.is_visible()
+
+
 def test_sorting_reorders_the_gallery(page):
     before = visible_cards(page)
     page.select_option("#sort", "score-desc")

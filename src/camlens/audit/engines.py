@@ -4,6 +4,13 @@ The local engine decodes ahead in threads and audits shard by shard; the Ray
 engine runs the same `BatchAuditor` inside Ray Data actors (`map_batches` with
 a callable class that loads the model once) and hands the records back, in
 order, to the same writer.
+
+What Ray does when a worker dies (its process killed, or its node lost): the
+actor is started again (up to `ACTOR_RESTARTS` times each, on any node with a
+free CPU) and the batch it was working on is sent again (up to `TASK_RETRIES`
+times), so every image is audited once; the records are written by the driver
+only. An error raised by camlens inside an actor (a bad layer, say) is not
+retried: it ends the audit, whose finished shards are kept for resuming.
 """
 
 from __future__ import annotations
@@ -19,6 +26,12 @@ from .concept_arrays import CONCEPT_KEY, from_bytes, pack, to_bytes
 from .decode import Decoded, Decoder, prefetch
 from .sources import Item
 from .writer import ShardWriter, record_order
+
+ACTOR_RESTARTS = 4
+"""How many times Ray starts an audit actor again after its process died."""
+
+TASK_RETRIES = 4
+"""How many times Ray sends a batch again after the actor running it died."""
 
 
 def run_local(
@@ -77,7 +90,11 @@ def run_ray(
     gpus = int(resources.get("GPU", 0))
     if concurrency is None:
         concurrency = gpus or max(1, int(resources.get("CPU", 2)) - 1)
-    remote_args = {"runtime_env": {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}}}
+    remote_args = {
+        "runtime_env": {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}},
+        "max_restarts": ACTOR_RESTARTS,
+        "max_task_retries": TASK_RETRIES,
+    }
     # Methods registered in this process reach the actors with their functions.
     registered = [get_method(name) for name in options.methods if name not in BUILT_IN]
     if gpus:

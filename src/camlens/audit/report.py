@@ -18,6 +18,7 @@ import numpy as np
 from ..files.writing import write_atomically
 from .clusters import cluster_maps
 from .report_concepts import concept_section
+from .report_embedding import EMBEDDING_SCRIPT, EMBEDDING_STYLE, embedding_section
 from .report_pictures import PICTURES, Pictures, overlay_png
 from .writer import read_records
 
@@ -63,13 +64,21 @@ def write_report(
     pictures = Pictures(out_dir / PICTURES)
     names = _namer(class_names)
 
+    clusters = cluster_classes(rows, maps, max_clusters)
+    membership = {
+        int(i): f"{class_id}-{k}"
+        for class_id, (index, found) in clusters.items()
+        for i, k in zip(index, found.labels)
+    }
     parts = [_head(options, kind, len(rows), len(failures))]
     parts.append(_class_table(rows, names, labelled))
     parts.append(_controls(sorted(rows["class"].unique()), names))
     shown = _gallery_rows(rows, gallery_size)
     parts.append(
         _section(
-            "Gallery", "gallery", [_card(rows.loc[i], maps[i], pictures, names) for i in shown]
+            "Gallery",
+            "gallery",
+            [_card(rows.loc[i], maps[i], pictures, names, membership.get(i)) for i in shown],
         )
     )
     if rows["energy"].notna().any():
@@ -82,10 +91,13 @@ def write_report(
             )
         )
     parts.append(concept_section(out_dir, rows, pictures, names))
-    parts.append(_clusters(rows, maps, pictures, names, max_clusters))
+    parts.append(embedding_section(rows, maps, clusters, pictures, names))
+    parts.append(_clusters(rows, maps, clusters, pictures, names))
     if len(failures):
         parts.append(_failures(failures))
-    page = _PAGE.format(body="\n".join(parts), script=_SCRIPT, style=_STYLE)
+    page = _PAGE.format(
+        body="\n".join(parts), script=_SCRIPT + EMBEDDING_SCRIPT, style=_STYLE + EMBEDDING_STYLE
+    )
     path = out_dir / REPORT
     write_atomically(path, page.encode())
     return path
@@ -164,7 +176,7 @@ def _controls(classes, name) -> str:
     )
 
 
-def _card(row, heatmap, pictures: Pictures, name) -> str:
+def _card(row, heatmap, pictures: Pictures, name, cluster: str | None = None) -> str:
     energy = "" if row["energy"] != row["energy"] or row["energy"] is None else row["energy"]
     caption = (
         f"#{int(row['index'])} {html.escape(name(int(row['class'])))} &rarr; "
@@ -177,7 +189,8 @@ def _card(row, heatmap, pictures: Pictures, name) -> str:
     return (
         f"<figure class='card filterable' data-class='{int(row['class'])}' "
         f"data-index='{int(row['index'])}' data-score='{row['score']:.6f}' "
-        f"data-energy='{energy}'><img src='{pictures.record(row, heatmap)}' alt='' "
+        f"data-energy='{energy}'{'' if cluster is None else f' data-cluster={cluster!r}'}>"
+        f"<img src='{pictures.record(row, heatmap)}' alt='' "
         f"title='{title}'><figcaption>{caption}</figcaption></figure>"
     )
 
@@ -186,25 +199,36 @@ def _section(title: str, ident: str, cards: list[str]) -> str:
     return f"<h2>{html.escape(title)}</h2><div class='grid sortable' id='{ident}'>{''.join(cards)}</div>"
 
 
-def _clusters(rows, maps, pictures: Pictures, name, max_clusters: int) -> str:
-    parts = [
-        "<h2>Heatmap clusters per class</h2><p>Spectral clustering of the downsampled, "
-        "normalised maps (SpRAy): a cluster whose mean map lies off the object is a "
-        "shortcut worth a look.</p>"
-    ]
+def cluster_classes(rows, maps, max_clusters: int) -> dict:
+    """Per class, `(row positions, Clusters)` of its maps (a sample of at most
+    `_CLUSTER_SAMPLE`, spread over the data)."""
+    result = {}
     for class_id, group in rows.groupby("class"):
         index = group.index.to_numpy()
         if len(index) > _CLUSTER_SAMPLE:
             index = index[np.linspace(0, len(index) - 1, _CLUSTER_SAMPLE).astype(int)]
         found = cluster_maps(np.stack([maps[i] for i in index]), max_clusters=max_clusters)
+        result[int(class_id)] = (index, found)
+    return result
+
+
+def _clusters(rows, maps, clusters: dict, pictures: Pictures, name) -> str:
+    parts = [
+        "<h2>Heatmap clusters per class</h2><p>Spectral clustering of the downsampled, "
+        "normalised maps (SpRAy): a cluster whose mean map lies off the object is a "
+        "shortcut worth a look.</p>"
+    ]
+    for class_id, (index, found) in clusters.items():
         for k, mean_map in enumerate(found.mean_maps):
             members = index[found.labels == k]
             mean = pictures.mean_map(f"cluster-{class_id}-{k}.jpg", mean_map)
             cards = "".join(
-                _card(rows.loc[i], maps[i], pictures, name) for i in members[:_CLUSTER_MEMBERS]
+                _card(rows.loc[i], maps[i], pictures, name, f"{class_id}-{k}")
+                for i in members[:_CLUSTER_MEMBERS]
             )
             parts.append(
-                f"<section class='cluster filterable' data-class='{class_id}'><h3>"
+                f"<section class='cluster filterable' data-class='{class_id}' "
+                f"data-cluster='{class_id}-{k}'><h3>"
                 f"{html.escape(name(class_id))}: cluster {k + 1} of {len(found.mean_maps)}, "
                 f"{len(members)} images</h3><div class='grid'><figure class='mean'>"
                 f"<img src='{mean}' alt='mean map'><figcaption>mean map</figcaption></figure>"
