@@ -62,11 +62,12 @@ def explain_prediction(
             name of `camlens.methods.METHODS` (the README's methods table).
         target_names: class names (a sequence indexed by class id, or a
             mapping) kept on the explanation for display.
-        relu, counterfactual, score, mask_batch_size, token_grid,
-            prefix_tokens, output_index, preprocess, max_channels, smooth,
-            layers, combine, image_input: as in `Explainer` (with
-            `image_input`, `doc` is a list or dict of the model's inputs, each
-            with a batch of one, and `image` defaults to the image input's).
+        relu: as in `Explainer`, and so are `counterfactual`, `score`,
+            `mask_batch_size`, `token_grid`, `prefix_tokens`, `output_index`,
+            `preprocess`, `max_channels`, `smooth`, `layers`, `combine` and
+            `image_input` (with `image_input`, `doc` is a list or dict of the
+            model's inputs, each with a batch of one, and `image` defaults to
+            the image input's).
 
     Returns:
         `Explanation` with `image` and `targets`; each target has `target`,
@@ -109,9 +110,9 @@ def show_prediction(model: keras.Model, doc: np.ndarray, **kwargs):
     """Explain a prediction and draw it: ELI5's `show_prediction`.
 
     Keyword arguments of `format_as_image` (`resampling_filter`, `colormap`,
-    `alpha_limit`, `diverging_colormap`) go to the formatter, the others to `explain_prediction`. One
-    target without `target_names` gives ELI5's overlay; several targets, or class
-    names, give one captioned panel per target.
+    `alpha_limit`, `diverging_colormap`) go to the formatter, the others to
+    `explain_prediction`. One target without `target_names` gives ELI5's overlay;
+    several targets, or class names, give one captioned panel per target.
 
     Returns:
         A PIL image, which a notebook displays.

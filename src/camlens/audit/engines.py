@@ -24,7 +24,7 @@ from ..methods import BUILT_IN, get_method, register
 from .auditor import AuditOptions, BatchAuditor
 from .concept_arrays import CONCEPT_KEY, from_bytes, pack, to_bytes
 from .decode import Decoded, Decoder, prefetch
-from .sources import Item
+from .items import Item
 from .writer import ShardWriter, record_order
 
 ACTOR_RESTARTS = 4
@@ -90,7 +90,7 @@ def run_ray(
     gpus = int(resources.get("GPU", 0))
     if concurrency is None:
         concurrency = gpus or max(1, int(resources.get("CPU", 2)) - 1)
-    remote_args = {
+    remote_args: dict[str, object] = {
         "runtime_env": {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}},
         "max_restarts": ACTOR_RESTARTS,
         "max_task_retries": TASK_RETRIES,
@@ -124,7 +124,7 @@ def run_ray(
         for table in dataset.iter_batches(batch_size=None, batch_format="pyarrow")
         for row in table.to_pylist()
     )
-    seen = set()
+    seen: set[int] = set()
     for shard, group in itertools.groupby(results, key=lambda record: record["shard"]):
         records = list(group)
         for record in records:

@@ -196,7 +196,8 @@ def _card(row, heatmap, pictures: Pictures, name, cluster: str | None = None) ->
 
 
 def _section(title: str, ident: str, cards: list[str]) -> str:
-    return f"<h2>{html.escape(title)}</h2><div class='grid sortable' id='{ident}'>{''.join(cards)}</div>"
+    grid = f"<div class='grid sortable' id='{ident}'>{''.join(cards)}</div>"
+    return f"<h2>{html.escape(title)}</h2>{grid}"
 
 
 def cluster_classes(rows, maps, max_clusters: int) -> dict:

@@ -176,6 +176,8 @@ def run_audit(args) -> int:
             workers=args.workers,
             unsafe=args.unsafe,
             concepts=args.concepts or 0,
+            image_column=args.image_column,
+            label_column=args.label_column,
         )
     except KeyboardInterrupt:
         print(

@@ -66,15 +66,12 @@ def check_images(
         name: the argument's name, for messages.
         single: require a batch of exactly one input (ELI5's `doc` contract).
     """
-    if isinstance(model, tuple) or model is None:
-        expected = model
-    else:
-        expected = graph_input_shape(model)
+    expected = model if isinstance(model, tuple) or model is None else graph_input_shape(model)
     rank = len(expected) if expected is not None else built_rank(model)
-    noun = NOUNS.get(rank, "image")
+    noun = NOUNS.get(rank or 0, "image")
     if not isinstance(images, np.ndarray):
         raise TypeError(
-            f"{name} must be a numpy.ndarray of shape {AXES.get(rank, AXES[4])}. "
+            f"{name} must be a numpy.ndarray of shape {AXES.get(rank or 4, AXES[4])}. "
             f"Received: {name} of type {type(images).__name__}"
         )
     if (
@@ -86,7 +83,12 @@ def check_images(
             f"{name} must hold real numbers (float or integer). "
             f"Received: {name}.dtype={images.dtype}"
         )
-    if expected is not None and images.ndim == rank - 1 and _fits((1,) + images.shape, expected):
+    if (
+        expected is not None
+        and rank is not None
+        and images.ndim == rank - 1
+        and _fits((1,) + images.shape, expected)
+    ):
         images = images[None]  # one input without its batch axis
     elif expected is None and rank is not None and images.ndim == rank - 1 and single:
         images = images[None]  # one input of a subclassed model without its batch axis
@@ -208,7 +210,8 @@ def input_slots(model, image_input) -> InputSlots | None:
             raise ValueError(
                 f"image_input picks one of a model's several inputs; model '{model.name}' "
                 f"has {len(inputs) or 'one'} input{'s' if len(inputs) > 1 else ''}"
-                f"{' named ' + repr(names[0]) if names else ''}. Received: image_input={image_input!r}"
+                f"{' named ' + repr(names[0]) if names else ''}. "
+                f"Received: image_input={image_input!r}"
             )
         return None
     shapes = tuple(tuple(tensor.shape) for tensor in inputs)
@@ -312,7 +315,7 @@ def check_model_inputs(doc, slots: InputSlots, check_image, name: str = "doc") -
             f"{type(doc).__name__}"
         )
     image = check_image(arrays[slots.image], f"{name}[{names[slots.image]!r}]")
-    checked = []
+    checked: list[np.ndarray | None] = []
     for index, (array, shape) in enumerate(zip(arrays, slots.shapes)):
         if index == slots.image:
             checked.append(None)
