@@ -11,6 +11,7 @@ ends every Ray process of the machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -63,10 +64,8 @@ class LocalCluster:
         for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
             pids = self.processes()
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
             deadline = time.monotonic() + wait
             while pids and time.monotonic() < deadline:
                 pids = [pid for pid in pids if Path(f"/proc/{pid}").exists() and not _zombie(pid)]

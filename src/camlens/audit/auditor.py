@@ -135,8 +135,9 @@ class BatchAuditor:
         if not len(chosen):
             return
         classes = predicted[chosen] if kind == "top" else labels[chosen]
-        self.concept_probe.settle(next(iter(self.explainers.values())).layer)
         probe = self.concept_probe
+        assert probe is not None, "called only when concepts are asked for"
+        probe.settle(next(iter(self.explainers.values())).layer)
         activations, gradients, _ = probe(
             probe.prepare(images[chosen]), classes, pad_to=self.options.batch_size
         )

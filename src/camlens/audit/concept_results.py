@@ -77,7 +77,7 @@ def learn_concepts(writer: ShardWriter, concepts: int, kind: str, layer_name: st
             }
         )
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)
     write_atomically(out_dir / ARRAYS_FILE, buffer.getvalue(), durable=True)
     summary = {"concepts": concepts, "kind": kind, "layer": layer_name, "classes": classes}
     write_atomically(out_dir / SUMMARY, json.dumps(summary, indent=1).encode(), durable=True)

@@ -63,7 +63,8 @@ def embedding_section(rows, maps, clusters: dict, pictures: Pictures, name) -> s
         parts.append(
             f"<section class='embedding filterable' data-class='{class_id}'><h3>"
             f"{html.escape(name(class_id))}: {len(chosen)} maps, {len(found.mean_maps)} "
-            f"cluster{'s' if len(found.mean_maps) > 1 else ''}</h3><svg viewBox='0 0 {_SIDE} {_SIDE}' "
+            f"cluster{'s' if len(found.mean_maps) > 1 else ''}</h3>"
+            f"<svg viewBox='0 0 {_SIDE} {_SIDE}' "
             f"width='{_SIDE}' height='{_SIDE}'>{''.join(dots)}</svg></section>"
         )
     return "".join(parts)

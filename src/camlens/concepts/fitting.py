@@ -180,7 +180,7 @@ class _Totals:
     def __init__(self, concepts: int, keep: int):
         self.count = 0
         self.contributions = np.zeros(concepts)
-        self.maps = None
+        self.maps: np.ndarray | None = None
         self.keep = keep
         self.heaps: list[list] = [[] for _ in range(concepts)]
 
@@ -197,6 +197,7 @@ class _Totals:
                 heapq.heapreplace(heap, entry)
 
     def result(self, class_id: int, bases: np.ndarray) -> ClassConcepts:
+        assert self.maps is not None, "a class has at least one image"
         order = _order(self)
         ranked = [sorted(self.heaps[j], key=lambda e: e[:2], reverse=True) for j in order]
         return ClassConcepts(

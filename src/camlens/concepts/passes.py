@@ -54,6 +54,7 @@ class ConceptProbe:
         lowest = float(activations.min()) if activations.size else 0.0
         if lowest < 0:
             layer = self.explainer.layer
+            assert layer is not None, "the probe pass settled the layer"
             raise ValueError(
                 "concepts factorise a layer's activations into non-negative parts, and "
                 f"layer '{layer.name}' has negative activations (as low as {lowest:.3g}); "
