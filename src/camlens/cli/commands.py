@@ -81,14 +81,17 @@ def _shortcut_demo(folder: Path) -> int:
         concepts=3,
         class_names=list(CLASS_NAMES),
     )
-    concepts = read_concepts(summary.out_dir)[1][SHORTCUT_CLASS]
-    peak = np.unravel_index(np.argmax(concepts.mean_maps[0]), concepts.mean_maps[0].shape)
-    print(
-        f"'{name}': its leading concept carries {concepts.share[0]:.0%} of the class score; "
-        f"its mean map peaks at cell {tuple(int(p) for p in peak)} of the "
-        f"{concepts.mean_maps[0].shape[0]}x{concepts.mean_maps[0].shape[1]} grid "
-        "(the badge is at the top-left corner)"
-    )
+    learned = read_concepts(summary.out_dir)
+    assert learned is not None, "the audit learned concepts"
+    concepts = learned[1][SHORTCUT_CLASS]
+    grid = concepts.mean_maps.shape[1:]
+    for rank, (share, mean) in enumerate(zip(concepts.share, concepts.mean_maps), 1):
+        peak = np.unravel_index(np.argmax(mean), grid)
+        where = "the top-left corner, where the badge is" if max(peak) < 4 else "elsewhere"
+        print(
+            f"'{name}' concept {rank}: {share:.0%} of the class score; its mean map peaks "
+            f"at cell {tuple(int(p) for p in peak)} of {grid[0]}x{grid[1]} ({where})"
+        )
     print(summary.line())
     return 0
 
