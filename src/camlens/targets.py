@@ -136,6 +136,77 @@ class Output:
         return f"Output({self.output!r}, {self.target!r})"
 
 
+class Prompt:
+    """One prompt of an image–text model (keras-hub CLIP, SigLIP, MetaCLIP 2):
+    the map of what in the image matches it.
+
+    The score is the model's image–text logit for the prompt (its scaled cosine
+    similarity, plus SigLIP's bias). Pass the images alone: camlens feeds the
+    prompts' token ids to the text tower, once per prompt (see
+    `docs/image-text.md`).
+
+    Args:
+        text_or_token_ids: the prompt's text (str), or its token ids (a 1-D
+            sequence of ints) as the text tower takes them, packed with the
+            start and end tokens the model expects.
+        tokenizer: for text: the model's keras-hub preprocessor (e.g.
+            `CLIPPreprocessor`, `SigLIPPreprocessor`), or any callable mapping
+            a string to its token ids; `None` for token ids, or to use the
+            explainer's `preprocess=` when that is such a preprocessor.
+
+    Example:
+        >>> explainer(images, targets=[Prompt("a cat", preprocessor), Prompt("a dog", preprocessor)])
+    """
+
+    def __init__(self, text_or_token_ids, tokenizer=None):
+        self.text, self.token_ids = None, None
+        if isinstance(text_or_token_ids, str):
+            if not text_or_token_ids.strip():
+                raise ValueError("Prompt(text) must not be empty. Received: text=''")
+            self.text = text_or_token_ids
+        else:
+            self.token_ids = checked_token_ids(text_or_token_ids, "Prompt(text_or_token_ids)")
+        if tokenizer is not None and not callable(tokenizer):
+            raise TypeError(
+                "Prompt(tokenizer) must be None or a callable mapping a string to token "
+                "ids, e.g. the model's keras-hub preprocessor. Received: tokenizer of "
+                f"type {type(tokenizer).__name__}"
+            )
+        self.tokenizer = tokenizer
+
+    @property
+    def name(self) -> str:
+        if self.text is not None:
+            return self.text
+        return f"token ids {self.token_ids.tolist()}"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        if self.text is not None:
+            return f"Prompt({self.text!r})"
+        return f"Prompt({self.token_ids.tolist()})"
+
+
+def checked_token_ids(value, argument: str) -> np.ndarray:
+    """One prompt's token ids as a 1-D int32 array (a leading axis of 1 dropped)."""
+    try:
+        ids = np.asarray(value)
+    except (TypeError, ValueError):
+        ids = np.asarray(None)
+    if ids.ndim == 2 and len(ids) == 1:
+        ids = ids[0]
+    if ids.ndim == 1 and ids.size == 0:
+        raise ValueError(f"{argument} holds no token id. Received: {value!r}")
+    if ids.dtype == bool or not np.issubdtype(ids.dtype, np.integer) or ids.ndim != 1:
+        raise TypeError(
+            f"{argument} must be the prompt's text (str) or its token ids, a 1-D "
+            f"sequence of ints. Received: {value!r} of type {type(value).__name__}"
+        )
+    return ids.astype(np.int32)
+
+
 def _class_id(value, argument: str) -> int:
     if not is_integer(value):
         raise TypeError(

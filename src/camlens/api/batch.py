@@ -35,6 +35,7 @@ def explain_batch(
     layers=None,
     combine: str = "mean",
     image_input=None,
+    constant_inputs=None,
 ) -> Maps:
     """Heatmaps for many images, in batches through one compiled computation.
 
@@ -49,8 +50,9 @@ def explain_batch(
             of `images` (a stream included).
         layer, method, relu, counterfactual, score, mask_batch_size, token_grid,
             prefix_tokens, output_index, preprocess, max_channels, smooth,
-            layers, combine, image_input: as in `Explainer` (with several
-            inputs, `images` is a list or dict of their (N, ...) arrays).
+            layers, combine, image_input, constant_inputs: as in `Explainer`
+            (with several inputs, `images` is a list or dict of their arrays;
+            an image–text backbone takes the images alone).
         batch_size: images per forward pass.
         progress: show a progress bar on stderr; `None` shows one when the input
             has a known length of more than 4 batches.
@@ -76,8 +78,9 @@ def explain_batch(
         layers=layers,
         combine=combine,
         image_input=image_input,
+        constant_inputs=constant_inputs,
     )
-    if explainer.image_slots is not None:  # several inputs: arrays, checked at once
+    if explainer.image_slots is not None and explainer.towers is None:  # arrays, checked at once
         images = explainer.prepare(images, name="images")
     total = len(images.image) if isinstance(images, ModelInputs) else _length(images)
     per_image = isinstance(targets, np.ndarray) and targets.ndim > 0

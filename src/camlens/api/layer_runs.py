@@ -41,7 +41,7 @@ def run_at(
         `(result, layout)`: activations (N, *grid, C), gradients (N, K, *grid, C).
     """
     probe = probe_for(model, layer, output_index)
-    result = probe.run(batch.feed(), plan, score, gradients=gradients, pad_to=pad_to)
+    result = probe.run(batch.for_probe(), plan, score, gradients=gradients, pad_to=pad_to)
     if grid is None:
         shape = inspection.output_shape(layer, output_index)
         grid = layout_for(shape, inspection.input_shape, layer.name, token_grid, prefix_tokens)

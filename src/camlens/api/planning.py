@@ -13,7 +13,7 @@ import numpy as np
 from ..checks import is_integer
 from ..model.inspection import OutputInfo
 from ..probe.plan import CALLABLE, ID, REGION, SIMILAR, TOP, Slot, TargetPlan
-from ..targets import Class, Output, Region
+from ..targets import Class, Output, Prompt, Region
 
 
 def plan_targets(targets, outputs: Sequence[OutputInfo], count: int) -> TargetPlan:
@@ -115,6 +115,14 @@ def _slot(item, outputs: Sequence[OutputInfo], targets):
             f"The model has {len(outputs)} outputs ({names}); say which one a target "
             "is for with camlens.targets.Output(name_or_index, target), or pass a "
             f"callable given all outputs. Received: targets={targets!r}"
+        )
+    if isinstance(item, Prompt):
+        raise ValueError(
+            "Prompt targets explain a keras-hub image–text backbone (CLIPBackbone, "
+            "SigLIPBackbone, MetaCLIP2Backbone), passed with its images alone; this "
+            "model is not one. For another model with a text input, pass the token ids "
+            "with constant_inputs= and explain its logits with Output(name, prompt "
+            f"index). Received: targets={targets!r}"
         )
     info = outputs[0 if output_index is None else output_index]
     if len(outputs) == 1:
@@ -235,4 +243,6 @@ def _check_range(class_id: int, classes, targets) -> None:
 
 
 def _is_target(value) -> bool:
-    return is_integer(value) or callable(value) or isinstance(value, (Class, Region, Output))
+    return (
+        is_integer(value) or callable(value) or isinstance(value, (Class, Region, Output, Prompt))
+    )

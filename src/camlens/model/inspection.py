@@ -123,14 +123,16 @@ class Inspection:
             last block, whose gradients are zero) on every call.
     """
 
-    def __init__(self, model: keras.Model, input_shape: tuple | None, call_shapes=None):
+    def __init__(
+        self, model: keras.Model, input_shape: tuple | None, call_shapes=None, constant=()
+    ):
         self._model_ref = weakref.ref(model)
         self._model_name = model.name
         self.input_shape = None if input_shape is None else tuple(input_shape)
         self._records: dict[int, LayerRecord] = {}
         first = is_channels_first(model)
         traced = model_shape(self.input_shape, first) if call_shapes is None else call_shapes
-        output, self._logit = _trace(model, traced, self._records)
+        output, self._logit = _trace(model, traced, self._records, constant)
         self.root = self._records[id(model)]
         if first:  # the layers' grids as the probe gives them; the outputs as they are
             for record in self._records.values():
@@ -180,7 +182,9 @@ class Inspection:
         return self._logit
 
 
-def inspect(model: keras.Model, input_shape: tuple | None, call_shapes=None) -> Inspection:
+def inspect(
+    model: keras.Model, input_shape: tuple | None, call_shapes=None, constant=()
+) -> Inspection:
     """The cached `Inspection` of `model` for inputs of `input_shape` (any batch size).
 
     Args:
@@ -188,20 +192,29 @@ def inspect(model: keras.Model, input_shape: tuple | None, call_shapes=None) -> 
             model with several inputs inspected for its logit only.
         call_shapes: for a model with several inputs, the list or dict of
             every input's shape, as the model is called.
+        constant: the keys of `call_shapes` (names or indices) of inputs that
+            are the same for every image: traced at their full shape (their
+            rows, e.g. prompts, can be what an output counts).
     """
-    key = (None if input_shape is None else tuple(input_shape[1:]), _shapes_key(call_shapes))
+    key = (
+        None if input_shape is None else tuple(input_shape[1:]),
+        _shapes_key(call_shapes, constant),
+    )
     with _cache_lock:
         per_model = _cache.setdefault(model, {})
         inspection = per_model.get(key)
         if inspection is None:
-            inspection = per_model[key] = Inspection(model, input_shape, call_shapes)
+            inspection = per_model[key] = Inspection(model, input_shape, call_shapes, constant)
         return inspection
 
 
-def _shapes_key(call_shapes):
-    if isinstance(call_shapes, dict):
-        return tuple(sorted((name, tuple(shape[1:])) for name, shape in call_shapes.items()))
-    return None if call_shapes is None else tuple(tuple(shape[1:]) for shape in call_shapes)
+def _shapes_key(call_shapes, constant=()):
+    if call_shapes is None:
+        return None
+    items = call_shapes.items() if isinstance(call_shapes, dict) else enumerate(call_shapes)
+    return tuple(
+        sorted((key, tuple(shape if key in constant else shape[1:])) for key, shape in items)
+    )
 
 
 def graph_input_shape(model: keras.Model) -> tuple | None:
@@ -221,7 +234,7 @@ def graph_input_shape(model: keras.Model) -> tuple | None:
     return tuple(inputs[0].shape)
 
 
-def _trace(model, input_shape, records: dict) -> tuple:
+def _trace(model, input_shape, records: dict, constant=()) -> tuple:
     """Fill `records` from a symbolic forward pass.
 
     Returns:
@@ -241,12 +254,23 @@ def _trace(model, input_shape, records: dict) -> tuple:
     traced = []
 
     def forward(batch):
+        # Keras's torch backend traces again on the CPU when a trace on its "meta"
+        # device fails half way: only the last attempt is recorded.
+        records.clear()
+        events.clear()
+        open_calls.clear()
         traced.append(model(batch, training=False))
         return traced[-1]
 
-    spec = keras.tree.map_shape_structure(
-        lambda shape: keras.KerasTensor((1,) + tuple(shape[1:]), dtype="float32"), input_shape
-    )
+    def tensor(shape, kept: bool = False):  # one row, or a constant input's own rows
+        return keras.KerasTensor(tuple(shape) if kept else (1,) + tuple(shape[1:]), "float32")
+
+    if isinstance(input_shape, dict):
+        spec = {key: tensor(shape, key in constant) for key, shape in input_shape.items()}
+    elif isinstance(input_shape, list):
+        spec = [tensor(shape, key in constant) for key, shape in enumerate(input_shape)]
+    else:
+        spec = keras.tree.map_shape_structure(tensor, input_shape)
     with capture(interceptors):
         compute_output_spec(forward, spec)
     return traced[0], _logit_site(traced[0], events)
@@ -320,6 +344,8 @@ def _logit_site(output, events: list) -> LogitSite | None | str:
         calls = sum(1 for event, _ in events if event == first)
         return LogitSite(activation_module(), first, by_output=calls > 1)
     layer = first.layer
+    if layer is None:  # the model's own call made it from a layer's tuple or dict
+        return "its output is taken from a layer's several outputs in the model's own call."
     activation = getattr(layer, "activation", None)
     linear = activation is None or getattr(activation, "__name__", "") == "linear"
     if isinstance(layer, _LINEAR_LAYERS) and linear:
