@@ -189,6 +189,90 @@ class Prompt:
         return f"Prompt({self.token_ids.tolist()})"
 
 
+POOLINGS = ("class", "mean")
+"""How `Similarity` reads an embedding from a token output (batch, tokens, dim)."""
+
+
+class Similarity:
+    """The cosine similarity between the model's embedding of an image and `reference`:
+    what in the image makes it similar to that (image retrieval, face
+    verification, DINOv2 features).
+
+    Args:
+        reference: a vector (dim,) compared with every image's embedding; an
+            array (N, dim), one per image; or a reference image, (H, W, C) or
+            (1, H, W, C) as the model takes it, whose embedding camlens computes.
+        output: which output holds the embedding (a name or an index), for a
+            model with several; `None` for the only one.
+        pooling: for an output of tokens (batch, tokens, dim), e.g. a headless
+            DINOv2: `"class"` takes the class token (the first), `"mean"` the
+            mean of the patch tokens (class and register tokens left out, as
+            the patch grid says).
+
+    Example:
+        >>> explainer(images, targets=Similarity(reference_image))
+    """
+
+    def __init__(self, reference, output=None, pooling: str = "class"):
+        reference = np.asarray(reference) if not isinstance(reference, np.ndarray) else reference
+        if (
+            reference.dtype == bool
+            or not np.issubdtype(reference.dtype, np.number)
+            or reference.ndim == 0
+            or reference.size == 0
+        ):
+            raise TypeError(
+                "Similarity(reference) must be a vector (dim,), an array (N, dim) or an "
+                f"image (H, W, C), of numbers. Received: reference of shape "
+                f"{reference.shape} and dtype {reference.dtype}"
+            )
+        if not np.isfinite(reference).all():
+            raise ValueError("Similarity(reference) contains NaN or infinite values.")
+        if reference.ndim <= 2 and not np.all(np.linalg.norm(reference, axis=-1) > 0):
+            raise ValueError(
+                "Similarity(reference) has a zero vector: its cosine similarity is "
+                f"undefined. Received: reference of shape {reference.shape}"
+            )
+        if output is not None and (
+            isinstance(output, bool) or not isinstance(output, (str, numbers.Integral))
+        ):
+            raise TypeError(
+                "Similarity(output) must be None, an output's name (str) or index (int). "
+                f"Received: output={output!r}"
+            )
+        if pooling not in POOLINGS:
+            raise ValueError(
+                f"Similarity(pooling) must be one of {POOLINGS}. Received: pooling={pooling!r}"
+            )
+        self.reference = reference
+        self.output = output
+        self.pooling = pooling
+        self.first_patch = None
+        """Where the patch tokens start, found by camlens for `pooling="mean"`."""
+
+    @property
+    def is_image(self) -> bool:
+        """Whether `reference` is an image (whose embedding camlens computes)."""
+        return self.reference.ndim >= 3
+
+    def resolved(self, reference: np.ndarray, first_patch: int | None = None) -> Similarity:
+        """A copy comparing with `reference` (vectors), the patch tokens from `first_patch`."""
+        copy = Similarity(reference, self.output, self.pooling)
+        copy.first_patch = first_patch
+        return copy
+
+    @property
+    def name(self) -> str:
+        what = "a reference image" if self.is_image else f"a reference {self.reference.shape}"
+        return f"similarity to {what}"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"Similarity(<{self.reference.shape} reference>, output={self.output!r})"
+
+
 def checked_token_ids(value, argument: str) -> np.ndarray:
     """One prompt's token ids as a 1-D int32 array (a leading axis of 1 dropped)."""
     try:

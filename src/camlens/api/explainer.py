@@ -377,7 +377,7 @@ class Explainer:
             return self._run(layer, grid, inspection, batch, plan, pad_to, gradients=True)
 
         key = (self.token_grid, self.prefix_tokens)
-        self._layer, result = choose_layer(inspection, run, targets, self.model, *key)
+        self._layer, result = choose_layer(inspection, run, targets, self.model, *key, plan.slots)
         return result
 
     def _run(self, layer, grid, inspection, batch, plan, pad_to, gradients=None) -> ProbeResult:

@@ -13,7 +13,7 @@ from ..model.inspection import Inspection
 from ..model.layer_choice import candidate_layers, no_candidate_error
 from ..model.token_grid import Layout, layout_for
 from ..probe import ProbeResult, probe_for
-from ..probe.plan import TargetPlan
+from ..probe.plan import ID, SIMILAR, TOP, TargetPlan
 from .blank_maps import warn_if_blank
 
 
@@ -58,6 +58,7 @@ def choose_layer(
     model: keras.Model,
     token_grid=None,
     prefix_tokens=None,
+    slots: tuple = (),
 ) -> tuple[keras.layers.Layer, ProbeResult]:
     """Run the candidates, best first, until the score depends on one.
 
@@ -70,13 +71,16 @@ def choose_layer(
         run: `run(layer, grid)`, the probe's result at a candidate (with gradients).
         targets: how many of the plan's slots are targets (the others are
             compared classes).
+        slots: the plan's slots: what settles a choice besides the grid
+            options (a DINOv2's class token and its mean of patch tokens
+            depend on different layers).
 
     Returns:
         `(layer, result)`; the first candidate, with a `ZeroGradientWarning`, when
         the score depends on none.
     """
     first = None
-    key = (token_grid, prefix_tokens)
+    key = (token_grid, prefix_tokens, _score_kinds(slots))
     settled = inspection.settled_layers.get(key)
     for layer, grid in candidate_layers(inspection, token_grid, prefix_tokens, first=settled):
         result = run(layer, grid)
@@ -88,3 +92,9 @@ def choose_layer(
         raise no_candidate_error(model, token_grid, prefix_tokens)
     warn_if_blank(first[1], first[0], targets)
     return first
+
+
+def _score_kinds(slots: tuple) -> tuple:
+    """What kinds of score the slots are (class scores alike whichever the class)."""
+    classes = (TOP, ID, SIMILAR)
+    return tuple(sorted({("class" if s.kind in classes else s.kind, s.pool) for s in slots}))

@@ -12,8 +12,8 @@ import numpy as np
 
 from ..checks import is_integer
 from ..model.inspection import OutputInfo
-from ..probe.plan import CALLABLE, ID, REGION, SIMILAR, TOP, Slot, TargetPlan
-from ..targets import Class, Output, Prompt, Region
+from ..probe.plan import CALLABLE, COSINE, ID, REGION, SIMILAR, TOP, Slot, TargetPlan
+from ..targets import Class, Output, Prompt, Region, Similarity
 
 
 def plan_targets(targets, outputs: Sequence[OutputInfo], count: int) -> TargetPlan:
@@ -49,10 +49,14 @@ def plan_targets(targets, outputs: Sequence[OutputInfo], count: int) -> TargetPl
         raise ValueError("targets must not be an empty list. Received: targets=[]")
     slots, ids, masks, callables = [], [], [], []
     for item in items:
-        slot, class_id, mask, function = _slot(item, outputs, targets)
+        if isinstance(item, Similarity):
+            slot, mask, function, class_id = similarity_slot(item, outputs, count, targets)
+        else:
+            slot, class_id, mask, function = _slot(item, outputs, targets)
+            mask = None if mask is None else np.broadcast_to(mask, (count,) + mask.shape)
         slots.append(slot)
         ids.append(class_id)
-        masks.append(None if mask is None else np.broadcast_to(mask, (count,) + mask.shape))
+        masks.append(mask)
         callables.append(function)
     return TargetPlan(
         slots=tuple(slots),
@@ -150,6 +154,39 @@ def _slot(item, outputs: Sequence[OutputInfo], targets):
     return Slot(ID, output_index), class_id, None, None
 
 
+def similarity_slot(item: Similarity, outputs: Sequence[OutputInfo], count: int, targets):
+    """`(slot, references (N, dim), None, 0)` of a `Similarity` with reference vectors."""
+    index = None if item.output is None else _output_index(item.output, outputs, targets)
+    if index is None and len(outputs) > 1:
+        names = [info.name for info in outputs]
+        raise ValueError(
+            f"The model has {len(outputs)} outputs ({names}); say which one holds the "
+            f"embedding with Similarity(reference, output=name_or_index). Received: "
+            f"targets={targets!r}"
+        )
+    shape = outputs[0 if index is None else index].shape
+    if len(shape) not in (1, 2):
+        raise ValueError(
+            "Similarity compares an embedding: it needs an output (batch, dim) or "
+            f"tokens (batch, tokens, dim); this output is (batch, {', '.join(map(str, shape))}). "
+            f"Received: targets={targets!r}"
+        )
+    dim = shape[-1]
+    reference = item.reference.astype(np.float32)
+    if reference.ndim == 1:
+        reference = np.broadcast_to(reference, (count, len(reference)))
+    if reference.shape[-1] != dim or len(reference) != count:
+        raise ValueError(
+            f"Similarity(reference) must be a vector of the embedding's length ({dim},) "
+            f"or one per image ({count}, {dim}). Received: reference of shape "
+            f"{item.reference.shape}"
+        )
+    pool = None if len(shape) == 1 else item.pooling
+    first = (item.first_patch or 0) if pool == "mean" else 0
+    output_index = None if len(outputs) == 1 else index
+    return Slot(COSINE, output_index, pool=pool, first=first), reference, None, 0
+
+
 def _per_image(targets: np.ndarray, outputs: Sequence[OutputInfo], count: int) -> TargetPlan:
     if targets.dtype == bool or not np.issubdtype(targets.dtype, np.integer):
         raise TypeError(
@@ -244,5 +281,7 @@ def _check_range(class_id: int, classes, targets) -> None:
 
 def _is_target(value) -> bool:
     return (
-        is_integer(value) or callable(value) or isinstance(value, (Class, Region, Output, Prompt))
+        is_integer(value)
+        or callable(value)
+        or isinstance(value, (Class, Region, Output, Prompt, Similarity))
     )

@@ -118,7 +118,7 @@ class Inspection:
         num_classes: the size of the class axis of a `(batch, classes)`
             output, `None` for other outputs.
         settled_layers: the layer each automatic choice settled on, by its
-            `(token_grid, prefix_tokens)`: later explainers of the model try it
+            `(token_grid, prefix_tokens, target slots)`: later explainers of the model try it
             first, so that they do not rerun the candidates before it (a ViT's
             last block, whose gradients are zero) on every call.
     """
@@ -217,6 +217,19 @@ def _shapes_key(call_shapes, constant=()):
     )
 
 
+def as_input_structure(model: keras.Model, batch):
+    """`batch` as the model takes it: a Functional model whose one input is a
+    dict (keras-hub backbones: `{"images": ...}`) gets that dict, not the bare
+    array Keras would accept with a warning."""
+    try:
+        structure = model.input if hasattr(batch, "shape") else None
+    except (AttributeError, ValueError):
+        return batch
+    if isinstance(structure, dict) and len(structure) == 1:
+        return {next(iter(structure)): batch}
+    return batch
+
+
 def graph_input_shape(model: keras.Model) -> tuple | None:
     """The input shape of a Functional or Sequential model, `None` if it has no graph."""
     try:
@@ -259,7 +272,7 @@ def _trace(model, input_shape, records: dict, constant=()) -> tuple:
         records.clear()
         events.clear()
         open_calls.clear()
-        traced.append(model(batch, training=False))
+        traced.append(model(as_input_structure(model, batch), training=False))
         return traced[-1]
 
     def tensor(shape, kept: bool = False):  # one row, or a constant input's own rows

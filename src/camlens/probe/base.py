@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from ..model.channels import is_channels_first, to_model_layout
+from ..model.inspection import as_input_structure
 from ..model.slots import ModelInputs, inspect_inputs
 from .forward import LayerWatch, channels_kept, relu_sites
 from .plan import TargetPlan
@@ -290,7 +291,7 @@ class Probe:
         if self._watch.channels_first:  # one input: multi-input ones are refused
             self._watch.input_rank = len(batch.shape)
             batch = to_model_layout(batch)
-        return self.model(batch, training=False)
+        return self.model(as_input_structure(self.model, batch), training=False)
 
     def forward(self, call: Callable[[], Any], on_activations, score: str = OUTPUT, gate=None):
         """Run the model (`call()`) with the layer watched: see `LayerWatch.forward`.

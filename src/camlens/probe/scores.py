@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import keras
 
-from .plan import CALLABLE, ID, REGION, SIMILAR
+from .plan import CALLABLE, COSINE, ID, REGION, SIMILAR
 
 
 def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
@@ -20,7 +20,7 @@ def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
         outputs: the model's outputs.
         ids: (N, K) int32 class ids.
         extras: per slot, the (N, *spatial) mask of a masked region, the
-            cotangent of a callable's score with respect to its output (the
+            (N, dim) reference vectors of a cosine similarity, the cotangent of a callable's score with respect to its output (the
             slot's score is then the linearisation whose gradient is the
             callable's; the value comes from the callable itself), or `None`.
     """
@@ -32,6 +32,9 @@ def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
         table = classes if slot.output is None else output
         if slot.kind == CALLABLE:
             column = _linearized(output, extras[k])
+            index = ops.full_like(column, -1, dtype="int32")
+        elif slot.kind == COSINE:
+            column = _cosine(_embedding(ops.cast(output, "float32"), slot), extras[k])
             index = ops.full_like(column, -1, dtype="int32")
         elif slot.kind == REGION:
             index = ids[:, k]
@@ -48,6 +51,26 @@ def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
         columns.append(ops.cast(column, "float32"))
         explained.append(ops.cast(index, "int32"))
     return ops.stack(columns, axis=1), ops.stack(explained, axis=1)
+
+
+def _embedding(output, slot):
+    """(N, dim) the embedding of an output (N, dim), or pooled from tokens (N, T, dim)."""
+    if slot.pool is None:
+        return output
+    if slot.pool == "class":
+        return output[:, 0]
+    return keras.ops.mean(output[:, slot.first :], axis=1)
+
+
+def _cosine(embedding, reference):
+    """(N,) the cosine similarity of each row of `embedding` with `reference` (N, dim)."""
+    ops = keras.ops
+    reference = ops.cast(reference, "float32")
+    dot = ops.sum(embedding * reference, axis=-1)
+    norms = ops.sqrt(
+        ops.sum(ops.square(embedding), axis=-1) * ops.sum(ops.square(reference), axis=-1)
+    )
+    return dot / ops.maximum(norms, 1e-30)
 
 
 def _similar_class(table, excluded, rank: int):
