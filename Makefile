@@ -7,7 +7,7 @@ DEMO_BACKEND ?= jax
 DEMO_VENV := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed-$(DEMO_BACKEND)
 
-.PHONY: test demo install clean
+.PHONY: test lint format docs dist demo install clean
 
 install: $(STAMP)
 
@@ -25,9 +25,34 @@ $(STAMP): pyproject.toml constraints.txt
 # even if another fails.
 ONCE_BACKEND ?= torch
 
-test: $(STAMP)
-	$(BIN)/lint-imports --no-cache
+test: lint docs
 	tests/run-tiers $(BIN)/python $(ONCE_BACKEND)
+
+# Ruff (lint and format, configured in pyproject.toml), mypy over the package,
+# and the house's import contracts. `make format` fixes what Ruff can.
+LINTED := src tests benchmarks scripts docs/hooks
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+
+# The documentation site (mkdocs.yml, docs/) into site/; --strict: a broken link,
+# cross-reference or API name fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
+
+# The release: an sdist and the wheel built from it, checked as PyPI would
+# (tests/e2e/test_wheel.py also installs the wheel in a fresh environment).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
 
 # The demo alone: camlens and one Keras backend, nothing for the tests.
 $(DEMO_STAMP): pyproject.toml constraints.txt
@@ -39,4 +64,4 @@ demo: $(DEMO_STAMP)
 	KERAS_BACKEND=$(DEMO_BACKEND) $(DEMO_VENV)/bin/camlens demo
 
 clean:
-	rm -rf $(VENV) $(DEMO_VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(DEMO_VENV) build dist site src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

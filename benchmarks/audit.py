@@ -97,7 +97,7 @@ def _throughput(model_file: Path, folder: Path, passes: int, with_ray: bool) -> 
         calls[RAY] = lambda: _audit(model_file, folder, engine="ray", concurrency=1)
         calls[RAY_SHORT] = lambda: _audit(model_file, few, engine="ray", concurrency=1)
     seconds = {name: [] for name in calls}
-    for name, call in calls.items():  # warm-up: traces, Ray start-up
+    for call in calls.values():  # warm-up: traces, Ray start-up
         call()
     for _ in range(passes):
         for name, call in calls.items():

@@ -12,6 +12,7 @@ extra numpy combinations add. `--quick`: the demo model, 3 rounds.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import camlens
 import models as bench
@@ -45,8 +46,8 @@ def main() -> None:
         x = pool[:count]
         medians, done = bench.interleaved(
             {
-                "gradcam": lambda: explainer(x),
-                "six": lambda: camlens.explain_methods(model, x, methods=SIX),
+                "gradcam": partial(explainer, x),
+                "six": partial(camlens.explain_methods, model, x, methods=SIX),
             },
             rounds,
         )

@@ -22,6 +22,8 @@ TensorFlow). `--full`: more rounds and no budget.
 
 from __future__ import annotations
 
+from functools import partial
+
 import camlens
 import models as bench
 
@@ -54,11 +56,11 @@ def main() -> None:
             images = bench.random_images(batch)
             top = forward(images).argmax(axis=1).tolist()
             calls = {
-                "forward": lambda: forward(images),
-                "camlens": lambda: explainer(images),
+                "forward": partial(forward, images),
+                "camlens": partial(explainer, images),
             }
             if batch == 1:
-                calls["explain_prediction"] = lambda: camlens.explain_prediction(model, images)
+                calls["explain_prediction"] = partial(camlens.explain_prediction, model, images)
             for tool, make in others.items():
                 if tool != "eli5" or batch == 1:
                     calls[tool] = make(images, top)

@@ -10,8 +10,8 @@ then resets the kernel's peak-RSS mark (VmHWM, via /proc/self/clear_refs) and
 reads the resident set size (VmRSS) as the baseline. It then calls the tool twice
 (the first call traces or compiles, the second is warm) and reports the peak RSS
 reached over the baseline, in MiB; then the peak of a third call over the RSS
-just before it (the steady-state cost of a warm call). Peak RSS counts native allocations (TensorFlow,
-XLA, torch), which tracemalloc does not see.
+just before it (the steady-state cost of a warm call). Peak RSS counts native
+allocations (TensorFlow, XLA, torch), which tracemalloc does not see.
 
 `ru_maxrss` (getrusage) is reported too, as its increase over its value at the
 baseline; it cannot be reset, so it reads low when building the model peaked

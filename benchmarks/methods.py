@@ -13,6 +13,7 @@ calibrated BatchNorm, as in the other benchmarks.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import camlens
 import models as bench
@@ -40,7 +41,7 @@ def main() -> None:
         for name in args.methods.split(","):
             explainer = camlens.Explainer(model, method=name)
             medians, _ = bench.interleaved(
-                {"forward": lambda: forward(image), "method": lambda: explainer(image)}, rounds
+                {"forward": partial(forward, image), "method": partial(explainer, image)}, rounds
             )
             seconds = medians["method"]
             print(

@@ -333,8 +333,9 @@ def run_child(script: str, arguments: dict, timeout: float = 600, env: dict | No
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
         tail = (result.stderr or result.stdout)[-3000:]
+        last_line = tail.strip().splitlines()[-1] if tail.strip() else ""
         return {
-            "error": f"exit {result.returncode}: {tail.strip().splitlines()[-1] if tail.strip() else ''}",
+            "error": f"exit {result.returncode}: {last_line}",
             "stderr": tail,
         }
     return json.loads(lines[-1])

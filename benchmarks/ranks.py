@@ -32,6 +32,8 @@ table. Rounds stop after `--budget` seconds per row (at least 3 rounds).
 
 from __future__ import annotations
 
+from functools import partial
+
 import keras
 
 import camlens
@@ -124,12 +126,12 @@ def main() -> None:
         explainers = {method: _explainer(model, method, refused, title) for method in METHODS}
         for batch in (1, 8):
             x = bench.random_images(batch, shape=model.input_shape[1:])
-            calls = {"forward": lambda: forward(x)}
+            calls = {"forward": partial(forward, x)}
             maps = {}
             for method, explainer in explainers.items():
                 maps[method] = _first(explainer, x, refused, f"{title}: {method}")
                 if maps[method] is not None:
-                    calls[method] = lambda explainer=explainer: explainer(x)
+                    calls[method] = partial(explainer, x)
             medians, done = bench.interleaved(calls, rounds[batch], warmup, budget)
             shown = maps["gradcam"] if maps["gradcam"] is not None else maps["gradcam++"]
             print(bench.row(_gradient_row(title, model, batch, shown, medians, done)), flush=True)
@@ -141,9 +143,9 @@ def main() -> None:
         scorer = _explainer(model, "scorecam", refused, title, max_channels=channels)
         x = bench.random_images(1, shape=model.input_shape[1:])
         masked = bench.random_images(channels, seed=5, shape=model.input_shape[1:])
-        calls = {"masked forward": lambda: forward(masked)}
+        calls = {"masked forward": partial(forward, masked)}
         if _first(scorer, x, refused, f"{title}: scorecam") is not None:
-            calls["scorecam"] = lambda: scorer(x)
+            calls["scorecam"] = partial(scorer, x)
         medians, done = bench.interleaved(calls, rounds[8], warmup, budget)
         print(
             bench.row(

@@ -25,6 +25,7 @@ adds Keras's MobileNetV2 with seeded random weights. `--quick`: 128 images and
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 
@@ -59,9 +60,9 @@ def main() -> None:
         images = images.astype(np.float32)
         ids = np.random.default_rng(4).integers(0, model.output_shape[-1], count)
         runs = {
-            "top": lambda: camlens.explain_batch(model, images, batch_size=BATCH, progress=False),
-            "ids": lambda: camlens.explain_batch(
-                model, images, targets=ids, batch_size=BATCH, progress=False
+            "top": partial(camlens.explain_batch, model, images, batch_size=BATCH, progress=False),
+            "ids": partial(
+                camlens.explain_batch, model, images, targets=ids, batch_size=BATCH, progress=False
             ),
         }
         medians, done = bench.interleaved(runs, passes, warmup=1)

@@ -24,6 +24,7 @@ of a shared machine).
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import camlens
 import models as bench
@@ -54,15 +55,13 @@ def main() -> None:
             images_n = max(2 * BATCH, min(count, fitting))
         images = bench.random_images(images_n, seed=3)
         calls = {
-            "predict": lambda: model.predict(images, batch_size=BATCH, verbose=0),
-            "camlens": lambda: camlens.explain_batch(
-                model, images, batch_size=BATCH, progress=False
+            "predict": partial(model.predict, images, batch_size=BATCH, verbose=0),
+            "camlens": partial(
+                camlens.explain_batch, model, images, batch_size=BATCH, progress=False
             ),
         }
         if forward is not None:
-            calls["forward"] = lambda: [
-                forward(images[start : start + BATCH]) for start in range(0, images_n, BATCH)
-            ]
+            calls["forward"] = partial(_forward_in_batches, forward, images)
         medians, done = bench.interleaved(calls, passes, warmup=0)
         per_second = {tool: images_n / value for tool, value in medians.items()}
         capped = "" if images_n == count else f" (capped from {count})"
@@ -105,6 +104,11 @@ Grad-CAM of each image's top class, heatmaps returned as numpy; compiled forward
 (--forward, --full): the compiled forward pass of models.py on each batch of 32."""
 
 
+def _forward_in_batches(forward, images) -> list:
+    """The compiled forward pass over `images`, BATCH at a time."""
+    return [forward(images[start : start + BATCH]) for start in range(0, len(images), BATCH)]
+
+
 def _warm_up(model, forward) -> dict[str, float]:
     """Warm each on 64 images; seconds of one more batch of each."""
     images = bench.random_images(2 * BATCH, seed=4)
@@ -114,9 +118,7 @@ def _warm_up(model, forward) -> dict[str, float]:
         ("camlens", lambda x: camlens.explain_batch(model, x, batch_size=BATCH, progress=False)),
     ]
     if forward is not None:
-        tools.append(
-            ("forward", lambda x: [forward(x[i : i + BATCH]) for i in range(0, len(x), BATCH)])
-        )
+        tools.append(("forward", partial(_forward_in_batches, forward)))
     for tool, call in tools:
         call(images)
         start = time.perf_counter()

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 from PIL import Image
 
 from support.models import MODEL_BUILDERS, functional_resnet, images
+
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items):
+    """The end-to-end tier is slow by nature: `pytest -m "not slow"` (the edit-test
+    loop) runs the unit and backend tiers."""
+    for item in items:
+        if E2E in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(params=sorted(MODEL_BUILDERS))

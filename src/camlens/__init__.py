@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 _PUBLIC = {
@@ -37,11 +38,34 @@ _PUBLIC = {
 # first cannot leave the name pointing at the package.
 from .audit import audit  # noqa: E402
 
-__all__ = sorted([*_PUBLIC, "audit"])
-__version__ = "0.1.0"
+__all__ = [
+    "Explainer",
+    "Explanation",
+    "Maps",
+    "TargetExplanation",
+    "ZeroGradientWarning",
+    "audit",
+    "expand_heatmap",
+    "explain_batch",
+    "explain_methods",
+    "explain_prediction",
+    "format_as_image",
+    "format_targets_as_image",
+    "gradcam",
+    "gradcam_backend",
+    "heatmap_to_image",
+    "overlay",
+    "show_prediction",
+]
+"""Written out (not derived from `_PUBLIC`) so that linters and type checkers see it."""
+
+try:  # the installed distribution's: pyproject.toml says it, once
+    __version__ = version(__name__)
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 if TYPE_CHECKING:
-    from . import targets
+    from . import targets as targets  # a subpackage, loaded on use
     from .api.batch import explain_batch
     from .api.blank_maps import ZeroGradientWarning
     from .api.explainer import Explainer

@@ -21,7 +21,7 @@ def is_integer(value) -> bool:
 
 
 def check_positive_int(value, name: str) -> int:
-    """`value` as an int, if it is an integer of at least 1; a ValueError naming `name` otherwise."""
+    """`value` as an int if it is an integer of at least 1, else a ValueError naming `name`."""
     if not is_integer(value) or value < 1:
         raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
     return int(value)
@@ -50,7 +50,8 @@ def check_size(size, name: str = "size") -> tuple[int, int] | None:
         return None
     if isinstance(size, (str, bytes)) or not hasattr(size, "__len__") or len(size) != 2:
         raise ValueError(f"{name} must be (height, width) or None. Received: {name}={size!r}")
-    return tuple(check_positive_int(n, name) for n in size)
+    height, width = (check_positive_int(n, name) for n in size)
+    return height, width
 
 
 def check_token_grid(token_grid) -> tuple[int, int] | None:

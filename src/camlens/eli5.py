@@ -21,7 +21,7 @@ import keras
 from .api.prediction import explain_prediction as camlens_explain_prediction
 
 if keras.backend.backend() != "tensorflow" and "eli5" not in sys.modules:
-    sys.modules.setdefault("eli5.keras", None)  # `import eli5.keras` then fails fast
+    sys.modules.setdefault("eli5.keras", None)  # type: ignore[arg-type]  # import then fails
 
 import eli5  # noqa: E402  (after the guard above)
 from eli5.base import Explanation, TargetExplanation  # noqa: E402

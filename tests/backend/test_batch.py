@@ -71,7 +71,8 @@ def test_max_channels_and_smooth_reach_the_explainer(resnet):
 
 
 def test_preprocess_is_applied_to_every_batch(resnet):
-    """Raw images twice the model's size, halved by `preprocess`, give the maps of the halved images."""
+    """Raw images twice the model's size, halved by `preprocess`, give the maps of the
+    halved images."""
     small = images(5, seed=21)
     raw = np.repeat(np.repeat(small, 2, axis=1), 2, axis=2) * 255.0
 

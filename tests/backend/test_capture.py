@@ -104,10 +104,9 @@ def test_an_error_restores_what_the_object_had():
     greeter = Greeter()
     own = lambda: "own"  # noqa: E731
     greeter.hello = own
-    with pytest.raises(RuntimeError):
-        with capture({(greeter, "hello"): tagged("x")}):
-            assert greeter.hello() == "x:own"
-            raise RuntimeError
+    with pytest.raises(RuntimeError), capture({(greeter, "hello"): tagged("x")}):
+        assert greeter.hello() == "x:own"
+        raise RuntimeError
     assert vars(greeter)["hello"] is own
 
 
@@ -191,7 +190,7 @@ def test_a_rematerialised_layer_is_captured(scope, nested):
         maps = camlens.Explainer(model, layer=layer, relu=False)(batch[:count], targets=[1])
         expected = analytic_maps(model, batch[:count], [1])
         np.testing.assert_allclose(maps.heatmaps, expected, rtol=1e-4, atol=1e-5)
-    assert all("rematerialized_call" not in vars(l) for l in model._flatten_layers())
+    assert all("rematerialized_call" not in vars(layer) for layer in model._flatten_layers())
 
 
 def test_layer_search_sees_a_quantized_layer_of_a_subclassed_model():

@@ -150,7 +150,7 @@ def test_any_targets_are_valid_or_a_clear_error(targets):
         assert "targets" in str(error)
         return
     assert plan.ids.shape == (2, len(plan.slots)) and len(plan.slots) >= 1
-    assert ((0 <= plan.ids) & (plan.ids < CLASSES)).all()
+    assert ((plan.ids >= 0) & (plan.ids < CLASSES)).all()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -123,7 +123,7 @@ def test_scorecam_upsamples_small_layers(resnet):
     model = keras.Model(inputs, keras.layers.Dense(CLASSES, activation="softmax")(x))
     heatmap = camlens.explain_prediction(model, images(), method="scorecam").targets[0].heatmap
     assert heatmap.shape == (SIZE // 2, SIZE // 2)
-    assert 0 <= heatmap.min() and heatmap.max() <= 1
+    assert heatmap.min() >= 0 and heatmap.max() <= 1
 
 
 def test_logit_score_for_grad_cam(resnet):
@@ -152,7 +152,7 @@ def test_relu_false_keeps_negative_evidence(resnet):
     )
     np.testing.assert_allclose(heatmap, raw / (np.abs(raw).max() + 1e-7), atol=2e-5)
     assert heatmap.min() < 0 < heatmap.max()
-    assert -1 <= heatmap.min() and heatmap.max() <= 1
+    assert heatmap.min() >= -1 and heatmap.max() <= 1
 
 
 def test_counterfactual_is_the_negated_gradient(resnet):

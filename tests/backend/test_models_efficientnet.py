@@ -171,7 +171,7 @@ def test_gradcam_of_the_top_class_lies_on_the_cat(model, photos):
     target = expl.targets[0]
     assert expl.layer == "top_relu" and target.target in DOMESTIC_CATS
     assert target.heatmap.shape == (7, 7)
-    assert 0 <= target.heatmap.min() and target.heatmap.max() <= 1
+    assert target.heatmap.min() >= 0 and target.heatmap.max() <= 1
     heat = np.clip(camlens.expand_heatmap(target.heatmap, photo, Image.BILINEAR), 0, None)
     inside = box_mask(photo.size, CAT_BOX)
     share = heat[inside].sum() / heat.sum()
@@ -228,7 +228,7 @@ def test_untrained_model_needs_no_weights(model, monkeypatch):
     untrained = efficientnet_lite0(weights=None)
     assert [w.shape for w in untrained.weights] == [w.shape for w in model.weights]
     kernel = untrained.get_layer("top_conv").get_weights()[0]
-    assert 0 < kernel.std() and not np.allclose(
+    assert kernel.std() > 0 and not np.allclose(
         kernel, model.get_layer("top_conv").get_weights()[0]
     )
 
@@ -276,7 +276,7 @@ def test_sample_photos(photos):
         assert photo.image.mode == "RGB" and "CC0" in photo.attribution
     x = photo_to_input(photos["cat"].image)
     assert x.shape == (1, 224, 224, 3) and x.dtype == np.float32
-    assert 0 <= x.min() and x.max() <= 255 and x.max() > 200
+    assert x.min() >= 0 and x.max() <= 255 and x.max() > 200
 
 
 def test_sample_photos_without_scikit_image_names_the_extra(monkeypatch):

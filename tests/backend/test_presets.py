@@ -16,7 +16,8 @@ CLASSES = 4
 
 @pytest.fixture(scope="module")
 def preset(tmp_path_factory):
-    """A small keras-hub ResNet classifier whose preprocessor resizes to 32x32 and scales by 1/255."""
+    """A small keras-hub ResNet classifier whose preprocessor resizes to 32x32 and
+    scales by 1/255."""
     keras.utils.set_random_seed(0)
     backbone = keras_hub.models.ResNetBackbone(
         input_conv_filters=[64],

@@ -1,4 +1,5 @@
-"""The README's complete Python examples (fenced ```python run) run on this backend."""
+"""The complete Python examples (fenced ```python run) of the README and of the
+documentation site's pages run on this backend."""
 
 import os
 import re
@@ -11,22 +12,28 @@ import pytest
 
 import camlens
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 SOURCES = os.path.dirname(os.path.dirname(camlens.__file__))
 RUNNABLE = re.compile(r"^```python run[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
-def runnable_blocks() -> list[str]:
-    return RUNNABLE.findall(README.read_text(encoding="utf-8"))
+def runnable_blocks(pages=PAGES) -> list[tuple[str, str]]:
+    """(where, code) of every ```python run block, where is the page and number."""
+    return [
+        (f"{page.relative_to(ROOT)} #{n}", code)
+        for page in pages
+        for n, code in enumerate(RUNNABLE.findall(page.read_text(encoding="utf-8")))
+    ]
 
 
 def test_the_readme_has_runnable_examples():
-    assert len(runnable_blocks()) >= 2
+    assert len(runnable_blocks([README])) >= 2
 
 
-@pytest.mark.parametrize("index", range(len(runnable_blocks())))
-def test_example_runs(index, tmp_path):
-    code = runnable_blocks()[index]
+@pytest.mark.parametrize("where, code", runnable_blocks(), ids=[w for w, _ in runnable_blocks()])
+def test_example_runs(where, code, tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,
@@ -41,6 +48,4 @@ def test_example_runs(index, tmp_path):
         },
     )
     first_line = code.strip().splitlines()[0]
-    assert done.returncode == 0, (
-        f"README example {index} ({first_line!r}) failed:\n{done.stderr[-4000:]}"
-    )
+    assert done.returncode == 0, f"example {where} ({first_line!r}) failed:\n{done.stderr[-4000:]}"

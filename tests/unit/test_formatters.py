@@ -429,7 +429,7 @@ def test_property_any_unit_heatmap_gives_rgba_of_image_size(
     assert (np.asarray(out)[..., 3] == 255).all()
     expanded = expand_heatmap(heatmap, image, resampling_filter=resampling_filter)
     assert expanded.shape == (size[1], size[0])
-    assert 0 <= expanded.min() and expanded.max() <= 1
+    assert expanded.min() >= 0 and expanded.max() <= 1
 
 
 @settings(max_examples=60, deadline=None)

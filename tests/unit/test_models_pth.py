@@ -83,7 +83,7 @@ def test_reads_the_weights_package_file_as_torch_load_does():
 
     path = _weights_file()
     with open(path, "rb") as file:
-        assert not file.read(2) == b"PK"  # the package ships torch's legacy format
+        assert file.read(2) != b"PK"  # the package ships torch's legacy format
     expected = torch.load(path, weights_only=True)
     loaded = load_state_dict(path)
     assert list(loaded) == list(expected) and len(loaded) == 296

@@ -1,8 +1,11 @@
 """`import camlens` is light: public names and subpackages load on first use."""
 
+import importlib.metadata
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -53,4 +56,11 @@ def test_subpackages_load_on_use():
 
 def test_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        camlens.nope
+        _ = camlens.nope
+
+
+def test_the_version_is_the_installed_distributions():
+    """pyproject.toml says the version once; `camlens.__version__` reads it back."""
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    declared = re.search(r'^version = "(.+)"$', pyproject.read_text(), re.MULTILINE)[1]
+    assert camlens.__version__ == importlib.metadata.version("camlens") == declared

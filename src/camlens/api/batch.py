@@ -8,6 +8,8 @@ import keras
 import numpy as np
 
 from ..checks import check_positive_int
+from ..files.image_tables import TableImages, dataset_table, is_hf_dataset
+from ..files.images import image_to_doc
 from ..model.inputs import AXES, ModelInputs, as_model_inputs, input_rank
 from .explainer import Explainer
 from .progress import progress_bar
@@ -43,16 +45,19 @@ def explain_batch(
         model: a built Keras 3 model.
         images: an (N, H, W, C) array, or an iterable of (H, W, C) images or
             (n, H, W, C) batches (e.g. a generator reading files), consumed once;
+            or a Hugging Face `datasets.Dataset` with one image column (decoded
+            and resized to the model's input as `camlens explain` does a file);
             for a model of 1-D signals or volumes, (N, T, C) or (N, D, H, W, C)
             arrays, or iterables of such inputs or batches.
         targets: as in `Explainer.__call__`, applied to every image; an int
             array (N,) or (N, K) gives class ids per image, one row per image
             of `images` (a stream included).
-        layer, method, relu, counterfactual, score, mask_batch_size, token_grid,
-            prefix_tokens, output_index, preprocess, max_channels, smooth,
-            layers, combine, image_input, constant_inputs: as in `Explainer`
-            (with several inputs, `images` is a list or dict of their arrays;
-            an image–text backbone takes the images alone).
+        layer: as in `Explainer`, and so are `method`, `relu`, `counterfactual`,
+            `score`, `mask_batch_size`, `token_grid`, `prefix_tokens`,
+            `output_index`, `preprocess`, `max_channels`, `smooth`, `layers`,
+            `combine`, `image_input` and `constant_inputs` (with several inputs,
+            `images` is a list or dict of their (N, ...) arrays; an image–text
+            backbone takes the images alone).
         batch_size: images per forward pass.
         progress: show a progress bar on stderr; `None` shows one when the input
             has a known length of more than 4 batches.
@@ -80,6 +85,10 @@ def explain_batch(
         image_input=image_input,
         constant_inputs=constant_inputs,
     )
+    if is_hf_dataset(images):  # decoded and resized as `camlens explain` does a file
+        images = TableImages(
+            dataset_table(images), lambda image: image_to_doc(image, explainer.model)[0]
+        )
     if explainer.image_slots is not None and explainer.towers is None:  # arrays, checked at once
         images = explainer.prepare(images, name="images")
     total = len(images.image) if isinstance(images, ModelInputs) else _length(images)
@@ -90,7 +99,8 @@ def explain_batch(
             f"{total} images. Received: targets.shape={targets.shape}"
         )
     show = progress if progress is not None else total is not None and total > 4 * batch_size
-    parts, done = [], 0
+    parts: list[Maps] = []
+    done = 0
     rank = input_rank(explainer.model, explainer.preprocess, explainer.image_slots)
     with progress_bar(show, total) as bar:
         for batch in _batches(images, batch_size, rank):
@@ -132,7 +142,7 @@ def _concatenate(parts: list):
     return keras.tree.map_structure(lambda *arrays: np.concatenate(arrays), *parts)
 
 
-def _batches(images, batch_size: int, rank: int | None) -> Iterator[np.ndarray]:
+def _batches(images, batch_size: int, rank: int | None) -> Iterator[np.ndarray | ModelInputs]:
     """Batches of `batch_size` from an array or a stream of inputs of rank `rank`
     (with the batch axis; `None`: unknown, any of 3 to 5 for arrays, 4 for a stream's
     single images), or from the prepared inputs of a multi-input model."""
@@ -143,7 +153,7 @@ def _batches(images, batch_size: int, rank: int | None) -> Iterator[np.ndarray]:
     if isinstance(images, np.ndarray):
         if images.ndim not in ((rank,) if rank is not None else tuple(AXES)):
             raise ValueError(
-                f"images must be an {AXES.get(rank, AXES[4]).replace('batch', 'N')} "
+                f"images must be an {AXES.get(rank or 4, AXES[4]).replace('batch', 'N')} "
                 f"array or an iterable of inputs. Received: images.shape={images.shape}"
             )
         for start in range(0, len(images), batch_size):

@@ -209,7 +209,7 @@ class Explainer:
         if self._layer is None:
             shape = single_input_shape(self.model, self.image_slots)
             known = shape is not None and None not in shape[1:]
-            if known and inspect(self.model, shape).num_classes is not None:
+            if shape is not None and known and inspect(self.model, shape).num_classes is not None:
                 rng = np.random.default_rng(0)
                 self.probe_pass(rng.uniform(0, 1, (1, *shape[1:])).astype(np.float32), None)
         return self._layer
@@ -264,9 +264,9 @@ class Explainer:
         the compiled shape), the methods on the N images only.
         """
         if self.parts is not None:
-            maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
-            first = maps[0]
-            heatmaps = fused([each.heatmaps for each in maps], self.combine, self.relu)
+            layer_maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
+            first = layer_maps[0]
+            heatmaps = fused([each.heatmaps for each in layer_maps], self.combine, self.relu)
             return Maps(heatmaps, first.targets, first.scores, first.outputs)
         batch, targets = with_target_data(self, as_model_inputs(prepared), targets)
         inputs, result, plan = self.method_inputs(batch, targets, pad_to)

@@ -44,6 +44,7 @@ def run_at(
     result = probe.run(batch.for_probe(), plan, score, gradients=gradients, pad_to=pad_to)
     if grid is None:
         shape = inspection.output_shape(layer, output_index)
+        assert shape is not None and inspection.input_shape is not None, "the layer ran"
         grid = layout_for(shape, inspection.input_shape, layer.name, token_grid, prefix_tokens)
     result.activations = grid.apply(result.activations, token_axis=1)
     if result.gradients is not None:

@@ -110,7 +110,7 @@ def explain_together(explainers: list[Explainer], images: np.ndarray, targets) -
     Returns:
         One `Maps` per explainer, in order.
     """
-    maps: list[Maps | None] = [None] * len(explainers)
+    maps: dict[int, Maps] = {}
     groups: dict[str, list[int]] = {}
     for index, explainer in enumerate(explainers):
         if explainer.smooth != AUGMENT and explainer.parts is None:
@@ -125,7 +125,7 @@ def explain_together(explainers: list[Explainer], images: np.ndarray, targets) -
             explainer.settle_layer(leader.layer)
             own = replace(inputs, max_channels=explainer.max_channels)
             maps[index] = explainer.maps_of(explainer.method, own, result)
-    return maps
+    return [maps[index] for index in range(len(explainers))]
 
 
 def _checked_methods(names) -> list:

@@ -66,12 +66,13 @@ def explain_prediction(
             name of `camlens.methods.METHODS` (the README's methods table).
         target_names: class names (a sequence indexed by class id, or a
             mapping) kept on the explanation for display.
-        relu, counterfactual, score, mask_batch_size, token_grid,
-            prefix_tokens, output_index, preprocess, max_channels, smooth,
-            layers, combine, image_input, constant_inputs: as in `Explainer`
-            (with `image_input`, `doc` is a list or dict of the model's inputs,
-            each with a batch of one, and `image` defaults to the image
-            input's; constant inputs have any number of rows).
+        relu: as in `Explainer`, and so are `counterfactual`, `score`,
+            `mask_batch_size`, `token_grid`, `prefix_tokens`, `output_index`,
+            `preprocess`, `max_channels`, `smooth`, `layers`, `combine`,
+            `image_input` and `constant_inputs` (with `image_input`, `doc` is a
+            list or dict of the model's inputs, each with a batch of one, and
+            `image` defaults to the image input's; constant inputs have any
+            number of rows).
 
     Returns:
         `Explanation` with `image` and `targets`; each target has `target`,
@@ -115,9 +116,9 @@ def show_prediction(model: keras.Model, doc: np.ndarray, **kwargs):
     """Explain a prediction and draw it: ELI5's `show_prediction`.
 
     Keyword arguments of `format_as_image` (`resampling_filter`, `colormap`,
-    `alpha_limit`, `diverging_colormap`) go to the formatter, the others to `explain_prediction`. One
-    target without `target_names` gives ELI5's overlay; several targets, class
-    names, or a prompt give one captioned panel per target.
+    `alpha_limit`, `diverging_colormap`) go to the formatter, the others to
+    `explain_prediction`. One target without `target_names` gives ELI5's overlay;
+    several targets, class names, or a prompt give one captioned panel per target.
 
     Returns:
         A PIL image, which a notebook displays.

@@ -8,6 +8,7 @@ report (one HTML page with heatmap clusters per class).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -36,6 +37,7 @@ class AuditSummary:
         report: the HTML page, or `None` when none was asked for.
         images: images in the data; `failures`: those that could not be read.
         rows: records written; `seconds`: time of this run.
+        class_names: the names of the classes (given, or from the data), or `None`.
     """
 
     out_dir: Path
@@ -45,6 +47,7 @@ class AuditSummary:
     failures: int
     rows: int
     seconds: float
+    class_names: list[str] | None = None
 
     def line(self) -> str:
         """The one-line summary the command line prints."""
@@ -52,6 +55,7 @@ class AuditSummary:
             f"audited {self.images} images ({self.failures} failed) into {self.rows} "
             f"records in {self.seconds:.1f} s: {self.records}"
             + (f", {self.report}" if self.report else "")
+            + (f" (classes: {', '.join(self.class_names)})" if self.class_names else "")
         )
 
 
@@ -77,6 +81,8 @@ def audit(
     workers: int | None = None,
     progress: bool = True,
     unsafe: bool = False,
+    image_column: str | None = None,
+    label_column: str | None = None,
 ) -> AuditSummary:
     """Explain every image of a data set; write records, overlays and a report.
 
@@ -89,11 +95,17 @@ def audit(
             safe mode unless `unsafe`), or a keras-hub preset folder. A model with
             a `preprocessor` (a keras-hub task) gets it applied to each image, as
             `camlens explain` does.
-        data: a folder (searched recursively), a glob pattern, a `.csv` / `.parquet`
-            table with a `path` column and optional `label`, `mask` (a mask image's
-            path) and `top`, `left`, `bottom`, `right` (a box) columns; or an
-            (N, H, W, C) array, an iterable of images or (image, label) pairs, a
-            `tf.data.Dataset`, a `keras.utils.PyDataset` or a torch `DataLoader`.
+        data: a folder: one sub-folder per class (the layout
+            `keras.utils.image_dataset_from_directory` reads; labels are the
+            sub-folders' positions in sorted order, or in `class_names`), else
+            searched recursively, unlabelled; a glob pattern; a `.csv` / `.parquet`
+            table with a `path` column and optional `label`, `class_name`, `mask`
+            (a mask image's path) and `top`, `left`, `bottom`, `right` (a box)
+            columns; a `.parquet` file whose image column holds the encoded
+            images, or a Hugging Face `datasets.Dataset` (or a folder written by
+            its `save_to_disk`), labels and class names from its features; or
+            an (N, H, W, C) array, an iterable of images or (image, label) pairs,
+            a `tf.data.Dataset`, a `keras.utils.PyDataset` or a torch `DataLoader`.
         out_dir: the folder to write (created; must be empty or hold this audit).
         methods: a method name or a list of them (see `Explainer`).
         target: `"top"` (the prediction), `"label"` or `"both"`.
@@ -101,7 +113,11 @@ def audit(
         metrics: also compute deletion and insertion AUCs (`steps`, `baseline`).
         batch_size: images per forward pass; `shard_size`: images per part file.
         overlays: write one overlay PNG per record into `out_dir/overlays/`.
-        report: write `out_dir/report.html`; `class_names` label its classes.
+        report: write `out_dir/report.html`.
+        class_names: names indexed by class id, for the report; class folders
+            and a `class_name` column take their ids from it. Default: the
+            data's own (its class folders, its `class_name` column, a data set's
+            label feature), else class ids.
         size: `(height, width)` to resize image files to before the model (or
             its preprocessor): needed for inputs with `None` spatial dimensions
             unless the preprocessor resizes. In-memory images are used as given.
@@ -111,6 +127,9 @@ def audit(
             local one).
         workers: decoding threads (default: the usable CPUs, at most 8).
         progress: show a progress bar on stderr.
+        image_column, label_column: the columns of a data set or Parquet file
+            of encoded images (default: its only image column; its only
+            `ClassLabel` feature, else `label` or `labels`).
 
     Returns:
         An `AuditSummary`.
@@ -128,13 +147,13 @@ def audit(
         model_path = Path(model)
         model = load_explained_model(model_path, unsafe=unsafe)[0]
     decoder = Decoder(model, options.size, pictures=overlays)  # refuses before any write
-    source = open_source(data)
+    source = open_source(data, class_names, image_column, label_column)
     if options.target != "top" and source.has_labels is False:
         raise ValueError(f"target={target!r} needs labels, and data has none.")
     if engine == "ray" and not source.files:
         raise ValueError(
-            "engine='ray' audits files (a folder, a glob or a table of "
-            f"paths). Received: data of type {type(data).__name__}"
+            "engine='ray' audits files (a folder, a glob or a table of paths). "
+            f"Received: data={data if isinstance(data, (str, Path)) else type(data).__name__}"
         )
     items, identity = source.open()
     out_dir = Path(out_dir)
@@ -162,7 +181,7 @@ def audit(
                     model.save(model_path)
                 with _ray(ray_address):
                     run_ray(
-                        model_path,
+                        str(model_path),
                         unsafe,
                         options,
                         items,
@@ -178,7 +197,7 @@ def audit(
         if report:
             from .report import write_report
 
-            page = write_report(out_dir, options.as_dict(), class_names=class_names)
+            page = write_report(out_dir, options.as_dict(), class_names=source.class_names)
     finally:
         writer.close()
     errors = table.column("error").to_pylist()
@@ -190,16 +209,15 @@ def audit(
         failures=sum(e is not None for e in errors),
         rows=table.num_rows,
         seconds=time.perf_counter() - start,
+        class_names=source.class_names,
     )
 
 
 def model_digest(model) -> str:
     """A digest of a model's architecture and weights."""
     digest = hashlib.sha256(type(model).__name__.encode())
-    try:
+    with contextlib.suppress(NotImplementedError, TypeError):  # no config: the weights say
         digest.update(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
-    except (NotImplementedError, TypeError):
-        pass
     for weights in model.get_weights():
         digest.update(str(weights.shape).encode())
         digest.update(weights.tobytes())

@@ -61,9 +61,10 @@ class BatchAuditor:
         good = [d for d in decoded if d.error is None]
         if not good:
             return records
-        images = np.stack([d.pixels for d in good]).astype(np.float32)
+        images = np.stack([np.asarray(d.pixels) for d in good]).astype(np.float32)
         labels = np.array([-1 if d.item.label is None else d.item.label for d in good])
-        predicted = scores = None
+        predicted: np.ndarray | None = None
+        scores: np.ndarray | None = None
         for method, explainer in self.explainers.items():
             top = None
             for kind in self.kinds:
@@ -81,11 +82,13 @@ class BatchAuditor:
                     predicted, scores = outputs.argmax(-1), outputs.max(-1)
                 elif predicted is None:
                     predicted, scores = self._predictions(explainer, images)
+                assert predicted is not None and scores is not None
                 metrics = self._metrics(
                     images[chosen], heatmaps, targets, [good[n].mask for n in chosen]
                 )
                 for row, n in enumerate(chosen):
-                    item = good[n].item
+                    item, size = good[n].item, good[n].image_size
+                    assert size is not None, "decoded items know their size"
                     records.append(
                         {
                             "index": item.index,
@@ -100,8 +103,8 @@ class BatchAuditor:
                             "heatmap": heatmap_cells(heatmaps[row]),
                             "heatmap_height": heatmaps.shape[1],
                             "heatmap_width": heatmaps.shape[2],
-                            "image_height": good[n].image_size[0],
-                            "image_width": good[n].image_size[1],
+                            "image_height": size[0],
+                            "image_width": size[1],
                             **{name: values[row] for name, values in metrics.items()},
                         }
                     )
@@ -168,6 +171,7 @@ class BatchAuditor:
         from ..files.writing import write_atomically
         from .report import overlay_png
 
+        assert self.overlay_dir is not None, "overlays are written only when asked for"
         name = f"{record['index']:06d}-{record['method']}-{record['target_kind']}.png"
         write_atomically(self.overlay_dir / name, overlay_png(pixels, heatmap))
 
@@ -185,7 +189,7 @@ def _assemble(count: int, parts: list) -> tuple:
 
 def _picture(decoded: Decoded) -> np.ndarray:
     """What an overlay is drawn over: the image as given (else the model's input)."""
-    return decoded.pixels if decoded.picture is None else decoded.picture
+    return np.asarray(decoded.pixels if decoded.picture is None else decoded.picture)
 
 
 def _failure(decoded: Decoded) -> dict:

@@ -53,7 +53,7 @@ def cluster_maps(
     heatmaps = np.asarray(heatmaps, np.float64)
     if heatmaps.ndim != 3:
         raise ValueError(f"heatmaps must be (N, h, w). Received: heatmaps.shape={heatmaps.shape}")
-    if not 1 <= max_clusters:
+    if max_clusters < 1:
         raise ValueError(f"max_clusters must be at least 1. Received: max_clusters={max_clusters}")
     count = len(heatmaps)
     if count < 4 or max_clusters == 1:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checks import check_size
-from .sources import Item
+from .items import Item
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Decoder:
             return Decoded(item, error=" ".join(str(error).split()) or type(error).__name__)
 
     def _decode(self, item: Item) -> Decoded:
-        from ..files.images import convert_image, load_image
+        from ..files.images import convert_image, decode_image, load_image
 
         if item.pixels is not None:
             given = np.asarray(item.pixels, np.float32)
@@ -95,8 +95,14 @@ class Decoder:
                 image_size=given.shape[:2],
                 picture=given if self.pictures else None,
             )
-        image = load_image(Path(item.path))
-        pixels = self._checked(self.to_doc(image)[0], item.path)
+        if item.encoded is not None:  # a file's bytes, kept in a table
+            name = f"image {item.index}" + ("" if item.path is None else f" ({item.path})")
+            image = decode_image(item.encoded, name)
+        else:
+            assert item.path is not None, "an item holds pixels, bytes or names a file"
+            name = item.path
+            image = load_image(Path(item.path))
+        pixels = self._checked(self.to_doc(image)[0], name)
         picture = np.asarray(convert_image(image, "RGB")) if self.pictures else None
         return Decoded(
             item,
@@ -130,7 +136,8 @@ class Decoder:
             if self.size is None:
                 raise ValueError(
                     "the model's input has no fixed height and width (input shape "
-                    f"{shape}): pass size=(height, width) (camlens: --size HxW) to resize the images to"
+                    f"{shape}): pass size=(height, width) (camlens: --size HxW) to resize "
+                    "the images to"
                 )
             return (*self.size, shape[3])
         probes = [self.size] if self.size is not None else [(37, 53), (53, 37)]
@@ -154,6 +161,7 @@ class Decoder:
     def _preprocess(self, images: np.ndarray) -> np.ndarray:
         import keras
 
+        assert self.preprocessor is not None, "called for models with a preprocessor"
         return np.asarray(keras.ops.convert_to_numpy(self.preprocessor(images)), np.float32)
 
     def _object_mask(self, item: Item, image) -> np.ndarray | None:
@@ -169,13 +177,15 @@ class Decoder:
         if self.preprocessor is None:
             if item.mask is not None:
                 mask_image = load_image(Path(item.mask)).convert("L")
-                return np.asarray(mask_image.resize((width, height), Image.NEAREST)) >= 128
+                return (
+                    np.asarray(mask_image.resize((width, height), Image.Resampling.NEAREST)) >= 128
+                )
             scale = np.array([height / image.height, width / image.width] * 2)
             box = np.round(np.asarray(item.box, np.float64) * scale).astype(int)
             return boxes_to_masks(box[None], (height, width))[0]
         if item.mask is not None:
             mask_image = load_image(Path(item.mask)).convert("L")
-            raw = np.asarray(mask_image.resize(image.size, Image.NEAREST)) >= 128
+            raw = np.asarray(mask_image.resize(image.size, Image.Resampling.NEAREST)) >= 128
         else:
             raw = boxes_to_masks(np.asarray(item.box)[None], (image.height, image.width))[0]
         return self._through_preprocessor(raw)
@@ -188,7 +198,7 @@ class Decoder:
 
         if self.size is not None:
             resized = Image.fromarray(raw.astype(np.uint8) * 255).resize(
-                (self.size[1], self.size[0]), Image.NEAREST
+                (self.size[1], self.size[0]), Image.Resampling.NEAREST
             )
             raw = np.asarray(resized) >= 128
         white = np.full(raw.shape, 255.0, np.float32)

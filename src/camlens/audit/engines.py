@@ -16,7 +16,7 @@ from pathlib import Path
 from ..methods import BUILT_IN, get_method, register
 from .auditor import AuditOptions, BatchAuditor
 from .decode import Decoded, Decoder, prefetch
-from .sources import Item
+from .items import Item
 from .writer import ShardWriter, record_order
 
 
@@ -76,7 +76,9 @@ def run_ray(
     gpus = int(resources.get("GPU", 0))
     if concurrency is None:
         concurrency = gpus or max(1, int(resources.get("CPU", 2)) - 1)
-    remote_args = {"runtime_env": {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}}}
+    remote_args: dict[str, object] = {
+        "runtime_env": {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}}
+    }
     # Methods registered in this process reach the actors with their functions.
     registered = [get_method(name) for name in options.methods if name not in BUILT_IN]
     if gpus:
@@ -106,7 +108,7 @@ def run_ray(
         for table in dataset.iter_batches(batch_size=None, batch_format="pyarrow")
         for row in table.to_pylist()
     )
-    seen = set()
+    seen: set[int] = set()
     for shard, group in itertools.groupby(results, key=lambda record: record["shard"]):
         records = list(group)
         writer.write(shard, records)

@@ -242,7 +242,8 @@ def _card(row, heatmap, pictures: _Pictures, name) -> str:
 
 
 def _section(title: str, ident: str, cards: list[str]) -> str:
-    return f"<h2>{html.escape(title)}</h2><div class='grid sortable' id='{ident}'>{''.join(cards)}</div>"
+    grid = f"<div class='grid sortable' id='{ident}'>{''.join(cards)}</div>"
+    return f"<h2>{html.escape(title)}</h2>{grid}"
 
 
 def _clusters(rows, maps, pictures: _Pictures, name, max_clusters: int) -> str:

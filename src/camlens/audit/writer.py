@@ -250,7 +250,7 @@ def _lock(out_dir: Path):
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         return None
-    handle = open(out_dir / LOCK, "a")
+    handle = open(out_dir / LOCK, "a")  # noqa: SIM115 - held until the audit ends
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

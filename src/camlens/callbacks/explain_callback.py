@@ -65,6 +65,8 @@ class ExplainCallback(keras.callbacks.Callback):
         >>> model.fit(x, y, epochs=10, callbacks=[callback])
     """
 
+    _explainer: Explainer  # made by on_train_begin
+
     def __init__(
         self,
         images,
@@ -95,7 +97,6 @@ class ExplainCallback(keras.callbacks.Callback):
         methods.get_method(method)  # a wrong name fails here, not after the first epoch
         self._explainer_arguments = dict(layer=layer, method=method, **options)
         self.history: dict[int, object] = {}
-        self._explainer = None
         self._frames: list[Image.Image] = []
         self._summaries = None
 

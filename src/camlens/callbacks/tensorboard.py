@@ -54,7 +54,7 @@ class ImageSummaryWriter:
             f"{os.getpid()}.{next(_files_opened)}.camlens"
         )
         self.path = Path(log_dir) / name
-        self._file = open(self.path, "xb")  # closed by close()
+        self._file = open(self.path, "xb")  # noqa: SIM115 - closed by close()
         self._write(event_pb2.Event(wall_time=time.time(), file_version=FILE_VERSION))
 
     def add_png(self, tag: str, png: bytes, size: tuple[int, int], step: int) -> None:

@@ -138,6 +138,8 @@ def run_audit(args) -> int:
             ray_address=args.ray_address,
             workers=args.workers,
             unsafe=args.unsafe,
+            image_column=args.image_column,
+            label_column=args.label_column,
         )
     except KeyboardInterrupt:
         print(

@@ -151,8 +151,10 @@ def _add_audit(subcommands, common) -> None:
     )
     audit.add_argument(
         "data",
-        help="a folder of images, a glob, or a .csv / .parquet of paths "
-        "(columns path, and optionally label, mask, top/left/bottom/right)",
+        help="a folder of images (one sub-folder per class gives the labels and the class "
+        "names), a glob, a .csv / .parquet of paths (columns path, and optionally label, "
+        "class_name, mask, top/left/bottom/right), a .parquet of encoded images, or a "
+        "Hugging Face data set saved with save_to_disk",
     )
     audit.add_argument(
         "--out",
@@ -180,7 +182,18 @@ def _add_audit(subcommands, common) -> None:
     )
     audit.add_argument("--overlays", action="store_true", help="write overlays/ (PNG per image)")
     audit.add_argument("--no-report", action="store_true", help="skip report.html")
-    audit.add_argument("--class-names", default=None, help="comma-separated class names")
+    audit.add_argument(
+        "--class-names",
+        default=None,
+        help="comma-separated class names in the model's class order (class folders and a "
+        "class_name column take their ids from it; default: the data's own names)",
+    )
+    audit.add_argument(
+        "--image-column", default=None, help="the image column of a .parquet or data set"
+    )
+    audit.add_argument(
+        "--label-column", default=None, help="the label column of a .parquet or data set"
+    )
     audit.add_argument(
         "--size",
         type=size_argument,

@@ -52,7 +52,7 @@ def backend_logs_held(enabled: bool):
 
         os.dup2(held.fileno(), 2)
         if _writes_to_fd2(python_stderr):
-            sys.stderr = open(terminal, "w", buffering=1, closefd=False)
+            sys.stderr = open(terminal, "w", buffering=1, closefd=False)  # noqa: SIM115 - finally
         try:
             yield replay
         except BaseException:

@@ -23,7 +23,9 @@ def demo_picture(count: int = 6, seed: int = 2024, method: str = "gradcam") -> I
     model = load_demo_model()
     maps = Explainer(model, method=method)(data.images)
     pictures = [Image.fromarray(image.astype("uint8")) for image in data.images]
-    enlarged = [p.resize((p.width * SCALE, p.height * SCALE), Image.NEAREST) for p in pictures]
+    enlarged = [
+        p.resize((p.width * SCALE, p.height * SCALE), Image.Resampling.NEAREST) for p in pictures
+    ]
     captions = [
         [
             f"predicted {CLASS_NAMES[int(maps.targets[n, 0])]} {maps.scores[n, 0]:.3f}",

@@ -11,6 +11,7 @@ frame, with a warning.
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -32,22 +33,32 @@ def load_image(path: Path) -> Image.Image:
     """
     path = Path(path)
     check_readable(path, "image")
+    return _decoded(path, str(path))
+
+
+def decode_image(data: bytes, name: str) -> Image.Image:
+    """`load_image` for an encoded image held in memory (a PNG's or JPEG's bytes, as
+    a Parquet file or a Hugging Face data set stores them); `name` is for messages."""
+    return _decoded(io.BytesIO(data), name)
+
+
+def _decoded(source: Path | io.BytesIO, name: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 frames = getattr(image, "n_frames", 1)
                 image.seek(0)
                 image.load()
                 decoded = _eight_bit(ImageOps.exif_transpose(image))  # a copy, upright
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise FileProblem(f"{path} is too large to decode safely: {error}") from error
+        raise FileProblem(f"{name} is too large to decode safely: {error}") from error
     except (OSError, SyntaxError, ValueError) as error:
-        raise FileProblem(f"{path} is not an image Pillow can read: {error}") from error
+        raise FileProblem(f"{name} is not an image Pillow can read: {error}") from error
     if frames > 1:
         warnings.warn(
-            f"{path} holds {frames} frames (an animation); camlens explains the first.",
-            stacklevel=2,
+            f"{name} holds {frames} frames (an animation); camlens explains the first.",
+            stacklevel=3,
         )
     return decoded
 
@@ -90,7 +101,9 @@ def image_to_doc(image: Image.Image, model, size: tuple[int, int] | None = None)
             f"the model takes {channels} channels; images have 1, 3 or 4. "
             f"Received: input shape {shape}"
         )
-    resized = convert_image(image, IMAGE_MODES[channels]).resize((width, height), Image.BILINEAR)
+    resized = convert_image(image, IMAGE_MODES[channels]).resize(
+        (width, height), Image.Resampling.BILINEAR
+    )
     pixels = np.asarray(resized, dtype=np.float32).reshape(height, width, channels)
     return pixels[None]
 

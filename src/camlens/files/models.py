@@ -10,6 +10,7 @@ model takes.
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -126,7 +127,7 @@ def preprocessor_of(classifier) -> Callable:
 def _resized_first(preprocess: Callable, size: tuple[int, int] | None) -> Callable:
     if size is None:
         return preprocess
-    return lambda image: preprocess(image.resize((size[1], size[0]), Image.BILINEAR))
+    return lambda image: preprocess(image.resize((size[1], size[0]), Image.Resampling.BILINEAR))
 
 
 def _register_keras_hub(path: Path) -> None:
@@ -139,7 +140,5 @@ def _register_keras_hub(path: Path) -> None:
         return  # not a .keras archive: Keras says what is wrong with it
     if b"keras_hub" not in config:
         return
-    try:
+    with contextlib.suppress(ImportError):
         import keras_hub  # noqa: F401
-    except ImportError:
-        pass

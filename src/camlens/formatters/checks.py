@@ -24,7 +24,7 @@ def check_alpha_limit(alpha_limit) -> None:
             "alpha_limit must be a number in [0, 1] or None. "
             f"Received: alpha_limit={alpha_limit!r} of type {type(alpha_limit).__name__}"
         )
-    if not 0 <= alpha_limit <= 1:
+    if not 0 <= float(alpha_limit) <= 1:
         raise ValueError(f"alpha_limit must be in [0, 1]. Received: alpha_limit={alpha_limit}")
 
 

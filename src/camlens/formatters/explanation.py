@@ -54,7 +54,7 @@ def format_as_image(
             `image` is a `(T, C)` signal with a `(t,)` heatmap, or a
             `(D, H, W, C)` volume with a `(d, h, w)` heatmap.
         resampling_filter: the Pillow filter used to resize the coloured
-            heatmap to the image size, e.g. `Image.NEAREST`, `Image.LANCZOS`
+            heatmap to the image size, e.g. `Image.Resampling.NEAREST`, `Image.LANCZOS`
             (1-D and 3-D maps are resized linearly first, so it has no effect
             on them).
         colormap: a matplotlib colormap (or its registered name), or any

@@ -103,10 +103,12 @@ def signal_with_heatmap(
     if colored is not None:
         # Half the overlay's opacity, so that the line stays readable on it.
         tint = colored * np.array([1, 1, 1, _TINT_OPACITY])
-        tint = heatmap_to_image(tint).resize((width, lanes_height), Image.NEAREST)
+        tint = heatmap_to_image(tint).resize((width, lanes_height), Image.Resampling.NEAREST)
         picture.alpha_composite(tint, (0, 0))
         band = heatmap_to_image(colored[..., :3]).convert("RGBA")
-        picture.paste(band.resize((width, band_height), Image.NEAREST), (0, height - band_height))
+        picture.paste(
+            band.resize((width, band_height), Image.Resampling.NEAREST), (0, height - band_height)
+        )
     draw = ImageDraw.Draw(picture)
     for c in range(channels):
         top = c * lane_height

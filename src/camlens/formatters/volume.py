@@ -90,7 +90,7 @@ def slice_montage(
                 signed=signed,
                 name=name,
             )
-        tiles.append(on_white(tile).resize((width * zoom, height * zoom), Image.NEAREST))
+        tiles.append(on_white(tile).resize((width * zoom, height * zoom), Image.Resampling.NEAREST))
     if columns is None:
         columns = math.ceil(math.sqrt(len(tiles)))
     columns = check_positive_int(columns, "columns")

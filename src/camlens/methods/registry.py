@@ -89,12 +89,14 @@ class Method:
             return weighted_sum(inputs.activations, self.channel_weights(inputs))
         if self.channel_terms is not None:
             return self.channel_terms(inputs).sum(axis=-1)
+        assert self.raw_maps is not None, "a method has weights, terms or maps"
         return self.raw_maps(inputs)
 
     def terms(self, inputs: MethodInputs) -> np.ndarray:
         """The terms (N, K, *spatial, C) the map sums over channels."""
         if self.channel_weights is not None:
             return weighted_terms(inputs.activations, self.channel_weights(inputs))
+        assert self.channel_terms is not None, "terms are asked of methods that sum channels"
         return self.channel_terms(inputs)
 
 

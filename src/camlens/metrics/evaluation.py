@@ -134,7 +134,8 @@ def format_table(evaluation: Evaluation) -> str:
         check = (
             "-"
             if row.randomization_passed is None
-            else f"{row.randomization_correlation:.2f} ({'pass' if row.randomization_passed else 'FAIL'})"
+            else f"{row.randomization_correlation:.2f} "
+            f"({'pass' if row.randomization_passed else 'FAIL'})"
         )
         cells = [
             row.method,

@@ -132,10 +132,12 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 
 def _scores(model, images: np.ndarray, targets: np.ndarray, batch_size: int) -> np.ndarray:
     batch_size = check_positive_int(batch_size, "batch_size")
-    outputs = []
-    for start in range(0, len(images), batch_size):
-        outputs.append(np.asarray(model.predict_on_batch(images[start : start + batch_size])))
-    outputs = np.concatenate(outputs)
+    outputs = np.concatenate(
+        [
+            np.asarray(model.predict_on_batch(images[start : start + batch_size]))
+            for start in range(0, len(images), batch_size)
+        ]
+    )
     return outputs[np.arange(len(targets)), targets].astype(np.float64)
 
 

@@ -59,7 +59,7 @@ def energy_pointing_game(heatmaps: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
 
 def boxes_to_masks(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(N, H, W) bool masks from (N, 4) boxes given as (top, left, bottom, right), ends exclusive."""
+    """(N, H, W) bool masks of (N, 4) boxes (top, left, bottom, right), ends exclusive."""
     boxes = np.asarray(boxes)
     masks = np.zeros((len(boxes),) + tuple(size), dtype=bool)
     for mask, (top, left, bottom, right) in zip(masks, boxes):

@@ -67,9 +67,10 @@ def randomization_check(
         threshold: the check passes when the mean absolute rank correlation is
             below this.
         seed: seed of the new random weights.
-        relu, counterfactual, score, mask_batch_size, token_grid,
-            prefix_tokens, output_index, preprocess, max_channels, smooth,
-            combine, image_input: as in `Explainer`, for both models.
+        relu: as in `Explainer`, for both models, and so are `counterfactual`,
+            `score`, `mask_batch_size`, `token_grid`, `prefix_tokens`,
+            `output_index`, `preprocess`, `max_channels`, `smooth`, `combine`
+            and `image_input`.
     """
     options = dict(
         method=method,

@@ -37,7 +37,7 @@ def is_channels_first(model: keras.Model) -> bool:
 
 
 def _channels_first(model: keras.Model) -> bool:
-    formats = {}
+    formats: dict[str, list[str]] = {}
     for layer in all_layers(model):
         data_format = getattr(layer, "data_format", None)
         if data_format in (CHANNELS_FIRST, CHANNELS_LAST):

@@ -66,15 +66,12 @@ def check_images(
         name: the argument's name, for messages.
         single: require a batch of exactly one input (ELI5's `doc` contract).
     """
-    if isinstance(model, tuple) or model is None:
-        expected = model
-    else:
-        expected = graph_input_shape(model)
+    expected = model if isinstance(model, tuple) or model is None else graph_input_shape(model)
     rank = len(expected) if expected is not None else built_rank(model)
-    noun = NOUNS.get(rank, "image")
+    noun = NOUNS.get(rank or 0, "image")
     if not isinstance(images, np.ndarray):
         raise TypeError(
-            f"{name} must be a numpy.ndarray of shape {AXES.get(rank, AXES[4])}. "
+            f"{name} must be a numpy.ndarray of shape {AXES.get(rank or 4, AXES[4])}. "
             f"Received: {name} of type {type(images).__name__}"
         )
     if (
@@ -86,7 +83,12 @@ def check_images(
             f"{name} must hold real numbers (float or integer). "
             f"Received: {name}.dtype={images.dtype}"
         )
-    if expected is not None and images.ndim == rank - 1 and _fits((1,) + images.shape, expected):
+    if (
+        expected is not None
+        and rank is not None
+        and images.ndim == rank - 1
+        and _fits((1,) + images.shape, expected)
+    ):
         images = images[None]  # one input without its batch axis
     elif expected is None and rank is not None and images.ndim == rank - 1 and single:
         images = images[None]  # one input of a subclassed model without its batch axis

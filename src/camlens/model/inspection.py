@@ -131,14 +131,19 @@ class Inspection:
         self.input_shape = None if input_shape is None else tuple(input_shape)
         self._records: dict[int, LayerRecord] = {}
         first = is_channels_first(model)
-        traced = model_shape(self.input_shape, first) if call_shapes is None else call_shapes
+        if call_shapes is not None:
+            traced = call_shapes
+        elif self.input_shape is not None:
+            traced = model_shape(self.input_shape, first)
+        else:
+            raise ValueError("inspect needs an input_shape or the shapes of a call")
         output, self._logit = _trace(model, traced, self._records, constant)
         self.root = self._records[id(model)]
         if first:  # the layers' grids as the probe gives them; the outputs as they are
             for record in self._records.values():
                 if record is not self.root:
                     record.shapes = tuple(
-                        channels_last_shape(shape, len(shape) == len(self.input_shape))
+                        channels_last_shape(shape, len(shape) == len(self.input_shape or ()))
                         for shape in record.shapes
                     )
         self.output_shapes = self.root.shapes
@@ -340,7 +345,7 @@ def _activation_recorder(name, events):
 def _is_chain(children, first_input, output) -> bool:
     if not children or _first_tensor(output) is None:
         return False
-    expected = id(first_input)
+    expected: int | None = id(first_input)
     for child in children:
         if child.inputs != expected:
             return False

@@ -68,6 +68,7 @@ def check_output(layer, inspection: Inspection, output_index: int = 0) -> None:
             f"output_index={output_index!r}"
         )
     shape = record.shapes[output_index]
+    assert inspection.input_shape is not None, "a model whose layers ran has an input shape"
     if len(shape) not in (3, len(inspection.input_shape)):
         layout_for(shape, inspection.input_shape, layer.name)  # raises with the message
 

@@ -228,7 +228,7 @@ def check_model_inputs(doc, slots: InputSlots, check_image, name: str = "doc") -
             f"{type(doc).__name__}"
         )
     image = check_image(arrays[slots.image], f"{name}[{names[slots.image]!r}]")
-    checked = []
+    checked: list[np.ndarray | None] = []
     for index, (array, shape) in enumerate(zip(arrays, slots.shapes)):
         if index == slots.image:
             checked.append(None)

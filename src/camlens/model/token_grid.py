@@ -84,6 +84,7 @@ def layout_for(
     height, width = input_shape[1:3]
     if token_grid is not None:
         grid = check_token_grid(token_grid)
+        assert grid is not None
         prefix = tokens - grid[0] * grid[1] if prefix_tokens is None else prefix_tokens
         if prefix < 0 or prefix + grid[0] * grid[1] != tokens:
             raise ValueError(

@@ -35,7 +35,7 @@ def imagenet_demo_picture(model=None, method: str = "gradcam") -> Image.Image:
     images = np.concatenate([photo_to_input(photo.image) for photo in photos])
     maps = Explainer(model, method=method)(images)
     names = imagenet_labels()
-    shown = [photo.image.resize(PANEL_SIZE, Image.BICUBIC) for photo in photos]
+    shown = [photo.image.resize(PANEL_SIZE, Image.Resampling.BICUBIC) for photo in photos]
     captions = []
     for n, photo in enumerate(photos):
         outputs = np.asarray(maps.outputs[n])

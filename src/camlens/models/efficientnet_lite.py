@@ -214,7 +214,7 @@ def _weights_file() -> Path:
     if not extras.is_installed(WEIGHTS_PACKAGE):
         raise extras.missing(WEIGHTS_PACKAGE, 'efficientnet_lite0(weights="imagenet")')
     spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
-    folders = list(spec.submodule_search_locations or [])
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
     for folder in folders:
         candidate = Path(folder) / "models" / WEIGHTS_FILE
         if candidate.is_file():

@@ -67,5 +67,5 @@ def photo_to_input(image: Image.Image, size: int = 224) -> np.ndarray:
         raise TypeError(
             f"image must be a PIL.Image.Image. Received: image of type {type(image).__name__}"
         )
-    resized = image.convert("RGB").resize((size, size), Image.BICUBIC)
+    resized = image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
     return np.asarray(resized, dtype=np.float32)[None]

@@ -281,6 +281,7 @@ def _materialize(value, path: Path):
 
 def _tensor(ref: _TensorRef, path: Path) -> np.ndarray:
     data = ref.storage.data
+    assert data is not None, "storages are read before their tensors are built"
     if len(ref.size) != len(ref.stride) or any(
         not isinstance(n, int) or n < 0 for n in ref.size + ref.stride + (ref.offset,)
     ):

@@ -134,7 +134,8 @@ class Probe:
             scores[:, k] = value
         result = ProbeResult(
             activations=_to_numpy(activations)[:count],
-            gradients=None if grads is None else _to_numpy(grads)[:count],
+            # None for a method without gradients (registry `gradients=False`), which reads none
+            gradients=None if grads is None else _to_numpy(grads)[:count],  # type: ignore[arg-type]
             outputs=keras.tree.map_structure(lambda a: _to_numpy(a)[:count], outputs),
             targets=_to_numpy(targets)[:count],
             scores=scores[:count],

@@ -71,7 +71,8 @@ class LayerWatch:
             from (the output, or the pre-activation scores), the model's output,
             and the layer's activations (`None` when not intercepted).
         """
-        activations, logits = [], []
+        activations: list = []
+        logits: list = []
         interceptors = without_remat([model, *self.rematerialised])
         if on_activations is not None:
             interceptors[call_site(self.layer)] = on_output(

@@ -26,7 +26,8 @@ def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
     """
     ops = keras.ops
     flat = keras.tree.flatten(outputs)
-    columns, explained = [], []
+    columns: list = []
+    explained: list = []
     for k, slot in enumerate(slots):
         output = outputs if slot.output is None else flat[slot.output]
         table = classes if slot.output is None else output
