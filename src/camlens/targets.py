@@ -155,7 +155,8 @@ class Prompt:
             explainer's `preprocess=` when that is such a preprocessor.
 
     Example:
-        >>> explainer(images, targets=[Prompt("a cat", preprocessor), Prompt("a dog", preprocessor)])
+        >>> cat, dog = Prompt("a cat", preprocessor), Prompt("a dog", preprocessor)
+        >>> explainer(images, targets=[cat, dog])
     """
 
     def __init__(self, text_or_token_ids, tokenizer=None):
@@ -247,7 +248,7 @@ class Similarity:
         self.reference = reference
         self.output = output
         self.pooling = pooling
-        self.first_patch = None
+        self.first_patch: int | None = None
         """Where the patch tokens start, found by camlens for `pooling="mean"`."""
 
     @property

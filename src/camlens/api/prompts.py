@@ -9,7 +9,7 @@ computed once per prompt) and the class ids 0..P-1 of the side's (N, P) logits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import keras
@@ -38,8 +38,8 @@ class Towers:
     """
 
     side: ImageSide
-    tokenizer: object = None
-    image_preprocess: object = None
+    tokenizer: Callable | None = None
+    image_preprocess: Callable | None = None
 
     def prepare(self, images, name: str = "images", single: bool = False) -> ModelInputs:
         """The images, checked (through the image preprocessing, if any), the

@@ -54,7 +54,7 @@ def _resolved(explainer, inspection: Inspection, item: Similarity) -> Similarity
     shape = inspection.output_shapes[index]
     first = None
     if len(shape) == 3:
-        layout = layout_for(shape, inspection.input_shape, f"output {index}")
+        layout = layout_for(shape, inspection.input_shape or (), f"output {index}")
         first = layout.prefix if item.pooling == "mean" else 0
     reference = item.reference
     if item.is_image:
@@ -67,9 +67,9 @@ def _output_index(inspection: Inspection, item: Similarity) -> int:
     if isinstance(item.output, str):
         names = [info.name for info in inspection.outputs]
         return names.index(item.output) if item.output in names else 0
-    if item.output is None or not 0 <= item.output < len(inspection.outputs):
+    if item.output is None or not 0 <= int(item.output) < len(inspection.outputs):
         return 0
-    return item.output
+    return int(item.output)
 
 
 def _embedding_of_image(explainer, item: Similarity, index: int, first: int | None) -> np.ndarray:

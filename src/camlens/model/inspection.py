@@ -117,6 +117,8 @@ class Inspection:
             the batch axis: what targets are checked against.
         num_classes: the size of the class axis of a `(batch, classes)`
             output, `None` for other outputs.
+        channels_first: whether the model is channels_first (its outputs'
+            channels are then on axis 1).
         settled_layers: the layer each automatic choice settled on, by its
             `(token_grid, prefix_tokens, target slots)`: later explainers of the model try it
             first, so that they do not rerun the candidates before it (a ViT's
@@ -130,7 +132,7 @@ class Inspection:
         self._model_name = model.name
         self.input_shape = None if input_shape is None else tuple(input_shape)
         self._records: dict[int, LayerRecord] = {}
-        first = is_channels_first(model)
+        first = self.channels_first = is_channels_first(model)
         if call_shapes is not None:
             traced = call_shapes
         elif self.input_shape is not None:
@@ -283,6 +285,7 @@ def _trace(model, input_shape, records: dict, constant=()) -> tuple:
     def tensor(shape, kept: bool = False):  # one row, or a constant input's own rows
         return keras.KerasTensor(tuple(shape) if kept else (1,) + tuple(shape[1:]), "float32")
 
+    spec: object
     if isinstance(input_shape, dict):
         spec = {key: tensor(shape, key in constant) for key, shape in input_shape.items()}
     elif isinstance(input_shape, list):

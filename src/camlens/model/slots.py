@@ -73,7 +73,8 @@ def input_slots(model, image_input, constant_inputs=None) -> InputSlots | None:
             raise ValueError(
                 f"image_input picks one of a model's several inputs; model '{model.name}' "
                 f"has {len(inputs) or 'one'} input{'s' if len(inputs) > 1 else ''}"
-                f"{' named ' + repr(names[0]) if names else ''}. Received: image_input={image_input!r}"
+                f"{' named ' + repr(names[0]) if names else ''}. "
+                f"Received: image_input={image_input!r}"
             )
         if constant_inputs is not None:
             raise ValueError(

@@ -20,9 +20,10 @@ def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
         outputs: the model's outputs.
         ids: (N, K) int32 class ids.
         extras: per slot, the (N, *spatial) mask of a masked region, the
-            (N, dim) reference vectors of a cosine similarity, the cotangent of a callable's score with respect to its output (the
-            slot's score is then the linearisation whose gradient is the
-            callable's; the value comes from the callable itself), or `None`.
+            (N, dim) reference vectors of a cosine similarity, the cotangent
+            of a callable's score with respect to its output (the slot's
+            score is then the linearisation whose gradient is the callable's;
+            the value comes from the callable itself), or `None`.
     """
     ops = keras.ops
     flat = keras.tree.flatten(outputs)
