@@ -46,21 +46,33 @@ class Class:
         return f"Class({self.class_id})"
 
 
+REDUCTIONS = ("sum", "mean")
+"""How a `Region` reduces the map over its pixels."""
+
+
 class Region:
-    """The sum of class `class_id`'s score over a region of a segmentation output.
+    """A score summed or averaged over a region of a dense output: a
+    segmentation map's class, or a regression map (depth, density, heat).
 
     Segmentation Grad-CAM (Vinogradova et al. 2020): for an output
     (batch, H', W', classes), the score is the class's output summed over the
-    pixels of `mask`.
+    pixels of `mask`. On a regression map (batch, H', W', 1) leave out
+    `class_id`: the score is the mean predicted value inside `mask` ("what
+    makes the predicted depth of this region").
 
     Args:
-        class_id: the class whose output is summed.
+        class_id: the class (channel) whose output is read; `None` for a
+            one-channel regression map.
         mask: (H', W') bool, True on the pixels to explain; `None` takes, per
-            image, the pixels predicted as `class_id` (the output's argmax).
+            image, the pixels predicted as `class_id` (the output's argmax), or
+            the whole map when `class_id` is `None`.
+        reduce: `"sum"` or `"mean"` over the region; by default `"sum"` for a
+            class (as the paper) and `"mean"` for a regression map. The maps
+            differ by the region's size only.
     """
 
-    def __init__(self, class_id, mask=None):
-        self.class_id = _class_id(class_id, "Region(class_id)")
+    def __init__(self, class_id=None, mask=None, reduce=None):
+        self.class_id = None if class_id is None else _class_id(class_id, "Region(class_id)")
         if mask is not None:
             mask = np.asarray(mask)
             if mask.dtype != bool:
@@ -73,16 +85,25 @@ class Region:
                     "Region(mask) selects no pixel: the score would be 0 everywhere. "
                     f"Received: mask of shape {mask.shape}, all False"
                 )
+        if reduce is not None and reduce not in REDUCTIONS:
+            raise ValueError(
+                f"Region(reduce) must be None or one of {REDUCTIONS}. Received: reduce={reduce!r}"
+            )
         self.mask = mask
+        self.reduce = reduce or ("sum" if self.class_id is not None else "mean")
 
     @property
     def name(self) -> str:
-        where = "predicted pixels" if self.mask is None else f"{int(self.mask.sum())} pixels"
-        return f"class {self.class_id} over {where}"
+        what = "value" if self.class_id is None else f"class {self.class_id}"
+        if self.mask is not None:
+            where = f"{int(self.mask.sum())} pixels"
+        else:
+            where = "predicted pixels" if self.class_id is not None else "the map"
+        return f"{what} over {where}" if self.reduce == "sum" else f"mean {what} over {where}"
 
     def __repr__(self) -> str:
         mask = "None" if self.mask is None else f"<{self.mask.shape} mask>"
-        return f"Region({self.class_id}, mask={mask})"
+        return f"Region({self.class_id}, mask={mask}, reduce={self.reduce!r})"
 
 
 class Output:

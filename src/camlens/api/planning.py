@@ -134,12 +134,9 @@ def _slot(item, outputs: Sequence[OutputInfo], targets):
     if callable(item) and not isinstance(item, (Class, Region)):
         return Slot(CALLABLE, output_index), 0, None, item
     if isinstance(item, Region):
-        return (
-            Slot(REGION, output_index, item.mask is not None),
-            item.class_id,
-            _region_mask(item, info, targets),
-            None,
-        )
+        mask = _region_mask(item, info, targets)
+        slot = Slot(REGION, output_index, mask is not None, reduce=item.reduce)
+        return slot, item.class_id or 0, mask, None
     _check_classifier(info, item, targets)
     if item is None:
         return Slot(TOP, output_index), 0, None, None
@@ -255,19 +252,39 @@ def _check_classifier(info: OutputInfo, item, targets) -> None:
 
 
 def _region_mask(region: Region, info: OutputInfo, targets) -> np.ndarray | None:
+    """The region's mask, checked against the output: the whole map for a
+    regression map's region without one, `None` for a class's predicted pixels."""
     if len(info.shape) < 2:
         raise ValueError(
-            "Region targets need a segmentation output (batch, ..., classes); this "
-            f"output is (batch, {', '.join(map(str, info.shape))}), a classifier's. "
-            f"Use a class id. Received: targets={targets!r}"
+            "Region targets need a segmentation output or a regression map, a dense "
+            "output (batch, ..., channels); this output is "
+            f"(batch, {', '.join(map(str, info.shape))}), a classifier's or an "
+            f"embedding's. Use a class id or a callable. Received: targets={targets!r}"
         )
-    _check_range(region.class_id, info.shape[-1], targets)
+    channels = info.shape[-1]
+    if region.class_id is None and channels != 1:
+        raise ValueError(
+            "Region without a class_id reads a one-channel regression map (depth, "
+            f"density); this output has {channels} channels (shape (batch, "
+            f"{', '.join(map(str, info.shape))})): pass the channel or class to read, "
+            f"Region(class_id, mask=...). Received: targets={targets!r}"
+        )
+    if region.class_id is not None:
+        _check_range(region.class_id, channels, targets)
     spatial = tuple(info.shape[:-1])
     if region.mask is not None and region.mask.shape != spatial:
         raise ValueError(
             f"Region(mask) must have the output's spatial shape {spatial}. "
             f"Received: mask.shape={region.mask.shape}"
         )
+    if region.mask is None and region.class_id is None:
+        if any(size is None for size in spatial):
+            raise ValueError(
+                "Region without a mask or class_id covers the whole output, whose "
+                f"spatial shape {spatial} is not known: pass mask=. Received: "
+                f"targets={targets!r}"
+            )
+        return np.ones(spatial, bool)
     return region.mask
 
 

@@ -20,7 +20,7 @@ ID = "id"
 """A slot explaining a class id given per image at call time."""
 
 REGION = "region"
-"""A slot summing one class's score over a region of a segmentation output."""
+"""A slot summing (or averaging) one channel of a dense output over a region."""
 
 CALLABLE = "callable"
 """A slot whose score a callable computes; its gradient enters as a cotangent."""
@@ -44,6 +44,7 @@ class Slot:
         output: index into the flattened outputs, `None` for the model's only
             output (or, for a callable, all of its outputs).
         masked: for `REGION`, whether a mask is given (else the predicted pixels).
+        reduce: for `REGION`, `"sum"` or `"mean"` over the region.
         of, rank: for `SIMILAR`, the slot compared with and the class's rank.
         pool, first: for `COSINE` on a token output (batch, tokens, dim): how
             its embedding is read, `"class"` (token 0) or `"mean"` (of the
@@ -57,6 +58,7 @@ class Slot:
     rank: int = 0
     pool: str | None = None
     first: int = 0
+    reduce: str = "sum"
 
 
 @dataclass

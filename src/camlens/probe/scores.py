@@ -29,9 +29,13 @@ def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
     flat = keras.tree.flatten(outputs)
     columns: list = []
     explained: list = []
+    only = flat[0] if len(flat) == 1 else outputs  # a single output, even in a dict
     for k, slot in enumerate(slots):
-        output = outputs if slot.output is None else flat[slot.output]
-        table = classes if slot.output is None else output
+        if slot.output is not None:
+            output = table = flat[slot.output]
+        else:
+            output = outputs if slot.kind == CALLABLE else only
+            table = keras.tree.flatten(classes)[0] if len(flat) == 1 else classes
         if slot.kind == CALLABLE:
             column = _linearized(output, extras[k])
             index = ops.full_like(column, -1, dtype="int32")
@@ -40,7 +44,9 @@ def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
             index = ops.full_like(column, -1, dtype="int32")
         elif slot.kind == REGION:
             index = ids[:, k]
-            column = _region_score(ops.cast(table, "float32"), output, index, extras[k])
+            column = _region_score(
+                ops.cast(table, "float32"), output, index, extras[k], slot.reduce
+            )
         else:
             if slot.kind == SIMILAR:
                 index = _similar_class(output, explained[slot.of], slot.rank)
@@ -84,8 +90,8 @@ def _similar_class(table, excluded, rank: int):
     return ops.cast(indices[:, rank], "int32")
 
 
-def _region_score(scores, output, index, mask):
-    """sum over the region of scores[..., index]: scores (N, ..., C), index (N,)."""
+def _region_score(scores, output, index, mask, reduce: str):
+    """The sum or mean over the region of scores[..., index]: scores (N, ..., C), index (N,)."""
     ops = keras.ops
     rank = len(scores.shape)
     pick = ops.one_hot(index, scores.shape[-1], dtype="float32")
@@ -100,7 +106,12 @@ def _region_score(scores, output, index, mask):
             ),
             "float32",
         )
-    return ops.sum(channel * ops.cast(mask, "float32"), axis=tuple(range(1, rank - 1)))
+    mask = ops.cast(mask, "float32")
+    spatial = tuple(range(1, rank - 1))
+    total = ops.sum(channel * mask, axis=spatial)
+    if reduce == "sum":
+        return total
+    return total / ops.maximum(ops.sum(mask, axis=spatial), 1.0)
 
 
 def _linearized(output, cotangent):
