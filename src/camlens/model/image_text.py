@@ -85,7 +85,7 @@ class ImageSide(keras.Model):
             raise RuntimeError("The image–text backbone of this image side has been collected.")
         return backbone
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):  # inference only: `training` is accepted, unused
         vision = self.backbone.get_vision_embeddings(inputs[IMAGES])
         return self._head(vision, inputs[TEXT])[0]
 
