@@ -1,4 +1,4 @@
-"""More keras-hub families: MiT, HGNetV2 and CSPNet classifiers, and a DINOv3
+"""More keras-hub families: MiT, HGNetV2, CSPNet and MobileNetV5 classifiers, and a DINOv3
 transfer model, each at its automatic layer against a reference.
 
 References: the classifier cut at the top-level layer holding the explained
@@ -19,7 +19,7 @@ from support.hub import gradcam, gradient, images
 keras_hub = pytest.importorskip("keras_hub")
 
 
-@pytest.mark.parametrize("family", ["mit", "cspnet"])
+@pytest.mark.parametrize("family", ["mit", "cspnet", "mobilenetv5"])
 def test_a_keras_hub_classifier_matches_the_chain_reference(family):
     model = families.classifier(family)
     x = images((32, 32, 3))

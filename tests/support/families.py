@@ -1,5 +1,5 @@
 """More keras-hub image classifier families from small configs, seeded: MiT
-(SegFormer's encoder), HGNetV2 and CSPNet. Nothing downloads."""
+(SegFormer's encoder), HGNetV2, CSPNet and MobileNetV5, and a DINOv3. Nothing downloads."""
 
 from __future__ import annotations
 
@@ -54,6 +54,30 @@ def classifier(family: str, size: int = 32):
             image_shape=shape,
         )
         return models.CSPNetImageClassifier(backbone, num_classes=CLASSES)
+    if family == "mobilenetv5":
+        backbone = models.MobileNetV5Backbone(
+            stackwise_block_types=[["er"], ["uir", "uir"]],
+            stackwise_num_blocks=[1, 2],
+            stackwise_num_filters=[[16], [24, 24]],
+            stackwise_strides=[[2], [2, 1]],
+            stackwise_act_layers=[["relu"], ["relu", "relu"]],
+            stackwise_exp_ratios=[[4.0], [4.0, 4.0]],
+            stackwise_se_ratios=[[0.0], [0.0, 0.0]],
+            stackwise_dw_kernel_sizes=[[0], [3, 3]],
+            stackwise_dw_start_kernel_sizes=[[0], [0, 0]],
+            stackwise_dw_end_kernel_sizes=[[0], [0, 0]],
+            stackwise_exp_kernel_sizes=[[3], [0, 0]],
+            stackwise_pw_kernel_sizes=[[1], [0, 0]],
+            stackwise_num_heads=[[0], [0, 0]],
+            stackwise_key_dims=[[0], [0, 0]],
+            stackwise_value_dims=[[0], [0, 0]],
+            stackwise_kv_strides=[[0], [0, 0]],
+            stackwise_use_cpe=[[False], [False, False]],
+            num_features=32,
+            use_msfa=False,
+            image_shape=shape,
+        )
+        return models.MobileNetV5ImageClassifier(backbone, num_classes=CLASSES)
     raise ValueError(f"unknown family {family!r}")
 
 
