@@ -3,7 +3,7 @@ against their compiled forward passes.
 
 Usage:
     KERAS_BACKEND=jax PYTHONPATH=src python benchmarks/image_text.py [--quick]
-        [--rounds N] [--batches 1,32]
+        [--rounds N] [--batches 1,32] [--prompts 1,8] [--parts clip,dinov2]
 
 Models (keras-hub, random weights, nothing downloads):
 
@@ -34,8 +34,6 @@ import camlens
 import models as bench
 from camlens.model.image_text import image_side
 from camlens.targets import Prompt, Similarity
-
-PROMPTS = (1, 8)
 
 
 def clip(layers: int) -> keras.Model:
@@ -86,31 +84,43 @@ def main() -> None:
     parser = bench.argument_parser(__doc__, quick="a 4-block tower, batch 1", full=None)
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per row")
     parser.add_argument("--batches", default="1,32", help="comma-separated batch sizes")
+    parser.add_argument("--prompts", default="1,8", help="comma-separated prompt counts")
+    parser.add_argument("--parts", default="clip,dinov2", help="clip, dinov2 or both")
     args = parser.parse_args()
+    counts = [int(c) for c in args.prompts.split(",")]
+    parts = args.parts.split(",")
     layers = 4 if args.quick else 12
     batches = [1] if args.quick else [int(b) for b in args.batches.split(",")]
     warmup = 2 if bench.backend() == "tensorflow" else 1
     bench.header("Image–text and similarity: warm Grad-CAM vs forward (ms, medians)", args.quick)
     print(bench.table(HEADERS, []), flush=True)
+    if "clip" in parts:
+        _clip_rows(layers, batches, counts, args.rounds, warmup)
+    if "dinov2" in parts:
+        _dinov2_rows(layers, batches, args.rounds, warmup)
 
+
+def _clip_rows(layers: int, batches: list, counts: list, rounds: int, warmup: int) -> None:
     backbone = clip(layers)
     explainer = camlens.Explainer(backbone)
     side = image_side(backbone)
     forward = bench.compiled_forward(side)
-    targets = {count: prompts(count) for count in PROMPTS}
+    targets = {count: prompts(count) for count in counts}
     for batch in batches:
         images = bench.random_images(batch)
-        for count in PROMPTS:
+        for count in counts:
             text = side.text_embeddings([p.token_ids for p in targets[count]])
             calls = {
                 "forward": partial(forward, {"images": images, "text_embeddings": text}),
                 "camlens": partial(explainer, images, targets=targets[count]),
             }
-            medians, done = bench.interleaved(calls, args.rounds, warmup)
+            medians, done = bench.interleaved(calls, rounds, warmup)
             name = f"CLIP ViT-B/16 tower, {count} prompt{'s' if count > 1 else ''}"
             print(bench.row(_row(name, batch, medians, done)), flush=True)
     print(f"(CLIP: explained at {explainer.layer.name!r})", flush=True)
 
+
+def _dinov2_rows(layers: int, batches: list, rounds: int, warmup: int) -> None:
     model = dinov2(layers)
     similar = camlens.Explainer(model)
     forward = bench.compiled_forward(model)
@@ -121,7 +131,7 @@ def main() -> None:
             "forward": partial(forward, {"images": images}),
             "camlens": partial(similar, images, targets=Similarity(reference)),
         }
-        medians, done = bench.interleaved(calls, args.rounds, warmup)
+        medians, done = bench.interleaved(calls, rounds, warmup)
         print(bench.row(_row("DINOv2-S/14, Similarity", batch, medians, done)), flush=True)
     print(f"(DINOv2: explained at {similar.layer.name!r})")
 
