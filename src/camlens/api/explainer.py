@@ -1,12 +1,10 @@
 """The reusable explainer: resolves the layer once, reuses compiled probes.
 
-Besides its public call, `Explainer` offers the package-internal interface the
-other entry points are built on (`explain_prediction`, `explain_batch`,
-`explain_methods`, the audit, the sanity check): `prepare` checks and converts
-the input once, `explain_prepared` explains prepared input (with `pad_to`, at a
-compiled batch size), `probe_pass` and `method_inputs` give the arrays of one
-probe pass, `maps_of` turns them into `Maps` for a method. These names are
-stable inside camlens; the public API is the one the README shows.
+Besides its public call, `Explainer` offers the package-internal interface the other
+entry points (`explain_prediction`, `explain_batch`, `explain_methods`, the audit, the
+sanity check) are built on: `prepare` checks and converts the input once,
+`explain_prepared` explains it (`pad_to`: at a compiled batch size), `probe_pass` and
+`method_inputs` give one probe pass's arrays, `maps_of` turns them into `Maps`.
 """
 
 from __future__ import annotations
@@ -34,25 +32,28 @@ from ..checks import (
 from ..methods.fusion import COMBINATIONS, fused
 from ..methods.registry import normalized, raw
 from ..methods.smoothing import AUGMENT, augmented
-from ..model.channels import channels_last_shape, check_region_layout, is_channels_first
+from ..model.channels import check_region_layout
 from ..model.inputs import (
     as_model_inputs,
     check_image_input,
     check_model,
     prepare_input,
+    single_input_shape,
 )
-from ..model.inspection import Inspection, graph_input_shape, inspect
+from ..model.inspection import Inspection, inspect
 from ..model.layer_choice import check_output, resolve_layer
+from ..model.slots import inspect_inputs
 from ..model.state import refresh
 from ..model.token_grid import Layout
 from ..probe import SCORES, ProbeResult, probe_for
-from ..probe.base import input_shapes
 from ..probe.plan import REGION, SIMILAR
 from .blank_maps import warn_if_blank, warn_if_combined_blank, warn_if_product_blank
 from .layer_runs import choose_layer, run_at
 from .passes import method_inputs
 from .planning import check_class_ids, plan_targets, with_comparisons
+from .prompts import towers_for
 from .results import Maps
+from .target_data import with_target_data
 
 
 class Explainer:
@@ -108,10 +109,9 @@ class Explainer:
         preprocess: a callable applied to the images before the model and
             outside the differentiated part, e.g. a keras-hub classifier's
             `preprocessor`: the images may then have any size.
-        layers: several layers at once, instead of `layer`: each layer's
-            maps are upsampled to the finest layer's grid and combined
-            (multi-layer CAM, e.g. Layer-CAM over several stages); one
-            probe pass per layer.
+        layers: several layers at once, instead of `layer`: each layer's maps
+            upsampled to the finest grid and combined (multi-layer CAM, e.g.
+            Layer-CAM over several stages); one probe pass per layer.
         combine: how the maps of `layers` are combined: `"mean"`, `"max"`, or
             `"product"` (RefineCAM: a location keeps weight only where every
             layer's map has it; needs `relu=True`).
@@ -120,6 +120,11 @@ class Explainer:
             `model.inputs` or an input's name; `None` takes the only input of
             image rank. The images are then passed as a list (in
             `model.inputs` order) or a dict by input name of all inputs.
+        constant_inputs: inputs of such a model that are the same for every
+            image (a fixed query, prompts' token ids): names or indices, passed
+            with any number of rows, never split, padded or masked. A keras-hub
+            image–text backbone (CLIP, SigLIP, MetaCLIP 2) takes the images
+            alone instead, with `Prompt` targets (see `docs/image-text.md`).
 
     Example:
         >>> explainer = camlens.Explainer(model, layer="last_conv")
@@ -145,10 +150,16 @@ class Explainer:
         layers=None,
         combine: str = "mean",
         image_input=None,
+        constant_inputs=None,
     ):
         self.model = check_model(model)
         self.method = methods.get_method(method)
-        self.image_slots = check_image_input(model, image_input, self.method)
+        self.towers = towers_for(model, constant_inputs, preprocess, self.method)
+        """An image–text backbone explained for prompts (`Towers`), else `None`."""
+        if self.towers is not None:  # explained on its image side, the text as embeddings
+            self.model, self.image_slots = self.towers.side, self.towers.side.slots
+        else:
+            self.image_slots = check_image_input(model, image_input, self.method, constant_inputs)
         """The inputs of a model with several (`InputSlots`), `None` for one input."""
         self.image_input = image_input
         self.relu = check_bool(relu, "relu")
@@ -173,7 +184,7 @@ class Explainer:
         self.parts: list[Explainer] | None = None
         """One explainer per layer of `layers=`, else `None`."""
         if self._chosen or layers is not None:
-            input_shape = self._graph_input_shape()
+            input_shape = single_input_shape(self.model, self.image_slots)
             known = input_shape is not None and None not in input_shape[1:]
             inspection = inspect(model, input_shape) if known else None
         if self._chosen:
@@ -196,7 +207,7 @@ class Explainer:
         if self.parts is not None:
             return None
         if self._layer is None:
-            shape = self._graph_input_shape()
+            shape = single_input_shape(self.model, self.image_slots)
             known = shape is not None and None not in shape[1:]
             if shape is not None and known and inspect(self.model, shape).num_classes is not None:
                 rng = np.random.default_rng(0)
@@ -217,11 +228,10 @@ class Explainer:
             images: (N, H, W, C) array fitting the model's input (any size
                 with `preprocess`); (N, T, C) signals or (N, D, H, W, C)
                 volumes for a model of 1-D or 3-D inputs.
-            targets: `None` for each image's top prediction, a class id, a
-                target object from `camlens.targets` (`Class`, `Region`,
-                `Output`), a callable mapping the model output to one score per
-                image, a list of those (one map per entry, in order), or an int
-                array of class ids per image, (N,) or (N, K).
+            targets: `None` for each image's top prediction, a class id, a target
+                object from `camlens.targets`, a callable mapping the model output to
+                one score per image, a list of those (one map per entry, in order),
+                or an int array of class ids per image, (N,) or (N, K).
 
         Returns:
             `Maps` with heatmaps (N, K, h, w): (N, K, t) or (N, K, d, h, w)
@@ -241,6 +251,8 @@ class Explainer:
         Returns:
             The image array, or `ModelInputs` for a model with several inputs.
         """
+        if self.towers is not None:
+            return self.towers.prepare(images, name, single)
         return prepare_input(self.model, images, self.image_slots, self.preprocess, name, single)
 
     def explain_prepared(self, prepared, targets, pad_to: int | None = None) -> Maps:
@@ -256,7 +268,7 @@ class Explainer:
             heatmaps = fused([each.heatmaps for each in layer_maps], self.combine, self.relu)
             warn_if_product_blank(self.combine, layer_maps, heatmaps, self.parts)
             return Maps(heatmaps, first.targets, first.scores, first.outputs)
-        batch = as_model_inputs(prepared)
+        batch, targets = with_target_data(self, as_model_inputs(prepared), targets)
         inputs, result, plan = self.method_inputs(batch, targets, pad_to)
         maps = self.maps_of(self.method, inputs, result, check=self.smooth != AUGMENT)
         if self.smooth == AUGMENT:
@@ -300,7 +312,7 @@ class Explainer:
         its own method) can be computed from them: the passes some methods need
         more of (masked, ablated, second-order, guided) run when they ask.
         """
-        batch = as_model_inputs(prepared)
+        batch, targets = with_target_data(self, as_model_inputs(prepared), targets)
         plan, result = self.probe_pass(batch, targets, pad_to)
         return (
             method_inputs(
@@ -327,7 +339,7 @@ class Explainer:
         Activations (N, h, w, C) and gradients (N, K, h, w, C). The automatic
         layer is chosen on the first pass.
         """
-        batch = as_model_inputs(prepared)
+        batch, targets = with_target_data(self, as_model_inputs(prepared), targets)
         if refresh(self.model) and not self._chosen:  # changed in place: choose again
             self._layer, self._layouts = None, {}
         inspection = self.inspection_for(batch)
@@ -345,14 +357,10 @@ class Explainer:
 
     def inspection_for(self, prepared) -> Inspection:
         """The model's inspection for prepared input's shapes (all inputs' for several)."""
-        batch = as_model_inputs(prepared)
-        if batch.slots is None:
-            return inspect(self.model, batch.image.shape)
-        return inspect(self.model, batch.image.shape, call_shapes=input_shapes(batch.feed()))
+        return inspect_inputs(self.model, prepared)
 
     def settle_layer(self, layer: keras.layers.Layer) -> None:
-        """Take `layer` as the automatic choice, where none is made yet (the
-        explainers of `explain_methods` share the first one's choice)."""
+        """Take `layer` as the automatic choice where none is made yet (`explain_methods`)."""
         if self._layer is None:
             self._layer = layer
 
@@ -362,14 +370,6 @@ class Explainer:
         part._chosen, part._layer, part._layouts, part.parts = True, layer, {}, None
         return part
 
-    def _graph_input_shape(self) -> tuple | None:
-        """The model's input shape, channels last (as camlens works), if it has a
-        graph and one input."""
-        if self.image_slots is not None:
-            return None
-        shape = graph_input_shape(self.model)
-        return None if shape is None else channels_last_shape(shape, is_channels_first(self.model))
-
     def _choose_layer(self, inspection, batch, plan, targets: int, pad_to) -> ProbeResult:
         """The automatic choice, on the first pass (see `layer_runs.choose_layer`)."""
 
@@ -377,7 +377,7 @@ class Explainer:
             return self._run(layer, grid, inspection, batch, plan, pad_to, gradients=True)
 
         key = (self.token_grid, self.prefix_tokens)
-        self._layer, result = choose_layer(inspection, run, targets, self.model, *key)
+        self._layer, result = choose_layer(inspection, run, targets, self.model, *key, plan.slots)
         return result
 
     def _run(self, layer, grid, inspection, batch, plan, pad_to, gradients=None) -> ProbeResult:

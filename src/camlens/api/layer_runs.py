@@ -13,7 +13,7 @@ from ..model.inspection import Inspection
 from ..model.layer_choice import candidate_layers, no_candidate_error
 from ..model.token_grid import Layout, layout_for
 from ..probe import ProbeResult, probe_for
-from ..probe.plan import TargetPlan
+from ..probe.plan import ID, SIMILAR, TOP, TargetPlan
 
 
 def run_at(
@@ -40,7 +40,7 @@ def run_at(
         `(result, layout)`: activations (N, *grid, C), gradients (N, K, *grid, C).
     """
     probe = probe_for(model, layer, output_index)
-    result = probe.run(batch.feed(), plan, score, gradients=gradients, pad_to=pad_to)
+    result = probe.run(batch.for_probe(), plan, score, gradients=gradients, pad_to=pad_to)
     if grid is None:
         shape = inspection.output_shape(layer, output_index)
         assert shape is not None and inspection.input_shape is not None, "the layer ran"
@@ -58,6 +58,7 @@ def choose_layer(
     model: keras.Model,
     token_grid=None,
     prefix_tokens=None,
+    slots: tuple = (),
 ) -> tuple[keras.layers.Layer, ProbeResult]:
     """Run the candidates, best first, until the score depends on one.
 
@@ -70,13 +71,16 @@ def choose_layer(
         run: `run(layer, grid)`, the probe's result at a candidate (with gradients).
         targets: how many of the plan's slots are targets (the others are
             compared classes).
+        slots: the plan's slots: what settles a choice besides the grid
+            options (a DINOv2's class token and its mean of patch tokens
+            depend on different layers).
 
     Returns:
         `(layer, result)`; the first candidate when the score depends on none
         (its maps then say so: `blank_maps`).
     """
     first = None
-    key = (token_grid, prefix_tokens)
+    key = (token_grid, prefix_tokens, _score_kinds(slots))
     settled = inspection.settled_layers.get(key)
     for layer, grid in candidate_layers(inspection, token_grid, prefix_tokens, first=settled):
         result = run(layer, grid)
@@ -87,3 +91,9 @@ def choose_layer(
     if first is None:
         raise no_candidate_error(model, token_grid, prefix_tokens)
     return first
+
+
+def _score_kinds(slots: tuple) -> tuple:
+    """What kinds of score the slots are (class scores alike whichever the class)."""
+    classes = (TOP, ID, SIMILAR)
+    return tuple(sorted({("class" if s.kind in classes else s.kind, s.pool) for s in slots}))
