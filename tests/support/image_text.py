@@ -17,6 +17,8 @@ from support.hub import gradcam, gradient
 
 SIZE = 64
 WORDS = ["a", "photo", "of", "cat", "dog", "the", "car", "red"]
+# Every tower of the three backbones: two small transformer blocks.
+TOWER = {"hidden_dim": 32, "num_layers": 2, "num_heads": 2, "intermediate_dim": 64}
 
 
 def clip():
@@ -25,19 +27,13 @@ def clip():
     keras.utils.set_random_seed(0)
     vision = keras_hub.models.CLIPVisionEncoder(
         patch_size=16,
-        hidden_dim=32,
-        num_layers=2,
-        num_heads=2,
-        intermediate_dim=64,
+        **TOWER,
         image_shape=(SIZE, SIZE, 3),
     )
     text = keras_hub.models.CLIPTextEncoder(
         vocabulary_size=len(clip_vocabulary()[0]),
         embedding_dim=32,
-        hidden_dim=32,
-        num_layers=2,
-        num_heads=2,
-        intermediate_dim=64,
+        **TOWER,
         max_sequence_length=8,
     )
     return keras_hub.models.CLIPBackbone(vision, text, projection_dim=16)
@@ -49,19 +45,13 @@ def siglip():
     keras.utils.set_random_seed(0)
     vision = keras_hub.models.SigLIPVisionEncoder(
         patch_size=16,
-        hidden_dim=32,
-        num_layers=2,
-        num_heads=2,
-        intermediate_dim=64,
+        **TOWER,
         image_shape=(SIZE, SIZE, 3),
     )
     text = keras_hub.models.SigLIPTextEncoder(
         vocabulary_size=64,
         embedding_dim=32,
-        hidden_dim=32,
-        num_layers=2,
-        num_heads=2,
-        intermediate_dim=64,
+        **TOWER,
         max_sequence_length=8,
     )
     return keras_hub.models.SigLIPBackbone(vision, text)
@@ -73,19 +63,13 @@ def metaclip_2():
     keras.utils.set_random_seed(0)
     vision = keras_hub.models.MetaCLIP2VisionEncoder(
         patch_size=16,
-        hidden_dim=32,
-        num_layers=2,
-        num_heads=2,
-        intermediate_dim=64,
+        **TOWER,
         image_shape=(SIZE, SIZE, 3),
     )
     text = keras_hub.models.MetaCLIP2TextEncoder(
         vocabulary_size=64,
         embedding_dim=32,
-        hidden_dim=32,
-        num_layers=2,
-        num_heads=2,
-        intermediate_dim=64,
+        **TOWER,
         max_sequence_length=8,
     )
     return keras_hub.models.MetaCLIP2Backbone(vision, text, projection_dim=16)
