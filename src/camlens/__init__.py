@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 _PUBLIC = {
+    "BlankMapWarning": ".api.blank_maps",
     "DetectionHead": ".model.detectors",
     "Explainer": ".api.explainer",
     "Explanation": ".api.results",
@@ -40,6 +41,7 @@ _PUBLIC = {
 from .audit import audit  # noqa: E402
 
 __all__ = [
+    "BlankMapWarning",
     "DetectionHead",
     "Explainer",
     "Explanation",
@@ -69,7 +71,7 @@ except PackageNotFoundError:  # a source tree that was never installed
 if TYPE_CHECKING:
     from . import targets as targets  # a subpackage, loaded on use
     from .api.batch import explain_batch
-    from .api.blank_maps import ZeroGradientWarning
+    from .api.blank_maps import BlankMapWarning, ZeroGradientWarning
     from .api.explainer import Explainer
     from .api.many_methods import explain_methods
     from .api.prediction import explain_prediction, gradcam_backend, show_prediction

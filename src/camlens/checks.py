@@ -34,6 +34,18 @@ BOX_FORMATS = (
 """Box formats, by Keras's names (`keras.utils.bounding_boxes`)."""
 
 
+def check_class_id(value, argument: str) -> int:
+    """A class id: a non-negative int; `argument` names it in the messages."""
+    if not is_integer(value):
+        raise TypeError(
+            f"{argument} must be a class id (int). Received: {value!r} of type "
+            f"{type(value).__name__}"
+        )
+    if value < 0:
+        raise ValueError(f"{argument} must be >= 0. Received: {value!r}")
+    return int(value)
+
+
 def check_box_format(value, name: str = "box_format") -> str:
     """`value` if it is one of `BOX_FORMATS`."""
     if value not in BOX_FORMATS:
@@ -150,6 +162,18 @@ def check_layers(layers, layer) -> list | str | None:
     return list(layers)
 
 
+def check_combine(combine, relu: bool, choices: Sequence) -> str:
+    """`combine` if it is one of `choices`; `"product"` (RefineCAM) only with `relu`."""
+    check_choice(combine, "combine", choices, "how the maps of layers= are combined")
+    if combine == "product" and not relu:
+        raise ValueError(
+            "combine='product' (RefineCAM) multiplies maps in [0, 1]; with relu=False "
+            "two negative maps would make a positive one. Pass relu=True, or "
+            "combine='mean'. Received: combine='product', relu=False"
+        )
+    return combine
+
+
 def check_counterfactual(method, counterfactual) -> bool:
     """`counterfactual` as a bool, refused for a method that ignores the target."""
     counterfactual = check_bool(counterfactual, "counterfactual")
@@ -168,8 +192,8 @@ def check_smooth(method, smooth) -> str | None:
     if smooth == "eigen" and not method.sums_channels:
         raise ValueError(
             "smooth='eigen' projects the terms a method sums over channels, and "
-            f"{method.title} is not such a sum (Eigen-CAM, Eigen-Grad-CAM, KPCA-CAM "
-            "and FEM project or threshold the activations themselves; Guided "
+            f"{method.title} is not such a sum (Eigen-CAM, Eigen-Grad-CAM, Seg-Eigen-CAM, "
+            "KPCA-CAM and FEM project or threshold the activations themselves; Guided "
             "Grad-CAM multiplies by input gradients). Use smooth='aug' or None. "
             f"Received: method={method.name!r}, smooth='eigen'"
         )

@@ -154,3 +154,41 @@ def test_tensorflow_stays_out_on_the_other_backends():
     loaded_tf, module = result.stdout.split()
     assert module == "camlens.eli5"
     assert loaded_tf == str(backend == "tensorflow")
+
+
+def _dense_only():
+    return keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)], name="dense_only")
+
+
+def _flat_head():
+    return keras.Sequential(
+        [keras.Input((SIZE, SIZE, 3)), keras.layers.Flatten(), keras.layers.Dense(3)],
+        name="flat_head",
+    )
+
+
+@pytest.mark.parametrize(
+    "build, doc, why",
+    [
+        (_dense_only, np.zeros((5, 5), np.float32), "its input has 2 axes"),
+        (lambda: keras.Sequential([keras.layers.Dense(3)]), np.zeros((5, 5)), "not a batch"),
+        (_flat_head, images(), "no layer with a spatial output"),
+        ("resnet", np.zeros((5, 5), np.float32), "doc of shape (5, 5) is not a batch"),
+    ],
+)
+def test_what_eli5_does_not_support_is_an_explanation_with_an_error(build, doc, why, request):
+    """ELI5 0.16 returns `Explanation(model.name, error=...)` for a model or doc it
+    does not support (no image layer, not an image batch), and raises otherwise."""
+    model = request.getfixturevalue(build) if build == "resnet" else build()
+    expl = eli5.explain_prediction(model, doc)
+    assert type(expl) is eli5.base.Explanation
+    assert expl.estimator == model.name and expl.targets is None and expl.image is None
+    assert expl.error.startswith(f'model "{model.name}" is not supported') and why in expl.error
+    with pytest.raises((ValueError, TypeError)):  # camlens's own call keeps raising
+        camlens.explain_prediction(model, doc)
+
+
+def test_with_an_image_given_eli5_explains_or_raises():
+    """ELI5 takes `image=` as saying the model is an image model: it raises then."""
+    with pytest.raises(ValueError, match="spatial output"):
+        eli5.explain_prediction(_flat_head(), images(), image=Image.new("RGB", (SIZE, SIZE)))

@@ -39,7 +39,14 @@ def bilinear(maps, size):
     return matrix(size[0], maps.shape[-2]) @ maps @ matrix(size[1], maps.shape[-1]).T
 
 
-@pytest.mark.parametrize("combine", ["mean", "max"])
+COMBINED = {
+    "mean": lambda stacked: stacked.mean(axis=0),
+    "max": lambda stacked: stacked.max(axis=0),
+    "product": lambda stacked: stacked[0] * stacked[1],  # RefineCAM
+}
+
+
+@pytest.mark.parametrize("combine", sorted(COMBINED))
 def test_maps_of_two_layers_are_upsampled_to_the_finer_and_combined(combine):
     model = two_scale_model()
     batch = images(3, seed=4)
@@ -48,7 +55,7 @@ def test_maps_of_two_layers_are_upsampled_to_the_finer_and_combined(combine):
     assert fine.heatmaps.shape[2:] == (12, 12) and coarse.heatmaps.shape[2:] == (6, 6)
 
     stacked = np.stack([fine.heatmaps, bilinear(coarse.heatmaps, (12, 12))])
-    raw = stacked.mean(axis=0) if combine == "mean" else stacked.max(axis=0)
+    raw = COMBINED[combine](stacked)
     expected = raw / (raw.max(axis=(-2, -1), keepdims=True) + 1e-7)
 
     maps = camlens.Explainer(model, layers=["coarse", "fine"], method="layercam", combine=combine)(
@@ -80,6 +87,7 @@ def test_randomization_check_over_several_layers():
         ({"layers": ["fine"], "layer": "coarse"}, ValueError, "not both"),
         ({"layers": ["fine", "nowhere"]}, ValueError, "nowhere"),
         ({"layers": ["fine"], "combine": "sum"}, ValueError, "combine must be one of"),
+        ({"layers": ["fine"], "combine": "product", "relu": False}, ValueError, "relu=True"),
     ],
 )
 def test_bad_layers(options, error, words):
@@ -96,3 +104,16 @@ def test_explain_methods_over_several_layers():
     for name, maps in together.items():
         alone = camlens.Explainer(model, method=name, layers=["fine", "coarse"])(batch)
         np.testing.assert_allclose(maps.heatmaps, alone.heatmaps, atol=1e-6)
+
+
+def test_a_product_blank_where_no_layer_is_says_the_layers_do_not_overlap():
+    from types import SimpleNamespace
+
+    from camlens.api.blank_maps import warn_if_product_blank
+
+    left, right = np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 4, 4))
+    left[..., :2], right[..., 2:] = 1.0, 1.0
+    parts = [SimpleNamespace(layer=SimpleNamespace(name=name)) for name in ("early", "late")]
+    maps = [SimpleNamespace(heatmaps=left), SimpleNamespace(heatmaps=right)]
+    with pytest.warns(camlens.BlankMapWarning, match="'early', 'late' point at places"):
+        warn_if_product_blank("product", maps, left * right, parts)

@@ -226,6 +226,12 @@ def test_bad_arguments_name_themselves(model, demo, tmp_path):
         camlens.audit(model, tmp_path / "nowhere", tmp_path / "x")
     with pytest.raises(ValueError, match="needs labels"):
         camlens.audit(model, folder / "images", tmp_path / "x", target="label")
+    with pytest.raises(ValueError, match="metrics must be one of"):
+        camlens.audit(model, folder, tmp_path / "x", metrics=["roadd"])
+    with pytest.raises(ValueError, match="concepts must be a positive integer"):
+        camlens.audit(model, folder, tmp_path / "x", concepts=-1)
+    with pytest.raises(ValueError, match="at most the explained layer's channels"):
+        camlens.audit(model, folder, tmp_path / "x2", concepts=1000, progress=False)
 
 
 def test_cli_audit_prints_the_summary(demo, tmp_path, capsys):
@@ -240,11 +246,20 @@ def test_cli_audit_prints_the_summary(demo, tmp_path, capsys):
             "--overlays",
             "--class-names",
             "circle,square,triangle,cross,star",
+            "--concepts",
+            "2",
+            "--metrics",
+            "road",
         ]
     )
     out = capsys.readouterr().out
     assert status == 0
     assert f"audited {COUNT + len(CORRUPT)} images ({len(CORRUPT)} failed)" in out
+    records = read_records(tmp_path / "cli").to_pandas()
+    explained = records["error"].isna()
+    assert records["road"][explained].notna().all() and records["deletion_auc"].isna().all()
+    assert all(len(c) == 2 for c in records["concepts"][explained])
+    assert "Concepts per class" in (tmp_path / "cli" / "report.html").read_text()
     assert len(list((tmp_path / "cli" / "overlays").glob("*.png"))) == COUNT
     assert "triangle" in (tmp_path / "cli" / "report.html").read_text()
 

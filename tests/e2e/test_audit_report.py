@@ -34,6 +34,7 @@ def report(tmp_path_factory):
         tmp_path_factory.mktemp("audit") / "out",
         class_names=CLASS_NAMES,
         progress=False,
+        concepts=3,
     )
     return summary.report, read_records(summary.out_dir).to_pandas()
 
@@ -106,6 +107,75 @@ def test_class_filter_shows_only_that_class(page, report):
     assert clusters and set(clusters) == {"2"}
     page.select_option("#class-filter", "")
     assert len(visible_cards(page)) == len(everything)
+
+
+def test_concept_cards_per_class_sorted_by_importance(page, report):
+    _, records = report
+    intro = page.inner_text("#concepts-intro")
+    assert "prediction" in intro and "label" not in intro  # target="top"
+    sections = page.eval_on_selector_all(
+        ".concepts",
+        "els => els.map(e => [e.dataset.class, Array.from(e.querySelectorAll('.concept'))"
+        ".map(c => parseFloat(c.dataset.share))])",
+    )
+    explained = records[records["error"].isna()]
+    assert sorted(int(c) for c, _ in sections) == sorted(explained["predicted"].unique())
+    for class_id, shares in sections:
+        assert len(shares) == 3 and shares == sorted(shares, reverse=True)
+        assert sum(abs(s) for s in shares) == pytest.approx(1, abs=1e-4)
+        # the strongest images shown are images of that class
+        shown = page.eval_on_selector_all(
+            f".concepts[data-class='{class_id}'] .strongest",
+            "els => els.map(e => parseInt(e.dataset.index))",
+        )
+        predicted = explained.set_index("index")["predicted"]
+        assert shown and {int(predicted[i]) for i in shown} == {int(class_id)}
+    page.select_option("#class-filter", "1")
+    visible = page.eval_on_selector_all(
+        ".concepts", "els => els.filter(e => !e.hidden).map(e => e.dataset.class)"
+    )
+    assert visible == ["1"]
+    page.select_option("#class-filter", "")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".concepts").first.screenshot(path=str(ARTIFACTS / "audit-concepts.png"))
+
+
+def test_map_of_the_maps_hover_shows_the_image_and_click_filters_the_gallery(page, report):
+    _, records = report
+    sections = page.eval_on_selector_all(".embedding", "els => els.map(e => e.dataset.class)")
+    assert sorted(sections) == sorted(str(c) for c in records["label"].dropna().unique())
+    dots = page.locator(".embedding circle")
+    assert dots.count() == int(records["error"].isna().sum())  # every map, one point
+    # points stay inside the picture
+    inside = page.eval_on_selector_all(
+        ".embedding circle",
+        "ds => ds.every(d => d.cx.baseVal.value >= 0 && d.cx.baseVal.value <= 300 && "
+        "d.cy.baseVal.value >= 0 && d.cy.baseVal.value <= 300)",
+    )
+    assert inside
+    dot = dots.first
+    dot.hover()
+    tip = page.locator("#embedding-tip")
+    assert tip.is_visible()
+    assert tip.locator("img").get_attribute("src") == dot.get_attribute("data-picture")
+    assert f"#{dot.get_attribute('data-index')} " in tip.inner_text()
+    cluster = dot.get_attribute("data-cluster")
+    gallery = page.locator("#gallery > figure")
+    everything = gallery.count()
+    dot.click()
+    shown = page.eval_on_selector_all(
+        "#gallery > figure",
+        "cs => cs.filter(c => c.offsetParent !== null).map(c => c.dataset.cluster)",
+    )
+    assert shown and set(shown) == {cluster} and len(shown) < everything
+    assert "cluster" in page.inner_text("#cluster-filter-status")
+    dot.click()
+    shown = page.eval_on_selector_all(
+        "#gallery > figure", "cs => cs.filter(c => c.offsetParent !== null).length"
+    )
+    assert shown == everything
+    page.mouse.move(0, 0)
+    assert not tip.is_visible()
 
 
 def test_sorting_reorders_the_gallery(page):

@@ -59,3 +59,44 @@ def test_a_part_file_replaced_by_another_is_done_again(model, pairs, tmp_path):
     records = read_records(out).to_pandas()
     assert list(records["index"]) == list(range(12))
     assert not records.duplicated(["index", "method", "target_kind"]).any()
+
+
+class _Interrupted:
+    """(image, label) pairs; the first pass stops with Ctrl-C after `stop` items."""
+
+    def __init__(self, pairs, stop: int):
+        self.pairs, self.stop, self.passes = pairs, stop, 0
+
+    def __iter__(self):
+        self.passes += 1
+        for n, pair in enumerate(self.pairs):
+            if self.passes == 1 and n == self.stop:
+                raise KeyboardInterrupt
+            yield pair
+
+
+def test_concepts_after_an_interruption_are_those_of_one_run(model, tmp_path):
+    from camlens.audit.concept_results import read_concepts
+    from camlens.audit.writer import ARRAYS
+
+    data = make_dataset(24, seed=4)
+    pairs = list(zip(data.images, data.labels))
+    options = dict(OPTIONS, concepts=2, target="label")
+    whole = camlens.audit(model, pairs, tmp_path / "whole", **options)
+    interrupted = _Interrupted(pairs, stop=20)  # decoding runs 8 ahead: 2 shards written
+    with pytest.raises(KeyboardInterrupt):
+        camlens.audit(model, interrupted, tmp_path / "resumed", **options)
+    assert (tmp_path / "resumed" / ARRAYS / "part-00000.npz").exists()
+    (tmp_path / "resumed" / ARRAYS / "part-00000.npz").write_bytes(b"damaged")
+    with pytest.warns(UserWarning, match="part-00000.npz is missing or damaged"):
+        resumed = camlens.audit(model, interrupted, tmp_path / "resumed", **options)
+    assert not (tmp_path / "resumed" / ARRAYS).exists()  # deleted once learned from
+    (first, mine), (_, theirs) = (read_concepts(s.out_dir) for s in (whole, resumed))
+    assert sorted(mine) == sorted(theirs) == sorted({int(label) for _, label in pairs})
+    for class_id in mine:
+        assert mine[class_id].strongest == theirs[class_id].strongest
+        np.testing.assert_allclose(mine[class_id].share, theirs[class_id].share, rtol=1e-6)
+        np.testing.assert_allclose(mine[class_id].mean_maps, theirs[class_id].mean_maps, rtol=1e-5)
+    a, b = (read_records(s.out_dir).to_pandas() for s in (whole, resumed))
+    np.testing.assert_allclose(np.stack(a["concepts"]), np.stack(b["concepts"]), rtol=1e-5)
+    assert list(a["concept_class"]) == list(a["label"])

@@ -1,5 +1,5 @@
 """A planted watermark shortcut that a small model trained here learns, and the
-audit's clustering exposes."""
+audit's clustering and concepts expose."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from keras import layers
 import camlens
 from camlens.audit import read_records
 from camlens.audit.clusters import cluster_maps
+from camlens.audit.concept_results import read_concepts
 
 SIZE = 32
 CORNER = 6  # the watermark: a white CORNER x CORNER patch at the top left
@@ -53,7 +54,12 @@ def test_the_watermark_cluster_is_found_on_the_corner(shortcut_model, tmp_path):
     accuracy = (shortcut_model.predict(images, verbose=0).argmax(-1) == labels).mean()
     assert accuracy > 0.95, "the model did not learn the task; the test says nothing"
     camlens.audit(
-        shortcut_model, list(zip(images, labels)), tmp_path / "out", target="label", progress=False
+        shortcut_model,
+        list(zip(images, labels)),
+        tmp_path / "out",
+        target="label",
+        progress=False,
+        concepts=3,
     )
     records = read_records(tmp_path / "out").to_pandas().sort_values("index")
     ones = records[records["label"] == 1]
@@ -69,3 +75,14 @@ def test_the_watermark_cluster_is_found_on_the_corner(shortcut_model, tmp_path):
     truly_marked = marked[ones["index"].to_numpy()]
     assert (members == truly_marked).mean() > 0.9
     assert "cluster 2 of" in (tmp_path / "out" / "report.html").read_text()
+
+    # the concepts: class 1's most important concept sits on the corner, class 0's not
+    summary, per_class = read_concepts(tmp_path / "out")
+    assert summary["kind"] == "label" and sorted(per_class) == [0, 1]
+    for class_id, on_the_corner in ((1, True), (0, False)):
+        leading = per_class[class_id].mean_maps[0]
+        peak = np.unravel_index(leading.argmax(), leading.shape)
+        assert (max(peak) < CORNER // 2 + 1) == on_the_corner, (class_id, peak)
+    assert per_class[1].share[0] > 0.5
+    concepts = np.stack(records[records["label"] == 1]["concepts"])
+    assert concepts.shape == (len(ones), 3) and (concepts >= 0).all()

@@ -30,9 +30,13 @@ def test_rows_for_each_method_and_random_maps():
         assert 0 <= row.pointing_game <= 1 and 0 <= row.energy_pointing_game <= 1
         assert 0 <= row.deletion_auc <= 1 and 0 <= row.insertion_auc <= 1
         assert row.seconds_per_image > 0
+        assert -1 <= row.road <= 1 and 0 <= row.sparseness <= 1
+        assert 0 <= row.complexity <= np.log(SIZE * SIZE)  # conv1 keeps the 12 x 12 grid
     gradcam, eigencam, chance = result.rows
     assert gradcam.randomization_passed and not eigencam.randomization_passed
-    assert chance.randomization_passed is None
+    assert chance.randomization_passed is None and chance.max_sensitivity is None
+    assert gradcam.max_sensitivity > 0
+    assert set(result.road_scores) == {"gradcam", "eigencam", RANDOM}
 
 
 def test_table_csv_and_plot():

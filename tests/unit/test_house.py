@@ -64,3 +64,11 @@ def _names_defined(tree: ast.Module) -> set[str]:
                     elif isinstance(leaf, ast.Name):
                         names.add(leaf.id)
     return names
+
+
+def test_test_modules_have_unique_names_across_tiers():
+    """pytest imports test modules by their base name: two tiers' `test_x.py` cannot
+    be collected together (`pytest -m "not slow"` over every tier)."""
+    tests = Path(__file__).parents[1]
+    names = [path.name for path in tests.glob("*/test_*.py")]
+    assert sorted({name for name in names if names.count(name) > 1}) == []

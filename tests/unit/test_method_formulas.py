@@ -101,11 +101,19 @@ def eigengradcam(a, g, n, t):
     return first_component((a * g).reshape(-1, C), (H, W))
 
 
+def segeigencam(a, g, n, t):
+    matrix = (np.abs(g) * a).reshape(-1, C)
+    matrix = matrix - matrix.mean(axis=0)
+    projection = matrix @ np.linalg.svd(matrix)[2][0]
+    projection = -projection if abs(projection.min()) > abs(projection.max()) else projection
+    return projection.reshape(H, W)
+
+
 def fem(a, g, n, t):
     total = np.zeros((H, W))
     for k in range(C):
         mean, deviation = a[:, :, k].mean(), a[:, :, k].std()
-        total += mean * (a[:, :, k] >= mean + 2 * deviation)
+        total += mean * (a[:, :, k] > mean + 2 * deviation)
     return total
 
 
@@ -119,6 +127,7 @@ FORMULAS = {
     "eigencam": eigencam,
     "eigengradcam": eigengradcam,
     "fem": fem,
+    "segeigencam": segeigencam,
 }
 
 
@@ -133,19 +142,43 @@ def test_method_equals_its_formula(name):
             np.testing.assert_allclose(maps[n, t], expected, atol=1e-9)
 
 
-def test_kpcacam_equals_scikit_learns_kernel_pca():
+def sigmoid_kernel_component(features: np.ndarray) -> np.ndarray:
+    """KPCA-CAM's projection written out: rows centred, Gram matrix
+    tanh(x.y / C + 1), centred by the projector J = I - 1/n, top eigenpair."""
+    rows = features - features.mean(axis=0)
+    count = len(rows)
+    centring = np.eye(count) - np.full((count, count), 1 / count)
+    gram = centring @ np.tanh(rows @ rows.T / features.shape[1] + 1) @ centring
+    values, vectors = np.linalg.eigh(gram)
+    return vectors[:, -1] * np.sqrt(values[-1])
+
+
+def test_kpcacam_is_the_sigmoid_kernel_principal_component_signed_by_total_activation():
     from sklearn.decomposition import KernelPCA
 
     given = inputs()
     maps = compute(METHODS["kpcacam"], given)
     for n in range(N):
         features = given.activations[n].reshape(-1, C)
-        projection = KernelPCA(1, kernel="rbf", gamma=1.0 / C).fit_transform(features)[:, 0]
+        written_out = sigmoid_kernel_component(features)
+        # pytorch-grad-cam's KPCA_CAM (the paper's code): scikit-learn on the centred rows
+        theirs = KernelPCA(1, kernel="sigmoid").fit_transform(features - features.mean(axis=0))
+        np.testing.assert_allclose(np.abs(theirs[:, 0]), np.abs(written_out), atol=1e-9)
         totals = features.sum(axis=1)
-        if projection @ (totals - totals.mean()) < 0:
-            projection = -projection
+        if written_out @ (totals - totals.mean()) < 0:
+            written_out = -written_out
         for t in range(K):  # class-agnostic: every target gets the image's map
-            np.testing.assert_allclose(maps[n, t], normalized(projection.reshape(H, W)), atol=1e-6)
+            np.testing.assert_allclose(maps[n, t], normalized(written_out.reshape(H, W)), atol=1e-6)
+
+
+def test_fem_threshold_is_strict_so_a_constant_channel_adds_nothing():
+    given = inputs()
+    given.activations[..., 0] = 5.0  # mean 5, deviation 0: no location exceeds it
+    without = inputs()
+    without.activations[..., 0] = 0.0
+    np.testing.assert_allclose(
+        compute(METHODS["fem"], given), compute(METHODS["fem"], without), atol=1e-12
+    )
 
 
 def test_finercam_takes_the_gradient_of_the_score_differences():
@@ -258,18 +291,33 @@ def test_signed_maps_keep_negative_evidence():
     assert maps.min() < 0
 
 
-def test_eigen_smoothing_projects_the_channel_terms_signed_like_their_sum():
+@pytest.mark.parametrize("name", ["layercam", "hirescam", "gradcam"])
+def test_eigen_smoothing_projects_the_positive_and_negative_terms_apart(name):
+    """P(T+) - P(T-): each part's projection on its first right singular vector,
+    scaled to the part's total."""
     given = inputs()
-    maps = compute(METHODS["layercam"], given, smooth="eigen")
-    for n in range(N):
-        for t in range(K):
-            terms = np.maximum(given.gradients[n, t], 0) * given.activations[n]
-            matrix = terms.reshape(-1, C)
-            _, _, vt = np.linalg.svd(matrix, full_matrices=False)
-            projection = matrix @ vt[0]
-            if projection @ matrix.sum(axis=1) < 0:
-                projection = -projection
-            np.testing.assert_allclose(maps[n, t], normalized(projection.reshape(H, W)), atol=1e-9)
+    for relu in (True, False):
+        maps = compute(METHODS[name], given, relu=relu, smooth="eigen")
+        for n in range(N):
+            for t in range(K):
+                a, g = given.activations[n], given.gradients[n, t]
+                terms = {
+                    "layercam": np.maximum(g, 0) * a,
+                    "hirescam": g * a,
+                    "gradcam": a * g.mean(axis=(0, 1)),
+                }[name]
+                raw = np.zeros((H, W))
+                for sign in (1, -1):
+                    matrix = np.maximum(sign * terms, 0).reshape(-1, C)
+                    if not matrix.any():
+                        continue
+                    _, _, vt = np.linalg.svd(matrix, full_matrices=False)
+                    projection = matrix @ vt[0]
+                    projection = projection if projection.sum() >= 0 else -projection
+                    assert projection.min() >= -1e-12  # Perron-Frobenius: no sign to choose
+                    raw += sign * projection.reshape(H, W) * matrix.sum() / projection.sum()
+                expected = normalized(raw) if relu else raw / (np.abs(raw).max() + 1e-7)
+                np.testing.assert_allclose(maps[n, t], expected, atol=1e-9)
 
 
 def test_class_agnostic_methods_give_every_target_the_same_map():

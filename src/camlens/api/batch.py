@@ -37,6 +37,7 @@ def explain_batch(
     layers=None,
     combine: str = "mean",
     image_input=None,
+    constant_inputs=None,
 ) -> Maps:
     """Heatmaps for many images, in batches through one compiled computation.
 
@@ -54,8 +55,9 @@ def explain_batch(
         layer: as in `Explainer`, and so are `method`, `relu`, `counterfactual`,
             `score`, `mask_batch_size`, `token_grid`, `prefix_tokens`,
             `output_index`, `preprocess`, `max_channels`, `smooth`, `layers`,
-            `combine` and `image_input` (with several inputs, `images` is a
-            list or dict of their (N, ...) arrays).
+            `combine`, `image_input` and `constant_inputs` (with several inputs,
+            `images` is a list or dict of their (N, ...) arrays; an image–text
+            backbone takes the images alone).
         batch_size: images per forward pass.
         progress: show a progress bar on stderr; `None` shows one when the input
             has a known length of more than 4 batches.
@@ -81,12 +83,13 @@ def explain_batch(
         layers=layers,
         combine=combine,
         image_input=image_input,
+        constant_inputs=constant_inputs,
     )
     if is_hf_dataset(images):  # decoded and resized as `camlens explain` does a file
         images = TableImages(
             dataset_table(images), lambda image: image_to_doc(image, explainer.model)[0]
         )
-    if explainer.image_slots is not None:  # several inputs: arrays, checked at once
+    if explainer.image_slots is not None and explainer.towers is None:  # arrays, checked at once
         images = explainer.prepare(images, name="images")
     total = len(images.image) if isinstance(images, ModelInputs) else _length(images)
     per_image = isinstance(targets, np.ndarray) and targets.ndim > 0

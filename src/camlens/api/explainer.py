@@ -1,14 +1,12 @@
 """The reusable explainer: resolves the layer once, reuses compiled probes.
 
-Besides its public call, `Explainer` offers the package-internal interface the
-other entry points are built on (`explain_prediction`, `explain_batch`,
-`explain_methods`, the audit, the sanity check): `prepare` checks and converts
-the input once, `explain_prepared` explains prepared input (with `pad_to`, at a
-compiled batch size), `probe_pass` and `method_inputs` give the arrays of one
-probe pass, `maps_of` turns them into `Maps` for a method, `variant` gives the
-same options at another layer or score (the parts of `layers=`, a detector's
-levels) and `layer_given` says whether the layer was given. These names are
-stable inside camlens; the public API is the one the README shows.
+Besides its public call, `Explainer` offers the package-internal interface the other
+entry points (`explain_prediction`, `explain_batch`, `explain_methods`, the audit, the
+sanity check) are built on: `prepare` checks and converts the input once,
+`explain_prepared` explains it (`pad_to`: at a compiled batch size), `probe_pass` and
+`method_inputs` give one probe pass's arrays, `maps_of` turns them into `Maps`,
+`variant` gives the same options at another layer or score (the parts of `layers=`, a
+detector's levels), `layer_given` says whether the layer was given.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from ..checks import (
     check_bool,
     check_callable,
     check_choice,
+    check_combine,
     check_counterfactual,
     check_layers,
     check_max_channels,
@@ -32,22 +31,33 @@ from ..checks import (
     check_smooth,
     check_token_grid,
 )
-from ..methods.fusion import COMBINATIONS, fused
-from ..methods.smoothing import AUGMENT, augmented
+from ..methods.fusion import COMBINATIONS
+from ..methods.registry import normalized, raw
+from ..methods.smoothing import AUGMENT
+from ..model.channels import check_region_layout
 from ..model.detectors import DetectionHead, check_detection_head
-from ..model.inputs import as_model_inputs, check_image_input, check_model, prepare_input
-from ..model.inspection import Inspection, inspect
+from ..model.inputs import (
+    as_model_inputs,
+    check_image_input,
+    check_model,
+    prepare_input,
+)
+from ..model.inspection import Inspection
 from ..model.layer_choice import check_output, resolve_layer
+from ..model.slots import inspect_inputs
+from ..model.state import refresh
 from ..model.token_grid import Layout
 from ..probe import SCORES, ProbeResult, probe_for
-from ..probe.base import input_shapes
-from ..probe.plan import SIMILAR
+from ..probe.plan import REGION, SIMILAR
 from .blank_maps import warn_if_blank
+from .combining import maps_over_augmentations, maps_over_layers
 from .detection import detector_for, explain_detections, is_detection_call
 from .layer_runs import choose_layer, fixed_shape_inspection, run_at
 from .passes import method_inputs
-from .planning import check_class_ids, check_regions, plan_targets, with_comparisons
+from .planning import plan_targets, with_comparisons
+from .prompts import towers_for
 from .results import Maps
+from .target_data import with_target_data
 
 
 class Explainer:
@@ -103,17 +113,23 @@ class Explainer:
         preprocess: a callable applied to the images before the model and
             outside the differentiated part, e.g. a keras-hub classifier's
             `preprocessor`: the images may then have any size.
-        layers: several layers at once, instead of `layer`: each layer's
-            maps are upsampled to the finest layer's grid and combined
-            (multi-layer CAM, e.g. Layer-CAM over several stages); one
-            probe pass per layer. `"levels"`: for a detector, all its
-            pyramid levels (RetinaNet's P3 to P7, D-FINE's encoder levels).
-        combine: how the maps of `layers` are combined: `"mean"` or `"max"`.
+        layers: several layers at once, instead of `layer`: each layer's maps
+            upsampled to the finest grid and combined (multi-layer CAM, e.g.
+            Layer-CAM over several stages); one probe pass per layer. `"levels"`:
+            a detector's pyramid levels (RetinaNet's P3 to P7, D-FINE's encoder's).
+        combine: how the maps of `layers` are combined: `"mean"`, `"max"`, or
+            `"product"` (RefineCAM: a location keeps weight only where every
+            layer's map has it; needs `relu=True`).
         image_input: for a model with several inputs (an image beside
             tabular data, say), the input the maps are for: an index into
             `model.inputs` or an input's name; `None` takes the only input of
             image rank. The images are then passed as a list (in
             `model.inputs` order) or a dict by input name of all inputs.
+        constant_inputs: inputs of such a model that are the same for every
+            image (a fixed query, prompts' token ids): names or indices, passed
+            with any number of rows, never split, padded or masked. A keras-hub
+            image–text backbone (CLIP, SigLIP, MetaCLIP 2) takes the images
+            alone instead, with `Prompt` targets (see `docs/image-text.md`).
         detector: a `camlens.DetectionHead` for a detector of your own (keras-hub's
             RetinaNet and D-FINE, and outputs named "boxes" and "classes", need none).
 
@@ -141,11 +157,17 @@ class Explainer:
         layers=None,
         combine: str = "mean",
         image_input=None,
+        constant_inputs=None,
         detector: DetectionHead | None = None,
     ):
         self.model = check_model(model)
         self.method = methods.get_method(method)
-        self.image_slots = check_image_input(model, image_input, self.method)
+        self.towers = towers_for(model, constant_inputs, preprocess, self.method)
+        """An image–text backbone explained for prompts (`Towers`), else `None`."""
+        if self.towers is not None:  # explained on its image side, the text as embeddings
+            self.model, self.image_slots = self.towers.side, self.towers.side.slots
+        else:
+            self.image_slots = check_image_input(model, image_input, self.method, constant_inputs)
         """The inputs of a model with several (`InputSlots`), `None` for one input."""
         self.image_input = image_input
         self.relu = check_bool(relu, "relu")
@@ -162,23 +184,21 @@ class Explainer:
         )
         self.max_channels = check_max_channels(self.method, max_channels)
         self.smooth = check_smooth(self.method, smooth)
-        self.combine = check_choice(
-            combine, "combine", COMBINATIONS, "how the maps of layers= are combined"
-        )
+        self.combine = check_combine(combine, self.relu, COMBINATIONS)
         layers = check_layers(layers, layer)
         self.all_levels = layers == "levels"  # a detector's pyramid levels, combined
         layers = None if self.all_levels else layers
         self.detection_head = check_detection_head(detector)
-        self._chosen = layer is not None
-        self.warns_blank = True  # not for a detector's levels: see `api.detection`
-        self.detection_similarities = None  # D-RISE's, for a detector's targets
+        self.warns_blank, self.detection_similarities = True, None  # see `api.detection`
+        self.layer_given = layer is not None or layers is not None
+        """Whether the layer (or the list of `layers=`) was given rather than chosen."""
         self._layer = None
         self._layouts: dict[tuple, Layout] = {}  # (id(layer), input shape) -> the grid used
         self.parts: list[Explainer] | None = None
         """One explainer per layer of `layers=`, else `None`."""
-        if self._chosen or layers is not None:
-            inspection = fixed_shape_inspection(model, self.image_slots)
-        if self._chosen:
+        if self.layer_given:
+            inspection = fixed_shape_inspection(self.model, self.image_slots)
+        if layer is not None:
             self._layer = resolve_layer(model, layer, inspection, self.output_index)
         if layers is not None:
             self.parts = [
@@ -199,11 +219,10 @@ class Explainer:
             return None
         if self._layer is None:
             inspection = fixed_shape_inspection(self.model, self.image_slots)
-            if inspection is not None and inspection.input_shape is not None:
-                shape = (1, *inspection.input_shape[1:])
-                self.probe_pass(
-                    np.random.default_rng(0).uniform(0, 1, shape).astype("float32"), None
-                )
+            if inspection is not None and inspection.num_classes is not None:
+                assert inspection.input_shape is not None, "inspected at its own input shape"
+                image = np.random.default_rng(0).uniform(0, 1, inspection.input_shape[1:])
+                self.probe_pass(image[None].astype(np.float32), None)
         return self._layer
 
     @property
@@ -220,11 +239,10 @@ class Explainer:
             images: (N, H, W, C) array fitting the model's input (any size
                 with `preprocess`); (N, T, C) signals or (N, D, H, W, C)
                 volumes for a model of 1-D or 3-D inputs.
-            targets: `None` for each image's top prediction, a class id, a
-                target object from `camlens.targets` (`Class`, `Region`,
-                `Output`), a callable mapping the model output to one score per
-                image, a list of those (one map per entry, in order), or an int
-                array of class ids per image, (N,) or (N, K).
+            targets: `None` for each image's top prediction, a class id, a target
+                object from `camlens.targets`, a callable mapping the model output to
+                one score per image, a list of those (one map per entry, in order),
+                or an int array of class ids per image, (N,) or (N, K).
 
         Returns:
             `Maps` with heatmaps (N, K, h, w): (N, K, t) or (N, K, d, h, w)
@@ -244,6 +262,8 @@ class Explainer:
         Returns:
             The image array, or `ModelInputs` for a model with several inputs.
         """
+        if self.towers is not None:
+            return self.towers.prepare(images, name, single)
         return prepare_input(self.model, images, self.image_slots, self.preprocess, name, single)
 
     def explain_prepared(self, prepared, targets, pad_to: int | None = None) -> Maps:
@@ -256,34 +276,30 @@ class Explainer:
         if is_detection_call(targets, detector_for(self, prepared)) or self.all_levels:
             return explain_detections(self, prepared, targets, pad_to)
         if self.parts is not None:
-            layer_maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
-            first = layer_maps[0]
-            heatmaps = fused([each.heatmaps for each in layer_maps], self.combine, self.relu)
-            return Maps(heatmaps, first.targets, first.scores, first.outputs)
-        batch = as_model_inputs(prepared)
+            return maps_over_layers(self, prepared, targets, pad_to)
+        batch, targets = with_target_data(self, as_model_inputs(prepared), targets)
         inputs, result, plan = self.method_inputs(batch, targets, pad_to)
-        maps = self.maps_of(self.method, inputs, result)
+        check = self.smooth != AUGMENT and self.warns_blank
+        maps = self.maps_of(self.method, inputs, result, check=check)
         if self.smooth == AUGMENT:
-            check_class_ids(plan)
-
-            def heatmaps_of(variant: np.ndarray, ids: np.ndarray) -> np.ndarray:
-                variants = batch.with_image(variant)
-                return self.maps_of(
-                    self.method, *self.method_inputs(variants, ids, pad_to)[:2]
-                ).heatmaps
-
-            maps.heatmaps = augmented(
-                batch.image, maps.heatmaps, maps.targets, heatmaps_of, self.relu
-            )
+            return maps_over_augmentations(self, batch, maps, inputs, plan, pad_to)
         return maps
 
     def maps_of(
-        self, method: methods.Method, inputs: methods.MethodInputs, result: ProbeResult
+        self,
+        method: methods.Method,
+        inputs: methods.MethodInputs,
+        result: ProbeResult,
+        check: bool = True,
     ) -> Maps:
-        """The `Maps` of `method` from the arrays of one probe pass (`method_inputs`)."""
+        """The `Maps` of `method` from the arrays of one probe pass (`method_inputs`);
+        `check`: warn of blank maps (`BlankMapWarning`), with their cause."""
         count = inputs.target_count
+        maps = raw(method, inputs, self.smooth)
+        if check:
+            warn_if_blank(maps, inputs, method, self._layer, self.relu, self.smooth)
         return Maps(
-            heatmaps=methods.compute(method, inputs, relu=self.relu, smooth=self.smooth),
+            heatmaps=normalized(maps, self.relu),
             targets=result.targets[:, :count],
             scores=result.scores[:, :count],
             outputs=result.outputs,
@@ -297,7 +313,7 @@ class Explainer:
         its own method) can be computed from them: the passes some methods need
         more of (masked, ablated, second-order, guided) run when they ask.
         """
-        batch = as_model_inputs(prepared)
+        batch, targets = with_target_data(self, as_model_inputs(prepared), targets)
         plan, result = self.probe_pass(batch, targets, pad_to)
         return (
             method_inputs(
@@ -325,39 +341,30 @@ class Explainer:
         Activations (N, h, w, C) and gradients (N, K, h, w, C). The automatic
         layer is chosen on the first pass.
         """
-        batch = as_model_inputs(prepared)
+        batch, targets = with_target_data(self, as_model_inputs(prepared), targets)
+        if refresh(self.model) and not self.layer_given:  # changed in place: choose again
+            self._layer, self._layouts = None, {}
         inspection = self.inspection_for(batch)
         outputs = inspection.outputs
         plan = with_comparisons(
             plan_targets(targets, outputs, len(batch.image)), self.method, outputs
         )
-        check_regions(plan, self.model)
+        if any(slot.kind == REGION for slot in plan.slots):
+            check_region_layout(self.model)
         count = sum(slot.kind != SIMILAR for slot in plan.slots)
-        if self._layer is None:  # the automatic choice, on the first pass
-
-            def run(layer, grid):
-                return self._run(layer, grid, inspection, batch, plan, pad_to, gradients=True)
-
-            key = (self.token_grid, self.prefix_tokens)
-            self._layer, result = choose_layer(inspection, run, count, self.model, *key)
-            return plan, result
+        if self._layer is None:
+            return plan, self._choose_layer(inspection, batch, plan, count, pad_to)
         check_output(self._layer, inspection, self.output_index)
-        result = self._run(self._layer, None, inspection, batch, plan, pad_to)
-        if self._chosen and self.warns_blank and result.gradients is not None:
-            warn_if_blank(result, self._layer, count)
-        return plan, result
+        return plan, self._run(self._layer, None, inspection, batch, plan, pad_to)
 
     def inspection_for(self, prepared) -> Inspection:
         """The model's inspection for prepared input's shapes (all inputs' for several)."""
-        batch = as_model_inputs(prepared)
-        if batch.slots is None:
-            return inspect(self.model, batch.image.shape)
-        return inspect(self.model, batch.image.shape, call_shapes=input_shapes(batch.feed()))
+        return inspect_inputs(self.model, prepared)
 
-    @property
-    def layer_given(self) -> bool:
-        """Whether the layer (or a list of `layers=`) was given rather than chosen."""
-        return self._chosen or self.parts is not None
+    def settle_layer(self, layer: keras.layers.Layer) -> None:
+        """Take `layer` as the automatic choice where none is made yet (`explain_methods`)."""
+        if self._layer is None:
+            self._layer = layer
 
     def variant(self, layer=None, output_index=None, score=None, warns_blank=True):
         """This explainer's options at another `layer` (its tensor `output_index`) or
@@ -365,34 +372,26 @@ class Explainer:
         part = copy.copy(self)
         part._layouts, part.warns_blank = {}, warns_blank
         if layer is not None:
-            part._chosen, part._layer, part.parts, part.all_levels = True, layer, None, False
+            part.layer_given, part._layer, part.parts, part.all_levels = True, layer, None, False
             part.output_index = self.output_index if output_index is None else output_index
         if score is not None:
             part.score = score
             part.parts = part.parts and [each.variant(score=score) for each in part.parts]
         return part
 
-    def settle_layer(self, layer: keras.layers.Layer) -> None:
-        """Take `layer` as the automatic choice, where none is made yet (the
-        explainers of `explain_methods` share the first one's choice)."""
-        if self._layer is None:
-            self._layer = layer
+    def _choose_layer(self, inspection, batch, plan, targets: int, pad_to) -> ProbeResult:
+        """The automatic choice, on the first pass (see `layer_runs.choose_layer`)."""
+
+        def run(layer, grid):
+            return self._run(layer, grid, inspection, batch, plan, pad_to, gradients=True)
+
+        key = (self.token_grid, self.prefix_tokens)
+        self._layer, result = choose_layer(inspection, run, targets, self.model, *key, plan.slots)
+        return result
 
     def _run(self, layer, grid, inspection, batch, plan, pad_to, gradients=None) -> ProbeResult:
         """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid."""
-        result, grid = run_at(
-            self.model,
-            layer,
-            grid,
-            inspection,
-            batch,
-            plan,
-            score=self.score,
-            gradients=self.method.gradients if gradients is None else gradients,
-            pad_to=pad_to,
-            output_index=self.output_index,
-            token_grid=self.token_grid,
-            prefix_tokens=self.prefix_tokens,
-        )
+        gradients = self.method.gradients if gradients is None else gradients
+        result, grid = run_at(self, layer, grid, inspection, batch, plan, pad_to, gradients)
         self._layouts[id(layer), batch.image.shape] = grid
         return result

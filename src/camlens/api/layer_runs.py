@@ -8,52 +8,47 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from ..model.channels import channels_last_shape, is_channels_first
-from ..model.inputs import ModelInputs
-from ..model.inspection import Inspection, graph_input_shape, inspect
+from ..model.inputs import ModelInputs, single_input_shape
+from ..model.inspection import Inspection, inspect
 from ..model.layer_choice import candidate_layers, no_candidate_error
 from ..model.token_grid import Layout, layout_for
 from ..probe import ProbeResult, probe_for
-from ..probe.plan import TargetPlan
-from .blank_maps import warn_if_blank
+from ..probe.plan import ID, SIMILAR, TOP, TargetPlan
 
 
 def fixed_shape_inspection(model: keras.Model, image_slots) -> Inspection | None:
     """The model's inspection for its own input shape (channels last, as camlens
     works); `None` without a graph, with several inputs or with `None` dimensions."""
-    if image_slots is not None:
-        return None
-    shape = graph_input_shape(model)
+    shape = single_input_shape(model, image_slots)
     if shape is None or None in shape[1:]:
         return None
-    return inspect(model, channels_last_shape(shape, is_channels_first(model)))
+    return inspect(model, shape)
 
 
 def run_at(
-    model: keras.Model,
+    explainer,
     layer,
     grid: Layout | None,
     inspection: Inspection,
     batch: ModelInputs,
     plan: TargetPlan,
-    *,
-    score: str,
-    gradients: bool,
     pad_to: int | None,
-    output_index: int,
-    token_grid,
-    prefix_tokens,
+    gradients: bool,
 ) -> tuple[ProbeResult, Layout]:
     """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid.
 
     Args:
+        explainer: the `Explainer` whose model, score, output index and token
+            grid options are used.
         grid: the layer's layout when known (a candidate's), else found here.
 
     Returns:
         `(result, layout)`: activations (N, *grid, C), gradients (N, K, *grid, C).
     """
+    model, output_index, score = explainer.model, explainer.output_index, explainer.score
+    token_grid, prefix_tokens = explainer.token_grid, explainer.prefix_tokens
     probe = probe_for(model, layer, output_index)
-    result = probe.run(batch.feed(), plan, score, gradients=gradients, pad_to=pad_to)
+    result = probe.run(batch.for_probe(), plan, score, gradients=gradients, pad_to=pad_to)
     if grid is None:
         shape = inspection.output_shape(layer, output_index)
         assert shape is not None and inspection.input_shape is not None, "the layer ran"
@@ -74,6 +69,7 @@ def choose_layer(
     model: keras.Model,
     token_grid=None,
     prefix_tokens=None,
+    slots: tuple = (),
 ) -> tuple[keras.layers.Layer, ProbeResult]:
     """Run the candidates, best first, until the score depends on one.
 
@@ -86,13 +82,16 @@ def choose_layer(
         run: `run(layer, grid)`, the probe's result at a candidate (with gradients).
         targets: how many of the plan's slots are targets (the others are
             compared classes).
+        slots: the plan's slots: what settles a choice besides the grid
+            options (a DINOv2's class token and its mean of patch tokens
+            depend on different layers).
 
     Returns:
-        `(layer, result)`; the first candidate, with a `ZeroGradientWarning`, when
-        the score depends on none.
+        `(layer, result)`; the first candidate when the score depends on none
+        (its maps then say so: `blank_maps`).
     """
     first = None
-    key = (token_grid, prefix_tokens)
+    key = (token_grid, prefix_tokens, _score_kinds(slots))
     settled = inspection.settled_layers.get(key)
     for layer, grid in candidate_layers(inspection, token_grid, prefix_tokens, first=settled):
         result = run(layer, grid)
@@ -102,5 +101,10 @@ def choose_layer(
             return layer, result
     if first is None:
         raise no_candidate_error(model, token_grid, prefix_tokens)
-    warn_if_blank(first[1], first[0], targets)
     return first
+
+
+def _score_kinds(slots: tuple) -> tuple:
+    """What kinds of score the slots are (class scores alike whichever the class)."""
+    classes = (TOP, ID, SIMILAR)
+    return tuple(sorted({("class" if s.kind in classes else s.kind, s.pool) for s in slots}))

@@ -21,6 +21,7 @@ GRADIENT_METHODS = (
     "xgradcam",
     "hirescam",
     "eigengradcam",
+    "segeigencam",
     "gradcam-elementwise",
     "finercam",
     "eigencam",

@@ -54,19 +54,19 @@ def method_inputs(
 
     def masked_scores(n: int, masked: np.ndarray) -> np.ndarray:
         variants = plan.for_variants(n, result.targets[n], result.outputs, len(masked))
-        return probe.scores(batch.feed(masked, rows=[n] * len(masked)), variants, score)
+        return probe.scores(batch.select([n] * len(masked), masked).for_probe(), variants, score)
 
     def ablated_scores(n: int, keep: np.ndarray) -> np.ndarray:
         variants = plan.for_variants(n, result.targets[n], result.outputs, len(keep))
         copies = [n] * len(keep)
-        return probe.ablated_scores(batch.feed(images[copies], rows=copies), variants, keep, score)
+        return probe.ablated_scores(batch.select(copies).for_probe(), variants, keep, score)
 
     def hessian_products() -> np.ndarray:
-        products = probe.hessian_products(batch.feed(), plan, score, pad_to)[:, :count]
+        products = probe.hessian_products(batch.for_probe(), plan, score, pad_to)[:, :count]
         return sign * layout.apply(products, token_axis=2)
 
     def guided_gradients() -> np.ndarray:
-        return sign * probe.guided_gradients(batch.feed(), plan, score, pad_to)[:, :count]
+        return sign * probe.guided_gradients(batch.for_probe(), plan, score, pad_to)[:, :count]
 
     gradients = comparisons = None
     if result.gradients is not None:

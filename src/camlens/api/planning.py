@@ -11,10 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..checks import is_integer
-from ..model.channels import is_channels_first
 from ..model.inspection import OutputInfo
-from ..probe.plan import CALLABLE, ID, REGION, SIMILAR, TOP, Slot, TargetPlan
-from ..targets import Class, Output, Region
+from ..probe.plan import CALLABLE, COSINE, ID, REGION, SIMILAR, TOP, Slot, TargetPlan
+from ..targets import Class, Output, Prompt, Region, Similarity
 
 
 def plan_targets(targets, outputs: Sequence[OutputInfo], count: int) -> TargetPlan:
@@ -55,10 +54,14 @@ def plan_targets(targets, outputs: Sequence[OutputInfo], count: int) -> TargetPl
         raise ValueError("targets must not be an empty list. Received: targets=[]")
     slots, ids, masks, callables = [], [], [], []
     for item in items:
-        slot, class_id, mask, function = _slot(item, outputs, targets)
+        if isinstance(item, Similarity):
+            slot, mask, function, class_id = similarity_slot(item, outputs, count, targets)
+        else:
+            slot, class_id, mask, function = _slot(item, outputs, targets)
+            mask = None if mask is None else np.broadcast_to(mask, (count,) + mask.shape)
         slots.append(slot)
         ids.append(class_id)
-        masks.append(None if mask is None else np.broadcast_to(mask, (count,) + mask.shape))
+        masks.append(mask)
         callables.append(function)
     return TargetPlan(
         slots=tuple(slots),
@@ -100,17 +103,6 @@ def check_class_ids(plan: TargetPlan) -> None:
         )
 
 
-def check_regions(plan: TargetPlan, model) -> None:
-    """Region targets read a channels-last output grid: refused on a channels_first model."""
-    if is_channels_first(model) and any(slot.kind == REGION for slot in plan.slots):
-        raise ValueError(
-            "Region targets read a (batch, height, width, classes) output; model "
-            f"'{model.name}' is channels_first, so its output grid has its "
-            "classes first. Pass a callable target that sums the region of its "
-            "output. Received: a Region in targets"
-        )
-
-
 def target_of(requested, class_id: int):
     """What `TargetExplanation.target` holds: a class id, or the target object or callable."""
     if requested is None or is_integer(requested):
@@ -133,18 +125,23 @@ def _slot(item, outputs: Sequence[OutputInfo], targets):
             "is for with camlens.targets.Output(name_or_index, target), or pass a "
             f"callable given all outputs. Received: targets={targets!r}"
         )
+    if isinstance(item, Prompt):
+        raise ValueError(
+            "Prompt targets explain a keras-hub image–text backbone (CLIPBackbone, "
+            "SigLIPBackbone, MetaCLIP2Backbone), passed with its images alone; this "
+            "model is not one. For another model with a text input, pass the token ids "
+            "with constant_inputs= and explain its logits with Output(name, prompt "
+            f"index). Received: targets={targets!r}"
+        )
     info = outputs[0 if output_index is None else output_index]
     if len(outputs) == 1:
         output_index = None  # the only output: class ids may read its logits
     if callable(item) and not isinstance(item, (Class, Region)):
         return Slot(CALLABLE, output_index), 0, None, item
     if isinstance(item, Region):
-        return (
-            Slot(REGION, output_index, item.mask is not None),
-            item.class_id,
-            _region_mask(item, info, targets),
-            None,
-        )
+        mask = _region_mask(item, info, targets)
+        slot = Slot(REGION, output_index, mask is not None, reduce=item.reduce)
+        return slot, item.class_id or 0, mask, None
     _check_classifier(info, item, targets)
     if item is None:
         return Slot(TOP, output_index), 0, None, None
@@ -157,6 +154,39 @@ def _slot(item, outputs: Sequence[OutputInfo], targets):
     class_id = item.class_id if isinstance(item, Class) else int(item)
     _check_range(class_id, info.shape[-1], targets)
     return Slot(ID, output_index), class_id, None, None
+
+
+def similarity_slot(item: Similarity, outputs: Sequence[OutputInfo], count: int, targets):
+    """`(slot, references (N, dim), None, 0)` of a `Similarity` with reference vectors."""
+    index = None if item.output is None else _output_index(item.output, outputs, targets)
+    if index is None and len(outputs) > 1:
+        names = [info.name for info in outputs]
+        raise ValueError(
+            f"The model has {len(outputs)} outputs ({names}); say which one holds the "
+            f"embedding with Similarity(reference, output=name_or_index). Received: "
+            f"targets={targets!r}"
+        )
+    shape = outputs[0 if index is None else index].shape
+    if len(shape) not in (1, 2):
+        raise ValueError(
+            "Similarity compares an embedding: it needs an output (batch, dim) or "
+            f"tokens (batch, tokens, dim); this output is (batch, {', '.join(map(str, shape))}). "
+            f"Received: targets={targets!r}"
+        )
+    dim = shape[-1]
+    reference = item.reference.astype(np.float32)
+    if reference.ndim == 1:
+        reference = np.broadcast_to(reference, (count, len(reference)))
+    if reference.shape[-1] != dim or len(reference) != count:
+        raise ValueError(
+            f"Similarity(reference) must be a vector of the embedding's length ({dim},) "
+            f"or one per image ({count}, {dim}). Received: reference of shape "
+            f"{item.reference.shape}"
+        )
+    pool = None if len(shape) == 1 else item.pooling
+    first = (item.first_patch or 0) if pool == "mean" else 0
+    output_index = None if len(outputs) == 1 else index
+    return Slot(COSINE, output_index, pool=pool, first=first), reference, None, 0
 
 
 def _per_image(targets: np.ndarray, outputs: Sequence[OutputInfo], count: int) -> TargetPlan:
@@ -227,19 +257,39 @@ def _check_classifier(info: OutputInfo, item, targets) -> None:
 
 
 def _region_mask(region: Region, info: OutputInfo, targets) -> np.ndarray | None:
+    """The region's mask, checked against the output: the whole map for a
+    regression map's region without one, `None` for a class's predicted pixels."""
     if len(info.shape) < 2:
         raise ValueError(
-            "Region targets need a segmentation output (batch, ..., classes); this "
-            f"output is (batch, {', '.join(map(str, info.shape))}), a classifier's. "
-            f"Use a class id. Received: targets={targets!r}"
+            "Region targets need a segmentation output or a regression map, a dense "
+            "output (batch, ..., channels); this output is "
+            f"(batch, {', '.join(map(str, info.shape))}), a classifier's or an "
+            f"embedding's. Use a class id or a callable. Received: targets={targets!r}"
         )
-    _check_range(region.class_id, info.shape[-1], targets)
+    channels = info.shape[-1]
+    if region.class_id is None and channels != 1:
+        raise ValueError(
+            "Region without a class_id reads a one-channel regression map (depth, "
+            f"density); this output has {channels} channels (shape (batch, "
+            f"{', '.join(map(str, info.shape))})): pass the channel or class to read, "
+            f"Region(class_id, mask=...). Received: targets={targets!r}"
+        )
+    if region.class_id is not None:
+        _check_range(region.class_id, channels, targets)
     spatial = tuple(info.shape[:-1])
     if region.mask is not None and region.mask.shape != spatial:
         raise ValueError(
             f"Region(mask) must have the output's spatial shape {spatial}. "
             f"Received: mask.shape={region.mask.shape}"
         )
+    if region.mask is None and region.class_id is None:
+        if any(size is None for size in spatial):
+            raise ValueError(
+                "Region without a mask or class_id covers the whole output, whose "
+                f"spatial shape {spatial} is not known: pass mask=. Received: "
+                f"targets={targets!r}"
+            )
+        return np.ones(spatial, bool)
     return region.mask
 
 
@@ -252,4 +302,8 @@ def _check_range(class_id: int, classes, targets) -> None:
 
 
 def _is_target(value) -> bool:
-    return is_integer(value) or callable(value) or isinstance(value, (Class, Region, Output))
+    return (
+        is_integer(value)
+        or callable(value)
+        or isinstance(value, (Class, Region, Output, Prompt, Similarity))
+    )

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..checks import check_image
 from ..model.inputs import as_model_inputs, check_images
+from ..targets import Prompt
 from .explainer import Explainer
 from .planning import target_of
 from .results import Explanation, TargetExplanation, image_from_array
@@ -46,6 +47,7 @@ def explain_prediction(
     layers=None,
     combine: str = "mean",
     image_input=None,
+    constant_inputs=None,
     detector=None,
 ) -> Explanation:
     """Explain a Keras image classifier's prediction for one image.
@@ -60,8 +62,10 @@ def explain_prediction(
             `None` (shifted so that its minimum is not below 0, scaled to 0..255,
             L / RGB / RGBA by channel count; the raw doc with `preprocess`).
         targets: `None` for the top prediction, or a list of class ids (one
-            `TargetExplanation` each, in order). Beyond ELI5: a single id, or
-            callables mapping the model output to one score per image.
+            `TargetExplanation` each, in order). Beyond ELI5: a single id,
+            target objects of `camlens.targets` (e.g. `Prompt`s for an
+            image–text backbone), or callables mapping the model output to one
+            score per image.
         layer: a layer of the model, its name, an index into `model.layers`, or
             `None` for the automatic choice (see `Explainer`).
         method: `"gradcam"` (default), `"gradcam++"`, `"scorecam"`,
@@ -71,10 +75,11 @@ def explain_prediction(
             mapping) kept on the explanation for display.
         relu: as in `Explainer`, and so are `counterfactual`, `score`,
             `mask_batch_size`, `token_grid`, `prefix_tokens`, `output_index`,
-            `preprocess`, `max_channels`, `smooth`, `layers`, `combine`, `detector` and
-            `image_input` (with `image_input`, `doc` is a list or dict of the
-            model's inputs, each with a batch of one, and `image` defaults to
-            the image input's).
+            `preprocess`, `max_channels`, `smooth`, `layers`, `combine`,
+            `detector`, `image_input` and `constant_inputs` (with
+            `image_input`, `doc` is a list or dict of the model's inputs, each
+            with a batch of one, and `image` defaults to the image input's;
+            constant inputs have any number of rows).
 
     Returns:
         `Explanation` with `image` and `targets`; each target has `target`,
@@ -103,6 +108,7 @@ def explain_prediction(
         layers=layers,
         combine=combine,
         image_input=image_input,
+        constant_inputs=constant_inputs,
         detector=detector,
     )
     image = check_image(image)
@@ -120,7 +126,7 @@ def show_prediction(model: keras.Model, doc: np.ndarray, **kwargs):
     Keyword arguments of `format_as_image` (`resampling_filter`, `colormap`,
     `alpha_limit`, `diverging_colormap`) go to the formatter, the others to
     `explain_prediction`. One target without `target_names` gives ELI5's overlay;
-    several targets, or class names, give one captioned panel per target.
+    several targets, class names, or a prompt give one captioned panel per target.
 
     Returns:
         A PIL image, which a notebook displays.
@@ -129,7 +135,8 @@ def show_prediction(model: keras.Model, doc: np.ndarray, **kwargs):
 
     format_kwargs = {key: kwargs.pop(key) for key in FORMAT_ARGUMENTS if key in kwargs}
     expl = explain_prediction(model, doc, **kwargs)
-    if len(expl.targets) == 1 and expl.target_names is None:
+    named = expl.target_names is not None or isinstance(expl.targets[0].target, Prompt)
+    if len(expl.targets) == 1 and not named:
         return format_as_image(expl, **format_kwargs)
     return format_targets_as_image(expl, target_names=expl.target_names, **format_kwargs)
 

@@ -3,7 +3,8 @@
 sources (files, tables of paths, in-memory data sets) -> decode (in threads,
 ahead of the model) -> engines (local, or Ray Data actors) running the auditor
 (records per batch) -> writer (Parquet shards, a manifest for resuming) ->
-report (one HTML page with heatmap clusters per class).
+report (one HTML page with heatmap clusters per class); with `concepts=k`, the
+concepts of each class are learned once every shard is written (`concept_results`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from pathlib import Path
 
 from ..checks import check_choice, check_names, check_positive_int, check_size
 from .auditor import TARGET_KINDS, AuditOptions
+from .concept_arrays import concept_kind
 from .decode import Decoder
 from .engines import default_workers, run_local, run_ray
+from .record_metrics import METRICS
 from .sources import open_source
 from .writer import RECORDS, ShardWriter, read_records
 
@@ -66,7 +69,7 @@ def audit(
     methods=("gradcam",),
     target: str = "top",
     layer=None,
-    metrics: bool = False,
+    metrics=False,
     steps: int = 16,
     baseline: str = "blur",
     batch_size: int = 32,
@@ -81,6 +84,7 @@ def audit(
     workers: int | None = None,
     progress: bool = True,
     unsafe: bool = False,
+    concepts: int = 0,
     image_column: str | None = None,
     label_column: str | None = None,
 ) -> AuditSummary:
@@ -110,7 +114,10 @@ def audit(
         methods: a method name or a list of them (see `Explainer`).
         target: `"top"` (the prediction), `"label"` or `"both"`.
         layer: the layer to explain, as for `Explainer`.
-        metrics: also compute deletion and insertion AUCs (`steps`, `baseline`).
+        metrics: `True` for every metric that runs the model again, or some of
+            `"deletion"`, `"insertion"` (AUCs; `steps`, `baseline`), `"road"`
+            (ROAD combined) and `"max_sensitivity"`. Sparseness and complexity are
+            always recorded.
         batch_size: images per forward pass; `shard_size`: images per part file.
         overlays: write one overlay PNG per record into `out_dir/overlays/`.
         report: write `out_dir/report.html`.
@@ -127,6 +134,11 @@ def audit(
             local one).
         workers: decoding threads (default: the usable CPUs, at most 8).
         progress: show a progress bar on stderr.
+        concepts: learn this many concepts per class (0: none) at the explained
+            layer, over the images of each class of the explained target (the
+            label with `target="label"`, else the prediction): the records gain
+            each concept's coefficient, the report a card per concept. The
+            layer's activations must be non-negative (after a ReLU).
         image_column, label_column: the columns of a data set or Parquet file
             of encoded images (default: its only image column; its only
             `ClassLabel` feature, else `label` or `labels`).
@@ -139,7 +151,7 @@ def audit(
 
     start = time.perf_counter()
     options = _options(
-        methods, target, layer, metrics, steps, baseline, batch_size, shard_size, size
+        methods, target, layer, metrics, steps, baseline, batch_size, shard_size, size, concepts
     )
     check_choice(engine, "engine", ENGINES)
     model_path = None
@@ -191,6 +203,10 @@ def audit(
                         concurrency,
                         overlay_dir,
                     )
+        if options.concepts:
+            from .concept_results import learn_concepts
+
+            learn_concepts(writer, options.concepts, concept_kind(options.target), layer)
         writer.finish()
         table = read_records(out_dir)
         page = None
@@ -224,7 +240,9 @@ def model_digest(model) -> str:
     return digest.hexdigest()
 
 
-def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard_size, size):
+def _options(
+    methods, target, layer, metrics, steps, baseline, batch_size, shard_size, size, concepts
+):
     from ..methods import get_method
 
     methods = [methods] if isinstance(methods, str) else list(methods)
@@ -235,6 +253,15 @@ def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard
     batch_size = check_positive_int(batch_size, "batch_size")
     shard_size = check_positive_int(shard_size, "shard_size")
     steps = check_positive_int(steps, "steps")
+    if isinstance(metrics, bool):
+        metrics = METRICS if metrics else ()
+    else:
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        for name in check_names(metrics, "metrics", "metric names"):
+            check_choice(name, "metrics", METRICS)
+        metrics = tuple(name for name in METRICS if name in metrics)
+    if concepts != 0:
+        concepts = check_positive_int(concepts, "concepts")
     if layer is not None and not isinstance(layer, (str, int)):
         raise TypeError(
             "layer must be a layer name or index to be recorded with the audit. "
@@ -244,12 +271,13 @@ def _options(methods, target, layer, metrics, steps, baseline, batch_size, shard
         methods,
         target,
         layer,
-        bool(metrics),
+        metrics,
         steps,
         baseline,
         batch_size,
         shard_size,
         check_size(size),
+        int(concepts),
     )
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .concept_arrays import attach, concept_kind
 from .decode import Decoded
+from .record_metrics import record_metrics
 from .writer import heatmap_cells
 
 TARGET_KINDS = {"top": ("top",), "label": ("label",), "both": ("top", "label")}
@@ -25,12 +27,13 @@ class AuditOptions:
     methods: tuple[str, ...] = ("gradcam",)
     target: str = "top"
     layer: str | int | None = None
-    metrics: bool = False
+    metrics: tuple[str, ...] = ()  # of record_metrics.METRICS
     steps: int = 16
     baseline: str = "blur"
     batch_size: int = 32
     shard_size: int = 256
     size: tuple[int, int] | None = None  # files resized to (height, width) first
+    concepts: int = 0  # concepts per class (0: none)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,6 +58,11 @@ class BatchAuditor:
             m: Explainer(model, layer=options.layer, method=m) for m in options.methods
         }
         self.overlay_dir = None if overlay_dir is None else Path(overlay_dir)
+        self.concept_probe = None
+        if options.concepts:
+            from ..concepts.passes import ConceptProbe
+
+            self.concept_probe = ConceptProbe(model, layer=options.layer)
 
     def __call__(self, decoded: list[Decoded]) -> list[dict]:
         records = [_failure(d) for d in decoded if d.error is not None]
@@ -83,8 +91,13 @@ class BatchAuditor:
                 elif predicted is None:
                     predicted, scores = self._predictions(explainer, images)
                 assert predicted is not None and scores is not None
-                metrics = self._metrics(
-                    images[chosen], heatmaps, targets, [good[n].mask for n in chosen]
+                metrics = record_metrics(
+                    self.options,
+                    explainer,
+                    images[chosen],
+                    heatmaps,
+                    targets,
+                    [good[n].mask for n in chosen],
                 )
                 for row, n in enumerate(chosen):
                     item, size = good[n].item, good[n].image_size
@@ -110,7 +123,31 @@ class BatchAuditor:
                     )
                     if self.overlay_dir is not None:
                         self._write_overlay(records[-1], _picture(good[n]), heatmaps[row])
+        if self.concept_probe is not None:
+            self._concept_arrays(records, good, images, labels, predicted)
         return records
+
+    def _concept_arrays(self, records, good, images, labels, predicted) -> None:
+        """One probe pass at the explained layer for the images of the concepts'
+        kind: their activations and class-logit gradients, put on their records."""
+        kind = concept_kind(self.options.target)
+        chosen = np.arange(len(good)) if kind == "top" else np.flatnonzero(labels >= 0)
+        if not len(chosen):
+            return
+        classes = predicted[chosen] if kind == "top" else labels[chosen]
+        probe = self.concept_probe
+        assert probe is not None, "called only when concepts are asked for"
+        probe.settle(next(iter(self.explainers.values())).layer)
+        activations, gradients, _ = probe(
+            probe.prepare(images[chosen]), classes, pad_to=self.options.batch_size
+        )
+        if activations.shape[-1] < self.options.concepts:
+            raise ValueError(
+                f"concepts must be at most the explained layer's channels "
+                f"({activations.shape[-1]}). Received: concepts={self.options.concepts}"
+            )
+        ids = [good[n].item.index for n in chosen]
+        attach(records, ids, classes, activations, gradients, kind)
 
     def _maps(self, explainer, images, targets):
         """(heatmaps (n, h, w), targets (n,), scores (n,), outputs (n, C)) for the
@@ -141,32 +178,6 @@ class BatchAuditor:
         outputs = self._maps(explainer, images, None)[3]
         return outputs.argmax(-1), outputs.max(-1)
 
-    def _metrics(self, images, heatmaps, targets, masks) -> dict[str, list]:
-        from .. import metrics
-
-        count = len(images)
-        result = {}
-        located = [n for n, mask in enumerate(masks) if mask is not None]
-        if located:
-            where = np.array(located)
-            object_masks = np.stack([masks[n] for n in located])
-            hits = metrics.pointing_game(heatmaps[where], object_masks)
-            energy = metrics.energy_pointing_game(heatmaps[where], object_masks)
-            result["pointing_game"] = _scatter(count, where, [bool(h) for h in hits])
-            result["energy"] = _scatter(count, where, [float(e) for e in energy])
-        if self.options.metrics and count:
-            args = (
-                self.model,
-                images,
-                heatmaps,
-                targets,
-                self.options.baseline,
-                self.options.steps,
-            )
-            result["deletion_auc"] = [float(a) for a in metrics.deletion(*args).auc]
-            result["insertion_auc"] = [float(a) for a in metrics.insertion(*args).auc]
-        return result
-
     def _write_overlay(self, record: dict, pixels: np.ndarray, heatmap: np.ndarray) -> None:
         from ..files.writing import write_atomically
         from .report import overlay_png
@@ -195,10 +206,3 @@ def _picture(decoded: Decoded) -> np.ndarray:
 def _failure(decoded: Decoded) -> dict:
     item = decoded.item
     return {"index": item.index, "path": item.path, "label": item.label, "error": decoded.error}
-
-
-def _scatter(count: int, where: np.ndarray, values: list) -> list:
-    result = [None] * count
-    for n, value in zip(where, values):
-        result[n] = value
-    return result

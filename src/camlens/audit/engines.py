@@ -4,6 +4,13 @@ The local engine decodes ahead in threads and audits shard by shard; the Ray
 engine runs the same `BatchAuditor` inside Ray Data actors (`map_batches` with
 a callable class that loads the model once) and hands the records back, in
 order, to the same writer.
+
+What Ray does when a worker dies (its process killed, or its node lost): the
+actor is started again (up to `ACTOR_RESTARTS` times each, on any node with a
+free CPU) and the batch it was working on is sent again (up to `TASK_RETRIES`
+times), so every image is audited once; the records are written by the driver
+only. An error raised by camlens inside an actor (a bad layer, say) is not
+retried: it ends the audit, whose finished shards are kept for resuming.
 """
 
 from __future__ import annotations
@@ -15,9 +22,16 @@ from pathlib import Path
 
 from ..methods import BUILT_IN, get_method, register
 from .auditor import AuditOptions, BatchAuditor
+from .concept_arrays import CONCEPT_KEY, from_bytes, pack, to_bytes
 from .decode import Decoded, Decoder, prefetch
 from .items import Item
 from .writer import ShardWriter, record_order
+
+ACTOR_RESTARTS = 4
+"""How many times Ray starts an audit actor again after its process died."""
+
+TASK_RETRIES = 4
+"""How many times Ray sends a batch again after the actor running it died."""
 
 
 def run_local(
@@ -48,7 +62,7 @@ def run_local(
         for batch in _chunks(group, options.batch_size):
             records += auditor(batch)
             bar.update(len(batch))
-        writer.write(shard, records)
+        writer.write(shard, records, pack(records))
 
 
 def run_ray(
@@ -77,7 +91,9 @@ def run_ray(
     if concurrency is None:
         concurrency = gpus or max(1, int(resources.get("CPU", 2)) - 1)
     remote_args: dict[str, object] = {
-        "runtime_env": {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}}
+        "runtime_env": {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}},
+        "max_restarts": ACTOR_RESTARTS,
+        "max_task_retries": TASK_RETRIES,
     }
     # Methods registered in this process reach the actors with their functions.
     registered = [get_method(name) for name in options.methods if name not in BUILT_IN]
@@ -111,7 +127,9 @@ def run_ray(
     seen: set[int] = set()
     for shard, group in itertools.groupby(results, key=lambda record: record["shard"]):
         records = list(group)
-        writer.write(shard, records)
+        for record in records:
+            record[CONCEPT_KEY] = from_bytes(record.get(CONCEPT_KEY))
+        writer.write(shard, records, pack(records))
         new = {record["index"] for record in records} - seen
         seen |= new
         bar.update(len(new))
@@ -153,14 +171,18 @@ class _RayAuditor:
         self.shard_size = options.shard_size
 
     def __call__(self, batch):
+        import pyarrow as pa
+
         from .writer import records_table
 
         items = [_row_item(row) for row in batch.to_pylist()]
         decoded = list(prefetch(items, self.decoder, self.workers, depth=len(items)))
-        records = self.auditor(decoded)
+        records = sorted(self.auditor(decoded), key=record_order)
+        arrays = [to_bytes(record) for record in records]
         for record in records:
             record["shard"] = record["index"] // self.shard_size
-        return records_table(sorted(records, key=record_order))
+        table = records_table(records)
+        return table.append_column(CONCEPT_KEY, pa.array(arrays, pa.binary()))
 
 
 def _pending(items: Iterator[Item], done: set[int], shard_size: int) -> Iterator[Item]:

@@ -2,26 +2,29 @@
 
 Per class: count, accuracy, mean score and localization (when masks or boxes
 were given); a gallery filterable by class and sortable by score or
-localization; the worst-localized images; and the heatmap clusters of each
-class (`clusters.cluster_maps`), each shown as its mean map and a few members.
+localization; the worst-localized images; the concepts of each class, when the
+audit learned them (`report_concepts`); and the heatmap clusters of each class
+(`clusters.cluster_maps`), each shown as its mean map and a few members.
 Filtering and sorting are a few lines of plain JavaScript in the page.
 """
 
 from __future__ import annotations
 
 import html
-import io
 from pathlib import Path
 
 import numpy as np
 
 from ..files.writing import write_atomically
 from .clusters import cluster_maps
+from .report_concepts import concept_section
+from .report_embedding import EMBEDDING_SCRIPT, EMBEDDING_STYLE, embedding_section
+from .report_pictures import PICTURES, Pictures, overlay_png
 from .writer import read_records
 
+__all__ = ["PICTURES", "REPORT", "overlay_png", "write_report"]
+
 REPORT = "report.html"
-PICTURES = "report"
-_THUMBNAIL = 128
 _CLUSTER_MEMBERS = 6
 _CLUSTER_SAMPLE = 2000
 
@@ -58,16 +61,24 @@ def write_report(
     labelled = rows["label"].notna().any()
     rows["class"] = (rows["label"] if labelled else rows["predicted"]).astype(int)
     maps = _maps(rows)
-    pictures = _Pictures(out_dir / PICTURES)
+    pictures = Pictures(out_dir / PICTURES)
     names = _namer(class_names)
 
+    clusters = cluster_classes(rows, maps, max_clusters)
+    membership = {
+        int(i): f"{class_id}-{k}"
+        for class_id, (index, found) in clusters.items()
+        for i, k in zip(index, found.labels)
+    }
     parts = [_head(options, kind, len(rows), len(failures))]
     parts.append(_class_table(rows, names, labelled))
     parts.append(_controls(sorted(rows["class"].unique()), names))
     shown = _gallery_rows(rows, gallery_size)
     parts.append(
         _section(
-            "Gallery", "gallery", [_card(rows.loc[i], maps[i], pictures, names) for i in shown]
+            "Gallery",
+            "gallery",
+            [_card(rows.loc[i], maps[i], pictures, names, membership.get(i)) for i in shown],
         )
     )
     if rows["energy"].notna().any():
@@ -79,75 +90,17 @@ def write_report(
                 [_card(rows.loc[i], maps[i], pictures, names) for i in located.index],
             )
         )
-    parts.append(_clusters(rows, maps, pictures, names, max_clusters))
+    parts.append(concept_section(out_dir, rows, pictures, names))
+    parts.append(embedding_section(rows, maps, clusters, pictures, names))
+    parts.append(_clusters(rows, maps, clusters, pictures, names))
     if len(failures):
         parts.append(_failures(failures))
-    page = _PAGE.format(body="\n".join(parts), script=_SCRIPT, style=_STYLE)
+    page = _PAGE.format(
+        body="\n".join(parts), script=_SCRIPT + EMBEDDING_SCRIPT, style=_STYLE + EMBEDDING_STYLE
+    )
     path = out_dir / REPORT
     write_atomically(path, page.encode())
     return path
-
-
-def overlay_png(pixels: np.ndarray, heatmap: np.ndarray) -> bytes:
-    """PNG bytes of `heatmap` (h, w) laid over an image (H, W, C) with values 0..255."""
-    return _png(_overlay(pixels, heatmap))
-
-
-def _overlay(image, heatmap):
-    """`camlens.overlay` of `heatmap` on `image` (a PIL image or pixel array), as RGB."""
-    from ..formatters import overlay
-
-    return overlay(image, heatmap).convert("RGB")
-
-
-class _Pictures:
-    """Writes the page's pictures into its folder, each once."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        folder.mkdir(exist_ok=True)
-
-    def record(self, row, heatmap: np.ndarray) -> str:
-        name = f"{int(row['index']):06d}.jpg"
-        path = self.folder / name
-        if not path.exists():
-            write_atomically(path, _jpeg(_overlay(_thumbnail(row["path"]), heatmap)))
-        return f"{PICTURES}/{name}"
-
-    def mean_map(self, name: str, heatmap: np.ndarray) -> str:
-        from PIL import Image
-
-        write_atomically(
-            self.folder / name,
-            _jpeg(_overlay(Image.new("RGB", (_THUMBNAIL, _THUMBNAIL), (128, 128, 128)), heatmap)),
-        )
-        return f"{PICTURES}/{name}"
-
-
-def _thumbnail(path):
-    """The image at `path`, at most `_THUMBNAIL` pixels a side; grey for in-memory data."""
-    from PIL import Image
-
-    from ..files.images import load_image
-
-    if not isinstance(path, str):  # null in the records
-        return Image.new("RGB", (_THUMBNAIL, _THUMBNAIL), (128, 128, 128))
-    image = load_image(Path(path)).convert("RGB")
-    scale = _THUMBNAIL / max(image.size)
-    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
-
-
-def _png(image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _jpeg(image) -> bytes:
-    """The page's pictures, as JPEG: much faster to encode than PNG, and smaller."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=88)
-    return buffer.getvalue()
 
 
 def _maps(rows) -> list[np.ndarray]:
@@ -223,7 +176,7 @@ def _controls(classes, name) -> str:
     )
 
 
-def _card(row, heatmap, pictures: _Pictures, name) -> str:
+def _card(row, heatmap, pictures: Pictures, name, cluster: str | None = None) -> str:
     energy = "" if row["energy"] != row["energy"] or row["energy"] is None else row["energy"]
     caption = (
         f"#{int(row['index'])} {html.escape(name(int(row['class'])))} &rarr; "
@@ -236,7 +189,8 @@ def _card(row, heatmap, pictures: _Pictures, name) -> str:
     return (
         f"<figure class='card filterable' data-class='{int(row['class'])}' "
         f"data-index='{int(row['index'])}' data-score='{row['score']:.6f}' "
-        f"data-energy='{energy}'><img src='{pictures.record(row, heatmap)}' alt='' "
+        f"data-energy='{energy}'{'' if cluster is None else f' data-cluster={cluster!r}'}>"
+        f"<img src='{pictures.record(row, heatmap)}' alt='' "
         f"title='{title}'><figcaption>{caption}</figcaption></figure>"
     )
 
@@ -246,25 +200,36 @@ def _section(title: str, ident: str, cards: list[str]) -> str:
     return f"<h2>{html.escape(title)}</h2>{grid}"
 
 
-def _clusters(rows, maps, pictures: _Pictures, name, max_clusters: int) -> str:
-    parts = [
-        "<h2>Heatmap clusters per class</h2><p>Spectral clustering of the downsampled, "
-        "normalised maps (SpRAy): a cluster whose mean map lies off the object is a "
-        "shortcut worth a look.</p>"
-    ]
+def cluster_classes(rows, maps, max_clusters: int) -> dict:
+    """Per class, `(row positions, Clusters)` of its maps (a sample of at most
+    `_CLUSTER_SAMPLE`, spread over the data)."""
+    result = {}
     for class_id, group in rows.groupby("class"):
         index = group.index.to_numpy()
         if len(index) > _CLUSTER_SAMPLE:
             index = index[np.linspace(0, len(index) - 1, _CLUSTER_SAMPLE).astype(int)]
         found = cluster_maps(np.stack([maps[i] for i in index]), max_clusters=max_clusters)
+        result[int(class_id)] = (index, found)
+    return result
+
+
+def _clusters(rows, maps, clusters: dict, pictures: Pictures, name) -> str:
+    parts = [
+        "<h2>Heatmap clusters per class</h2><p>Spectral clustering of the downsampled, "
+        "normalised maps (SpRAy): a cluster whose mean map lies off the object is a "
+        "shortcut worth a look.</p>"
+    ]
+    for class_id, (index, found) in clusters.items():
         for k, mean_map in enumerate(found.mean_maps):
             members = index[found.labels == k]
             mean = pictures.mean_map(f"cluster-{class_id}-{k}.jpg", mean_map)
             cards = "".join(
-                _card(rows.loc[i], maps[i], pictures, name) for i in members[:_CLUSTER_MEMBERS]
+                _card(rows.loc[i], maps[i], pictures, name, f"{class_id}-{k}")
+                for i in members[:_CLUSTER_MEMBERS]
             )
             parts.append(
-                f"<section class='cluster filterable' data-class='{class_id}'><h3>"
+                f"<section class='cluster filterable' data-class='{class_id}' "
+                f"data-cluster='{class_id}-{k}'><h3>"
                 f"{html.escape(name(class_id))}: cluster {k + 1} of {len(found.mean_maps)}, "
                 f"{len(members)} images</h3><div class='grid'><figure class='mean'>"
                 f"<img src='{mean}' alt='mean map'><figcaption>mean map</figcaption></figure>"
@@ -291,7 +256,8 @@ table { border-collapse: collapse; } td, th { padding: 3px 10px; border-bottom: 
 .grid { display: flex; flex-wrap: wrap; gap: 8px; }
 figure { margin: 0; width: 140px; font-size: 11px; } figure img { width: 128px; height: 128px;
   object-fit: contain; image-rendering: pixelated; background: #eee; }
-.cluster { border-top: 1px solid #ccc; margin-top: 8px; } .mean figcaption { font-weight: bold; }
+.cluster, .concepts { border-top: 1px solid #ccc; margin-top: 8px; }
+.mean figcaption { font-weight: bold; } .concept { margin: 6px 0; }
 [hidden] { display: none !important; } #controls { margin: 1em 0; }
 """
 

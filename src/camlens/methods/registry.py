@@ -30,6 +30,7 @@ from . import (
     kpcacam,
     layercam,
     scorecam,
+    segeigencam,
     shapleycam,
     xgradcam,
 )
@@ -179,6 +180,7 @@ METHODS: dict[str, Method] = {
             uses_layer=False,
             detections_only=True,
         ),
+        Method("segeigencam", "Seg-Eigen-CAM", raw_maps=segeigencam.raw_maps),
     )
 }
 """Every method by name: the built-in ones, then those registered."""
@@ -301,7 +303,16 @@ def compute(
     """Heatmaps (N, K, *spatial): in [0, 1], or in [-1, 1] when `relu` is False.
 
     With `smooth="eigen"` the method's channel terms are projected on their
-    first principal component instead of summed (`smoothing.projected`).
+    first principal components instead of summed (`smoothing.projected`).
     """
-    raw = projected(method.terms(inputs)) if smooth == EIGEN else method.maps(inputs)
-    return relu_normalize(raw) if relu else signed_normalize(raw)
+    return normalized(raw(method, inputs, smooth), relu)
+
+
+def raw(method: Method, inputs: MethodInputs, smooth: str | None = None) -> np.ndarray:
+    """The maps (N, K, *spatial) before normalisation (`compute` without its last step)."""
+    return projected(method.terms(inputs)) if smooth == EIGEN else method.maps(inputs)
+
+
+def normalized(maps: np.ndarray, relu: bool = True) -> np.ndarray:
+    """Raw maps normalised as every method's are: ReLU and maximum, or largest magnitude."""
+    return relu_normalize(maps) if relu else signed_normalize(maps)

@@ -4,15 +4,32 @@
   flip, each with its intensities scaled by 0.9, 1 and 1.1, are explained for
   the classes chosen for the image itself; the flipped maps are flipped back and
   the six averaged (`augmented`).
-- `"eigen"`, pytorch-grad-cam's `eigen_smooth`: most CAM maps are a sum over
-  channels of per-channel terms, w_k A^k or an element-wise product such as
-  g * A. Eigen smoothing projects those terms, (h*w, C) for one image and
-  target, on their first principal component instead of summing them, which
-  keeps the dominant pattern and drops the noise of the minor ones
-  (`projected`). As camlens's Eigen-CAM does (after its paper), the terms are
-  not centred; pytorch-grad-cam centres them. A principal component's sign is
-  arbitrary: camlens picks the one that agrees with the channel sum it replaces,
-  so that a smoothed map keeps the direction of the evidence.
+- `"eigen"`, after pytorch-grad-cam's `eigen_smooth`: most CAM maps are a sum
+  over channels of per-channel terms, w_k A^k or an element-wise product such as
+  g * A. Eigen smoothing replaces that sum by a projection on a first principal
+  component, which keeps the dominant pattern and drops the noise of the minor
+  ones (`projected`). As camlens's Eigen-CAM does (after its paper), the terms
+  are not centred; pytorch-grad-cam centres them.
+
+  The terms are split by sign first, T = T+ - T- (T+ = max(T, 0), T- =
+  max(-T, 0)); each part is projected on its own first component, the
+  projection scaled to the part's total, and the map is P(T+) - P(T-): the plain
+  map's positive and negative evidence, each smoothed, in the same amounts.
+  Projecting the mixed-sign terms together, as pytorch-grad-cam does, follows
+  the pattern of largest magnitude whatever its sign; where the negative
+  evidence is the larger (Grad-CAM at an inner layer, where most channel weights
+  are negative), that component is the negative pattern, and no choice of its
+  arbitrary sign gives the positive evidence back. On a MobileNetV2 (random
+  He-normal weights, the astronaut photo at 96x96, `tests/support/mobilenet.py`),
+  Grad-CAM at `block_13_expand_relu`: signed like the channel sum, the one
+  component was negative everywhere and the ReLU left a blank map; signed by its
+  positive mass, it was unrelated to the plain map (Pearson r = 0.09 after the
+  ReLU); split, r = 0.80. Over Grad-CAM, XGrad-CAM, HiResCAM and Shapley-CAM at
+  four of its layers, one component was blank in 6 of 16 cases and had r = -0.53
+  to 0.82 in the others; split, r = 0.69 to 0.94, never blank. A first component
+  of non-negative terms is itself non-negative (Perron-Frobenius), so no sign is
+  chosen at all; where the terms are all non-negative already (Layer-CAM at a
+  ReLU's output, Grad-CAM element-wise), the map is their projection, as without the split.
 """
 
 from __future__ import annotations
@@ -68,12 +85,14 @@ def augmented(
 
 
 def projected(terms: np.ndarray) -> np.ndarray:
-    """Maps (N, K, *spatial) from terms (N, K, *spatial, C), signed like their channel sums."""
-    maps = np.empty(terms.shape[:-1])
+    """Maps (N, K, *spatial) from terms (N, K, *spatial, C): P(T+) - P(T-) (see above)."""
+    maps = np.zeros(terms.shape[:-1])
     with one_blas_thread():
         for index in np.ndindex(*terms.shape[:2]):
-            projection = first_component(terms[index])
-            if np.sum(projection * terms[index].sum(axis=-1)) < 0:
-                projection = -projection
-            maps[index] = projection
+            for sign in (1.0, -1.0):
+                part = np.maximum(sign * terms[index], 0.0)
+                projection = first_component(part) if part.any() else 0.0
+                mass = np.sum(projection)
+                if mass > 0:
+                    maps[index] += sign * projection * (part.sum() / mass)
     return maps

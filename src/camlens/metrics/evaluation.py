@@ -2,8 +2,10 @@
 
 For each method: pointing game and energy-based pointing game (when object
 masks are known), deletion and insertion AUC, average drop and increase in
-confidence, the randomization check, and the time per image. A row for random
-heatmaps gives the chance level of each number.
+confidence, ROAD (combined), sparseness, complexity, max-sensitivity, the
+randomization check, and the time per image. A row for random heatmaps gives the
+chance level of each number (max-sensitivity and the randomization check excepted:
+random maps have no model to be sensitive to).
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import numpy as np
 from ..api.batch import explain_batch
 from ..api.explainer import Explainer
 from ..methods import class_methods
+from .complexity import complexity, sparseness
 from .faithfulness import average_drop_increase, deletion, insertion
 from .localization import energy_pointing_game, pointing_game
+from .road import FRACTIONS, road
+from .robustness import max_sensitivity
 from .sanity import randomization_check
 
 RANDOM = "random"
@@ -36,6 +41,10 @@ class MethodScores:
     insertion_auc: float
     average_drop: float
     increase_in_confidence: float
+    road: float
+    sparseness: float
+    complexity: float
+    max_sensitivity: float | None
     randomization_correlation: float | None
     randomization_passed: bool | None
     seconds_per_image: float
@@ -43,11 +52,12 @@ class MethodScores:
 
 @dataclass
 class Evaluation:
-    """Scores per method, and the curves behind the AUCs (for plotting)."""
+    """Scores per method, and the curves behind the AUCs and ROAD (for plotting)."""
 
     rows: list[MethodScores]
     deletion_curves: dict
     insertion_curves: dict
+    road_scores: dict
 
 
 def evaluate(
@@ -61,6 +71,8 @@ def evaluate(
     baseline: str = "blur",
     randomization_images: int = 8,
     seed: int = 0,
+    road_fractions=FRACTIONS,
+    sensitivity_samples: int = 4,
 ) -> Evaluation:
     """Score each method (and random maps) on `images` with every metric.
 
@@ -74,13 +86,16 @@ def evaluate(
         layer: the layer to explain, as for `Explainer`.
         steps, baseline: of the deletion and insertion curves.
         randomization_images: images used by the randomization check.
-        seed: seed of the random heatmaps and of the randomization.
+        seed: seed of the random heatmaps, the randomization, ROAD's noise and
+            max-sensitivity's perturbations.
+        road_fractions: the shares of pixels ROAD removes.
+        sensitivity_samples: perturbations per image of max-sensitivity.
     """
     methods = class_methods() if methods is None else list(methods)
     if targets is None:
         targets = np.argmax(np.asarray(model.predict(images, verbose=0)), axis=-1)
     targets = np.asarray(targets)
-    rows, deletions, insertions = [], {}, {}
+    rows, deletions, insertions, roads = [], {}, {}, {}
     for name in list(methods) + [RANDOM]:
         start = time.perf_counter()
         heatmaps = _heatmaps(model, images, targets, name, layer, seed)
@@ -88,10 +103,19 @@ def evaluate(
         deletions[name] = deletion(model, images, heatmaps, targets, baseline, steps)
         insertions[name] = insertion(model, images, heatmaps, targets, baseline, steps)
         drop, increase = average_drop_increase(model, images, heatmaps, targets)
-        check = None
+        roads[name] = road(model, images, heatmaps, targets, road_fractions, seed=seed)
+        check = sensitivity = None
         if name != RANDOM:
             check = randomization_check(
                 model, images[:randomization_images], method=name, layer=layer, seed=seed
+            )
+            explainer = Explainer(model, layer=layer, method=name)
+            sensitivity = float(
+                np.nanmean(
+                    max_sensitivity(
+                        explainer, images, targets, samples=sensitivity_samples, seed=seed
+                    )
+                )
             )
         rows.append(
             MethodScores(
@@ -106,6 +130,10 @@ def evaluate(
                 insertion_auc=float(insertions[name].auc.mean()),
                 average_drop=drop,
                 increase_in_confidence=increase,
+                road=float(roads[name].combined.mean()),
+                sparseness=float(np.nanmean(sparseness(heatmaps))),
+                complexity=float(np.nanmean(complexity(heatmaps))),
+                max_sensitivity=sensitivity,
                 randomization_correlation=None
                 if check is None
                 else float(np.mean(np.abs(check.correlations))),
@@ -113,7 +141,7 @@ def evaluate(
                 seconds_per_image=seconds,
             )
         )
-    return Evaluation(rows, deletions, insertions)
+    return Evaluation(rows, deletions, insertions, roads)
 
 
 def format_table(evaluation: Evaluation) -> str:
@@ -126,6 +154,10 @@ def format_table(evaluation: Evaluation) -> str:
         "insertion AUC (higher)",
         "avg drop % (lower)",
         "increase % (higher)",
+        "ROAD (higher)",
+        "sparseness (higher)",
+        "complexity (lower)",
+        "max-sensitivity (lower)",
         "randomization rank corr.",
         "s / image",
     ]
@@ -145,6 +177,10 @@ def format_table(evaluation: Evaluation) -> str:
             _number(row.insertion_auc),
             f"{row.average_drop:.1f}",
             f"{row.increase_in_confidence:.1f}",
+            _number(row.road),
+            _number(row.sparseness),
+            _number(row.complexity),
+            _number(row.max_sensitivity),
             check,
             f"{row.seconds_per_image:.4f}",
         ]
@@ -161,12 +197,14 @@ def write_csv(evaluation: Evaluation, stream) -> None:
 
 
 def plot_curves(evaluation: Evaluation):
-    """A matplotlib figure: deletion and insertion curves, one line per method."""
+    """A matplotlib figure: deletion, insertion and ROAD curves, one line per method
+    (ROAD: most relevant first solid, least relevant first dashed)."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(10, 4), dpi=100)
+    figure = Figure(figsize=(15, 4), dpi=100)
+    deletion_axis, insertion_axis, road_axis = figure.subplots(1, 3)
     for axis, (title, curves) in zip(
-        figure.subplots(1, 2),
+        (deletion_axis, insertion_axis),
         (("deletion", evaluation.deletion_curves), ("insertion", evaluation.insertion_curves)),
     ):
         for name, curve in curves.items():
@@ -181,6 +219,20 @@ def plot_curves(evaluation: Evaluation):
         axis.set_xlabel(f"share of pixels {'removed' if title == 'deletion' else 'inserted'}")
         axis.set_ylabel("score of the explained class")
         axis.legend(fontsize=7)
+    for name, scores in evaluation.road_scores.items():
+        (line,) = road_axis.plot(
+            scores.fractions,
+            scores.most_relevant_first.mean(axis=0),
+            ":" if name == RANDOM else "-",
+            label=f"{name} (ROAD {scores.combined.mean():.3f})",
+        )
+        road_axis.plot(
+            scores.fractions, scores.least_relevant_first.mean(axis=0), "--", color=line.get_color()
+        )
+    road_axis.set_title("ROAD: MoRF (solid), LeRF (dashed)")
+    road_axis.set_xlabel("share of pixels imputed")
+    road_axis.set_ylabel("change of the explained class's score")
+    road_axis.legend(fontsize=7)
     figure.tight_layout()
     return figure
 

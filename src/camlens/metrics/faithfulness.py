@@ -69,16 +69,16 @@ def average_drop_increase(model, images, heatmaps, targets, batch_size=64) -> tu
     mean(max(0, Y - O) / Y) * 100 (lower is better) and increase in confidence
     is the percentage of images with O > Y (higher is better).
     """
-    images, heatmaps, targets = _check(images, heatmaps, targets)
+    images, heatmaps, targets = check_maps(images, heatmaps, targets)
     maps = np.clip(upsample(heatmaps, images.shape[1:3]), 0, 1)[..., None]
-    original = _scores(model, images, targets, batch_size)
-    masked = _scores(model, (images * maps).astype(np.float32), targets, batch_size)
+    original = class_scores(model, images, targets, batch_size)
+    masked = class_scores(model, (images * maps).astype(np.float32), targets, batch_size)
     drop = np.maximum(0, original - masked) / np.maximum(original, 1e-12)
     return float(drop.mean() * 100), float((masked > original).mean() * 100)
 
 
 def _curves(model, images, heatmaps, targets, baseline, steps, batch_size, insert) -> Curves:
-    images, heatmaps, targets = _check(images, heatmaps, targets)
+    images, heatmaps, targets = check_maps(images, heatmaps, targets)
     if baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES}. Received: baseline={baseline!r}")
     steps = check_positive_int(steps, "steps")
@@ -99,7 +99,7 @@ def _curves(model, images, heatmaps, targets, baseline, steps, batch_size, inser
             chosen[order[n, : int(round(fraction * pixels))]] = True
             chosen = chosen.reshape(height, width, 1)
             variants[step] = np.where(chosen, end, start)
-        scores[n] = _scores(model, variants, np.full(steps + 1, targets[n]), batch_size)
+        scores[n] = class_scores(model, variants, np.full(steps + 1, targets[n]), batch_size)
     auc = ((scores[:, 1:] + scores[:, :-1]) / 2 * np.diff(fractions)).sum(axis=1)
     return Curves(fractions=fractions, scores=scores, auc=auc)
 
@@ -130,7 +130,8 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return blurred.astype(image.dtype)
 
 
-def _scores(model, images: np.ndarray, targets: np.ndarray, batch_size: int) -> np.ndarray:
+def class_scores(model, images: np.ndarray, targets: np.ndarray, batch_size: int) -> np.ndarray:
+    """(N,) the model's output for each image's target class, `batch_size` images a pass."""
     batch_size = check_positive_int(batch_size, "batch_size")
     outputs = np.concatenate(
         [
@@ -141,7 +142,8 @@ def _scores(model, images: np.ndarray, targets: np.ndarray, batch_size: int) -> 
     return outputs[np.arange(len(targets)), targets].astype(np.float64)
 
 
-def _check(images, heatmaps, targets):
+def check_maps(images, heatmaps, targets):
+    """`(images (N, H, W, C) float32, heatmaps (N, h, w) float64, targets (N,))`, checked."""
     images = np.asarray(images, np.float32)
     heatmaps = np.asarray(heatmaps, np.float64)
     targets = np.asarray(targets)

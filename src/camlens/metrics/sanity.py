@@ -55,6 +55,7 @@ def randomization_check(
     layers=None,
     combine: str = "mean",
     image_input=None,
+    constant_inputs=None,
 ) -> RandomizationCheck:
     """Compare the maps of `model` with those of a copy whose top layers are re-initialised.
 
@@ -69,8 +70,8 @@ def randomization_check(
         seed: seed of the new random weights.
         relu: as in `Explainer`, for both models, and so are `counterfactual`,
             `score`, `mask_batch_size`, `token_grid`, `prefix_tokens`,
-            `output_index`, `preprocess`, `max_channels`, `smooth`, `combine`
-            and `image_input`.
+            `output_index`, `preprocess`, `max_channels`, `smooth`, `combine`,
+            `image_input` and `constant_inputs`.
     """
     options = dict(
         method=method,
@@ -85,6 +86,7 @@ def randomization_check(
         smooth=smooth,
         combine=combine,
         image_input=image_input,
+        constant_inputs=constant_inputs,
     )
     trained = Explainer(model, layer=layer, layers=layers, preprocess=preprocess, **options)
     inputs = trained.prepare(images)  # the copy takes the preprocessed images

@@ -50,6 +50,16 @@ def capture(interceptors: Mapping[tuple[Any, str], Interceptor]) -> Iterator[Non
             _uninstall(obj, name)
 
 
+def unshadowed(obj, name: str):
+    """`obj`'s attribute `name` as it is outside every capture (`None` if it has none):
+    what another context sees while this one's shadow is installed."""
+    with _install_lock:
+        entry = _installed.get((id(obj), name))
+    if entry is None:
+        return getattr(obj, name, None)
+    return getattr(type(obj), name, None) if entry[2] is _MISSING else entry[2]
+
+
 def on_output(hook: Callable[[Any], Any]) -> Interceptor:
     """An interceptor that passes the call's result through `hook`."""
     return lambda original, *args, **kwargs: hook(original(*args, **kwargs))

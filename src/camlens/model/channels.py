@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from .keras_internals import all_layers
+from .state import generation
 
 CHANNELS_FIRST = "channels_first"
 CHANNELS_LAST = "channels_last"
@@ -30,10 +31,11 @@ _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def is_channels_first(model: keras.Model) -> bool:
     """Whether `model`'s layers are channels-first; a ValueError for a model that mixes layouts."""
+    current = generation(model)
     known = _cache.get(model)
-    if known is None:
-        known = _cache[model] = _channels_first(model)
-    return known
+    if known is None or known[0] != current:  # first seen, or changed in place
+        known = _cache[model] = (current, _channels_first(model))
+    return known[1]
 
 
 def _channels_first(model: keras.Model) -> bool:
@@ -53,6 +55,18 @@ def _channels_first(model: keras.Model) -> bool:
             f"it with one data format. Received: model '{model.name}'"
         )
     return CHANNELS_FIRST in formats
+
+
+def check_region_layout(model: keras.Model) -> None:
+    """A ValueError for `Region` targets on a channels_first model: a Region reads a
+    (batch, height, width, classes) output, and such a model's has its classes first."""
+    if is_channels_first(model):
+        raise ValueError(
+            "Region targets read a (batch, height, width, classes) output; model "
+            f"'{model.name}' is channels_first, so its output grid has its "
+            "classes first. Pass a callable target that sums the region of its "
+            "output. Received: a Region in targets"
+        )
 
 
 def to_channels_last(inputs: np.ndarray) -> np.ndarray:

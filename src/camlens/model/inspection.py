@@ -5,7 +5,8 @@ computation), with every layer's `call` and Keras's softmax and sigmoid
 intercepted, and keeps what the rest of camlens asks: each layer's output
 shapes, which layers ran inside which, the size of the output's class axis,
 and where the model's last activation is applied (to read the score before it).
-The result is cached per model (for as long as it lives) and input shape.
+The result is cached per model (for as long as it lives) and input shape, and
+described again when the model changes in place (`state`).
 
 The Keras internals it relies on are in `keras_internals`, each with its reason.
 """
@@ -21,30 +22,15 @@ import keras
 from .capture import capture
 from .channels import channels_last_shape, is_channels_first, model_shape
 from .keras_internals import (
-    activation_module,
     activation_sites,
     all_layers,
     call_site,
     compute_output_spec,
     without_remat,
 )
+from .logit_site import LogitSite, find_logit_site
+from .state import generation
 from .token_grid import TokenPositions
-
-_LINEAR_LAYERS = (
-    keras.layers.Dense,
-    keras.layers.EinsumDense,
-    keras.layers.Conv1D,
-    keras.layers.Conv2D,
-    keras.layers.Conv3D,
-    keras.layers.Conv1DTranspose,
-    keras.layers.Conv2DTranspose,
-    keras.layers.Conv3DTranspose,
-    keras.layers.DepthwiseConv1D,
-    keras.layers.DepthwiseConv2D,
-    keras.layers.SeparableConv1D,
-    keras.layers.SeparableConv2D,
-)
-"""Layers that apply `self.activation` last in their `call`, or none."""
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
@@ -88,25 +74,6 @@ class LayerRecord:
     `token_positions`): `None` where unknown."""
 
 
-@dataclass(frozen=True)
-class LogitSite:
-    """Where the score before the model's last activation can be read.
-
-    Attributes:
-        target: the object whose attribute is intercepted: a layer (attribute
-            `"activation"`) or the backend's `nn` module (`"softmax"` or
-            `"sigmoid"`).
-        attribute: the name of the intercepted callable; its first argument
-            is the pre-activation score.
-        by_output: the callable runs more than once per forward pass (attention
-            softmaxes): the call whose result is the model's output is the one.
-    """
-
-    target: object
-    attribute: str
-    by_output: bool = False
-
-
 class Inspection:
     """A model traced once for one input shape.
 
@@ -121,25 +88,29 @@ class Inspection:
             the batch axis: what targets are checked against.
         num_classes: the size of the class axis of a `(batch, classes)`
             output, `None` for other outputs.
+        channels_first: whether the model is channels_first (its outputs'
+            channels are then on axis 1).
         settled_layers: the layer each automatic choice settled on, by its
-            `(token_grid, prefix_tokens)`: later explainers of the model try it
+            `(token_grid, prefix_tokens, target slots)`: later explainers of the model try it
             first, so that they do not rerun the candidates before it (a ViT's
             last block, whose gradients are zero) on every call.
     """
 
-    def __init__(self, model: keras.Model, input_shape: tuple | None, call_shapes=None):
+    def __init__(
+        self, model: keras.Model, input_shape: tuple | None, call_shapes=None, constant=()
+    ):
         self._model_ref = weakref.ref(model)
         self._model_name = model.name
         self.input_shape = None if input_shape is None else tuple(input_shape)
         self._records: dict[int, LayerRecord] = {}
-        first = is_channels_first(model)
+        first = self.channels_first = is_channels_first(model)
         if call_shapes is not None:
             traced = call_shapes
         elif self.input_shape is not None:
             traced = model_shape(self.input_shape, first)
         else:
             raise ValueError("inspect needs an input_shape or the shapes of a call")
-        output, self._logit = _trace(model, traced, self._records)
+        output, self._logit = _trace(model, traced, self._records, constant)
         self.root = self._records[id(model)]
         if first:  # the layers' grids as the probe gives them; the outputs as they are
             for record in self._records.values():
@@ -203,7 +174,9 @@ class Inspection:
         return self._logit
 
 
-def inspect(model: keras.Model, input_shape: tuple | None, call_shapes=None) -> Inspection:
+def inspect(
+    model: keras.Model, input_shape: tuple | None, call_shapes=None, constant=()
+) -> Inspection:
     """The cached `Inspection` of `model` for inputs of `input_shape` (any batch size).
 
     Args:
@@ -211,20 +184,46 @@ def inspect(model: keras.Model, input_shape: tuple | None, call_shapes=None) -> 
             model with several inputs inspected for its logit only.
         call_shapes: for a model with several inputs, the list or dict of
             every input's shape, as the model is called.
+        constant: the keys of `call_shapes` (names or indices) of inputs that
+            are the same for every image: traced at their full shape (their
+            rows, e.g. prompts, can be what an output counts).
     """
-    key = (None if input_shape is None else tuple(input_shape[1:]), _shapes_key(call_shapes))
+    key = (
+        None if input_shape is None else tuple(input_shape[1:]),
+        _shapes_key(call_shapes, constant),
+    )
+    current = generation(model)
     with _cache_lock:
-        per_model = _cache.setdefault(model, {})
+        cached = _cache.get(model)
+        if cached is None or cached[0] != current:  # first seen, or changed in place
+            cached = _cache[model] = (current, {})
+        per_model: dict = cached[1]
         inspection = per_model.get(key)
         if inspection is None:
-            inspection = per_model[key] = Inspection(model, input_shape, call_shapes)
+            inspection = per_model[key] = Inspection(model, input_shape, call_shapes, constant)
         return inspection
 
 
-def _shapes_key(call_shapes):
-    if isinstance(call_shapes, dict):
-        return tuple(sorted((name, tuple(shape[1:])) for name, shape in call_shapes.items()))
-    return None if call_shapes is None else tuple(tuple(shape[1:]) for shape in call_shapes)
+def _shapes_key(call_shapes, constant=()):
+    if call_shapes is None:
+        return None
+    items = call_shapes.items() if isinstance(call_shapes, dict) else enumerate(call_shapes)
+    return tuple(
+        sorted((key, tuple(shape if key in constant else shape[1:])) for key, shape in items)
+    )
+
+
+def as_input_structure(model: keras.Model, batch):
+    """`batch` as the model takes it: a Functional model whose one input is a
+    dict (keras-hub backbones: `{"images": ...}`) gets that dict, not the bare
+    array Keras would accept with a warning."""
+    try:
+        structure = model.input if hasattr(batch, "shape") else None
+    except (AttributeError, ValueError):
+        return batch
+    if isinstance(structure, dict) and len(structure) == 1:
+        return {next(iter(structure)): batch}
+    return batch
 
 
 def graph_input_shape(model: keras.Model) -> tuple | None:
@@ -244,7 +243,7 @@ def graph_input_shape(model: keras.Model) -> tuple | None:
     return tuple(inputs[0].shape)
 
 
-def _trace(model, input_shape, records: dict) -> tuple:
+def _trace(model, input_shape, records: dict, constant=()) -> tuple:
     """Fill `records` from a symbolic forward pass.
 
     Returns:
@@ -268,15 +267,27 @@ def _trace(model, input_shape, records: dict) -> tuple:
     traced = []
 
     def forward(batch):
-        traced.append(model(batch, training=False))
+        # Keras's torch backend traces again on the CPU when a trace on its "meta"
+        # device fails half way: only the last attempt is recorded.
+        records.clear()
+        events.clear()
+        open_calls.clear()
+        traced.append(model(as_input_structure(model, batch), training=False))
         return traced[-1]
 
-    spec = keras.tree.map_shape_structure(
-        lambda shape: keras.KerasTensor((1,) + tuple(shape[1:]), dtype="float32"), input_shape
-    )
+    def tensor(shape, kept: bool = False):  # one row, or a constant input's own rows
+        return keras.KerasTensor(tuple(shape) if kept else (1,) + tuple(shape[1:]), "float32")
+
+    spec: object
+    if isinstance(input_shape, dict):
+        spec = {key: tensor(shape, key in constant) for key, shape in input_shape.items()}
+    elif isinstance(input_shape, list):
+        spec = [tensor(shape, key in constant) for key, shape in enumerate(input_shape)]
+    else:
+        spec = keras.tree.map_shape_structure(tensor, input_shape)
     with capture(interceptors):
         compute_output_spec(forward, spec)
-    return traced[0], _logit_site(traced[0], events)
+    return traced[0], find_logit_site(traced[0], events)
 
 
 def _output_names(model, output) -> list:
@@ -339,27 +350,6 @@ def _is_chain(children, first_input, output) -> bool:
             return False
         expected = child.outputs[0] if child.outputs else None
     return expected == id(_first_tensor(output))
-
-
-def _logit_site(output, events: list) -> LogitSite | None | str:
-    tensors = _tensors(output)
-    if len(tensors) != 1 or output is not tensors[0]:
-        return f"its output is not one tensor (it has {len(tensors)})."
-    first = next(event for event, value in events if value is output)
-    if isinstance(first, str):
-        calls = sum(1 for event, _ in events if event == first)
-        return LogitSite(activation_module(), first, by_output=calls > 1)
-    layer = first.layer
-    activation = getattr(layer, "activation", None)
-    linear = activation is None or getattr(activation, "__name__", "") == "linear"
-    if isinstance(layer, _LINEAR_LAYERS) and linear:
-        return None
-    if isinstance(layer, (*_LINEAR_LAYERS, keras.layers.Activation)) and not linear:
-        return LogitSite(layer, "activation")
-    return (
-        f"its output comes from layer '{layer.name}' ({type(layer).__name__}), "
-        "which is neither a softmax or sigmoid nor a linear Dense or convolution."
-    )
 
 
 def _post_order(record: LayerRecord):

@@ -15,6 +15,9 @@
 - `Layer.rematerialized_call` and `Layer._remat_mode`: a layer built under
   `keras.RematScope` runs its call through a function of its own (see
   `without_remat`).
+- `KerasTensor._keras_history`: the layer that produced a Functional model's
+  output tensor (`producing_layer`); Keras keeps it for its own graph walk and
+  exposes no public accessor (an image–text backbone's head is found this way).
 - `keras.src.backend.tensorflow.nn._compute_moments` (in the TensorFlow probe's
   Hessian pass only): `tf.nn.moments` stops the gradient of the mean, which
   leaves second derivatives through LayerNormalization wrong; the pass shadows
@@ -44,6 +47,12 @@ def all_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
 def sublayers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
     """The layers `layer` holds directly (a model's layers, a block's attributes)."""
     return layer._flatten_layers(include_self=False, recursive=False)
+
+
+def producing_layer(tensor) -> keras.layers.Layer | None:
+    """The layer whose call produced a Functional model's symbolic `tensor`."""
+    history = getattr(tensor, "_keras_history", None)
+    return None if history is None else history.operation
 
 
 def activation_sites() -> list[tuple[Any, str]]:

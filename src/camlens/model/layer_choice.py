@@ -9,6 +9,13 @@ transformer's tokens) and on which the explained score depends. It descends into
 into layers that run their sub-layers as a chain (keras-hub's `ViTEncoder`,
 each block feeding the next); a layer that combines its sub-layers' outputs
 (a residual block) counts as one unit.
+
+A model with a dense output (a segmentation or regression map, of the input's
+rank) is never explained at that output's own head: the layers at the end of
+the model whose maps have the output's channels (its classification
+convolution, the resize of its logits, their activation, BASNet's sum of its
+coarse and refined maps), and dropout between them and the features, are
+passed over; the search starts at the decoder's features before them.
 """
 
 from __future__ import annotations
@@ -100,7 +107,11 @@ def candidate_layers(
         )
         if layout is not None:
             yield first, layout
+    head: set | None = _dense_output_channels(inspection)
     for record in _search_order(inspection.root):
+        if head and _is_head(record, head, inspection):
+            continue  # the dense output's own logits, their resize or activation
+        head = None
         if record.layer is first:
             continue
         layout = _spatial_layout(record, inspection, token_grid, prefix_tokens)
@@ -108,12 +119,19 @@ def candidate_layers(
             yield record.layer, layout
 
 
-def no_candidate_error(model: keras.Model, token_grid=None, prefix_tokens=None) -> ValueError:
+class NoSpatialLayerError(ValueError):
+    """The automatic choice found no layer with a spatial output: nothing to explain
+    (ELI5's bridge reports it as ELI5 reports a model it does not support)."""
+
+
+def no_candidate_error(
+    model: keras.Model, token_grid=None, prefix_tokens=None
+) -> NoSpatialLayerError:
     """The automatic choice found no layer; the message names the options that narrowed it."""
     given = ""
     if token_grid is not None or prefix_tokens is not None:
         given = f", token_grid={token_grid!r}, prefix_tokens={prefix_tokens!r}"
-    return ValueError(
+    return NoSpatialLayerError(
         "Could not find a layer with a spatial output (4-D (batch, height, width, "
         "channels) with more than one position, or a vision transformer's "
         "(batch, tokens, channels) fitting a patch grid; for a 1-D or 3-D input, "
@@ -127,6 +145,38 @@ def _search_order(record):
         if isinstance(child.layer, keras.Model) or child.chain:
             yield from _search_order(child)
         yield child
+
+
+_IDENTITIES = (
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout1D,
+    keras.layers.SpatialDropout2D,
+    keras.layers.SpatialDropout3D,
+    keras.layers.GaussianDropout,
+    keras.layers.GaussianNoise,
+    keras.layers.AlphaDropout,
+)
+"""Layers that pass their input through unchanged at inference."""
+
+
+def _dense_output_channels(inspection) -> set:
+    """The channel counts of the model's outputs of the input's rank (dense maps)."""
+    rank = len(inspection.input_shape)
+    axis = 1 if inspection.channels_first else -1
+    return {shape[axis] for shape in inspection.output_shapes if len(shape) == rank}
+
+
+def _is_head(record, channels: set, inspection) -> bool:
+    """Whether a layer met before any feature layer belongs to a dense output's head:
+    a map of the input's rank with the output's channels, or an inference identity."""
+    if isinstance(record.layer, _IDENTITIES):
+        return True
+    shapes = record.shapes
+    return (
+        len(shapes) > 0
+        and all(len(shape) == len(inspection.input_shape) for shape in shapes)
+        and all(shape[-1] in channels for shape in shapes)
+    )
 
 
 def _spatial_layout(record, inspection, token_grid, prefix_tokens) -> Layout | None:

@@ -19,7 +19,8 @@ import keras
 import numpy as np
 
 from ..model.channels import is_channels_first, to_model_layout
-from ..model.inspection import inspect
+from ..model.inspection import as_input_structure
+from ..model.slots import ModelInputs, inspect_inputs
 from .forward import LayerWatch, channels_kept, relu_sites
 from .plan import TargetPlan
 from .scores import slot_scores
@@ -97,7 +98,8 @@ class Probe:
         Args:
             batch: (N, H, W, C) float32 input, channels last ((N, T, C) or
                 (N, D, H, W, C) for 1-D and 3-D inputs); for a model with
-                several inputs, a list or dict of its inputs' arrays.
+                several inputs, `ModelInputs` (its constant inputs are passed
+                as they are, never padded).
             plan: the targets, from `camlens.targets.plan_targets`.
             score: `OUTPUT` to explain the model's output, `LOGIT` to explain the
                 score before the model's last activation (e.g. softmax).
@@ -117,7 +119,8 @@ class Probe:
         if gradients:
             extras, values = self._callable_extras(batch, plan, score)
         mode = "gradients" if gradients else "activations"
-        arrays = self._compiled_for(mode, score, plan.slots, batch)(batch, plan.ids, extras)
+        compiled = self._compiled_for(mode, score, plan.slots, batch)
+        arrays = compiled(fed(batch), plan.ids, extras)
         if not gradients:
             arrays = arrays[:1] + (None,) + arrays[1:]
         activations, grads, outputs, targets, scores = arrays
@@ -150,7 +153,7 @@ class Probe:
     def scores(self, batch: np.ndarray, plan: TargetPlan, score: str = OUTPUT) -> np.ndarray:
         """Scores (N, K) of a forward pass only, for the targets of `plan`."""
         compiled = self._compiled_for("scores", score, plan.slots, batch)
-        return self._checked_forward_scores(compiled(batch, plan.ids, plan.masks), plan)
+        return self._checked_forward_scores(compiled(fed(batch), plan.ids, plan.masks), plan)
 
     def ablated_scores(
         self, batch: np.ndarray, plan: TargetPlan, keep: np.ndarray, score: str = OUTPUT
@@ -165,7 +168,8 @@ class Probe:
         """
         compiled = self._compiled_for("ablated", score, plan.slots, batch)
         keep = np.asarray(keep, np.float32)
-        return self._checked_forward_scores(compiled(batch, plan.ids, (plan.masks, keep)), plan)
+        arrays = compiled(fed(batch), plan.ids, (plan.masks, keep))
+        return self._checked_forward_scores(arrays, plan)
 
     def hessian_products(
         self, batch: np.ndarray, plan: TargetPlan, score: str = OUTPUT, pad_to: int | None = None
@@ -186,7 +190,7 @@ class Probe:
         count = rows(batch)
         batch, plan = padded(batch, plan, pad_to)
         compiled = self._compiled_for("hessian", score, plan.slots, batch)
-        return _to_numpy(compiled(batch, plan.ids, plan.masks))[:count]
+        return _to_numpy(compiled(fed(batch), plan.ids, plan.masks))[:count]
 
     def guided_gradients(
         self, batch: np.ndarray, plan: TargetPlan, score: str = OUTPUT, pad_to: int | None = None
@@ -208,7 +212,7 @@ class Probe:
         batch, plan = padded(batch, plan, pad_to)
         extras, _ = self._callable_extras(batch, plan, score)
         compiled = self._compiled_for("guided", score, plan.slots, batch)
-        return _to_numpy(compiled(batch, plan.ids, extras))[:count]
+        return _to_numpy(compiled(fed(batch), plan.ids, extras))[:count]
 
     def _callable_extras(self, batch: np.ndarray, plan: TargetPlan, score: str):
         """`(extras, values)` for a pass with a backward part: per slot, the mask
@@ -218,7 +222,7 @@ class Probe:
         callables = [k for k, function in enumerate(plan.callables) if function is not None]
         if callables:
             _, _, outputs = self._compiled_for("scores", score, plan.slots, batch)(
-                batch, plan.ids, tuple(extras)
+                fed(batch), plan.ids, tuple(extras)
             )
             for k in callables:
                 slot_output = _slot_output(outputs, plan.slots[k])
@@ -235,17 +239,11 @@ class Probe:
                 scores[:, k] = self._callable_values(function, _slot_output(outputs, plan.slots[k]))
         return scores
 
-    def _compiled_for(self, mode: str, score: str, slots: tuple, batch: np.ndarray):
+    def _compiled_for(self, mode: str, score: str, slots: tuple, batch):
         key = (mode, score, slots)
         with self._lock:
             if score == LOGIT and self._logit_site is _UNKNOWN:
-                shapes = input_shapes(batch)
-                inspection = (
-                    inspect(self.model, None, call_shapes=shapes)
-                    if isinstance(shapes, (list, dict))
-                    else inspect(self.model, shapes)
-                )
-                self._logit_site = inspection.logit_site()
+                self._logit_site = inspect_inputs(self.model, batch).logit_site()
             compiled = self._compiled.get(key)
             if compiled is None:
                 compiled = self._compiled[key] = self.compile(mode, score, slots)
@@ -305,7 +303,7 @@ class Probe:
         if self._watch.channels_first:  # one input: multi-input ones are refused
             self._watch.input_rank = len(batch.shape)
             batch = to_model_layout(batch)
-        return self.model(batch, training=False)
+        return self.model(as_input_structure(self.model, batch), training=False)
 
     def forward(self, call: Callable[[], Any], on_activations, score: str = OUTPUT, gate=None):
         """Run the model (`call()`) with the layer watched: see `LayerWatch.forward`.
@@ -320,28 +318,28 @@ class Probe:
 
 
 def rows(batch) -> int:
-    """How many rows a batch holds: an array's, or a multi-input structure's."""
+    """How many images a batch holds: an array's rows, or `ModelInputs`' images'."""
+    if isinstance(batch, ModelInputs):
+        return len(batch.image)
     return len(keras.tree.flatten(batch)[0])
 
 
-def input_shapes(batch):
-    """The shape of a batch's array; for a multi-input structure, the same list
-    or dict of its arrays' shapes."""
-    if isinstance(batch, dict):
-        return {key: tuple(array.shape) for key, array in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return [tuple(array.shape) for array in batch]
-    return tuple(batch.shape)
+def fed(batch):
+    """What the model is called on for a batch: the array, or `ModelInputs`'
+    structure of every input."""
+    return batch.structure() if isinstance(batch, ModelInputs) else batch
 
 
 def padded(batch, plan: TargetPlan, pad_to: int | None):
-    """The batch (each of its inputs) and plan repeated up to `pad_to` images
-    (the last one repeated)."""
+    """The batch (each of its per-image inputs) and plan repeated up to `pad_to`
+    images (the last one repeated); constant inputs are kept as they are."""
     count = rows(batch)
     if pad_to is None or pad_to <= count:
         return batch, plan
+    if isinstance(batch, ModelInputs):
+        return batch.padded(pad_to), plan.padded(pad_to)
     index = np.minimum(np.arange(pad_to), count - 1)
-    return keras.tree.map_structure(lambda array: array[index], batch), plan.padded(pad_to)
+    return batch[index], plan.padded(pad_to)
 
 
 def _to_numpy(tensor) -> np.ndarray:

@@ -20,10 +20,14 @@ ID = "id"
 """A slot explaining a class id given per image at call time."""
 
 REGION = "region"
-"""A slot summing one class's score over a region of a segmentation output."""
+"""A slot summing (or averaging) one channel of a dense output over a region."""
 
 CALLABLE = "callable"
 """A slot whose score a callable computes; its gradient enters as a cotangent."""
+
+COSINE = "cosine"
+"""A slot scoring the cosine similarity of an embedding output with a reference
+vector given per image at call time (`Similarity` targets)."""
 
 SIMILAR = "similar"
 """A slot for the class ranked `rank` (0 = highest) by the model's output, leaving
@@ -41,12 +45,16 @@ class Slot:
     """The data-free description of one target, what compiled functions are keyed by.
 
     Attributes:
-        kind: `TOP`, `ID`, `REGION`, `CALLABLE`, `SIMILAR` or `DETECTION`.
+        kind: `TOP`, `ID`, `REGION`, `CALLABLE`, `SIMILAR`, `COSINE` or `DETECTION`.
         output: index into the flattened outputs, `None` for the model's only
             output (or, for a callable, all of its outputs); for `DETECTION`,
             the detector's class-score output (N, R, classes).
         masked: for `REGION`, whether a mask is given (else the predicted pixels).
+        reduce: for `REGION`, `"sum"` or `"mean"` over the region.
         of, rank: for `SIMILAR`, the slot compared with and the class's rank.
+        pool, first: for `COSINE` on a token output (batch, tokens, dim): how
+            its embedding is read, `"class"` (token 0) or `"mean"` (of the
+            tokens from `first` on); `None` for an output (batch, dim).
     """
 
     kind: str
@@ -54,6 +62,9 @@ class Slot:
     masked: bool = False
     of: int | None = None
     rank: int = 0
+    pool: str | None = None
+    first: int = 0
+    reduce: str = "sum"
 
 
 @dataclass
@@ -63,8 +74,9 @@ class TargetPlan:
     Attributes:
         slots: (K,) `Slot`s.
         ids: (N, K) int32 class ids, read by `ID`, `REGION` and `DETECTION` slots.
-        masks: per slot, (N, *spatial) float32 for masked `REGION` slots,
-            (N,) int32 rows for `DETECTION` slots, else `None`.
+        masks: per slot, (N, *spatial) float32 for masked `REGION` slots, (N, dim)
+            float32 reference vectors for `COSINE` slots, (N,) int32 rows for
+            `DETECTION` slots, else `None`.
         callables: per slot, the callable of a `CALLABLE` slot, else `None`.
     """
 

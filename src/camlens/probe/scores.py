@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import keras
 
-from .plan import CALLABLE, DETECTION, ID, REGION, SIMILAR
+from .plan import CALLABLE, COSINE, DETECTION, ID, REGION, SIMILAR
 
 
 def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
@@ -20,27 +20,37 @@ def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
         outputs: the model's outputs.
         ids: (N, K) int32 class ids.
         extras: per slot, the (N, *spatial) mask of a masked region, the
-            (N,) rows of a detection slot, the
-            cotangent of a callable's score with respect to its output (the
-            slot's score is then the linearisation whose gradient is the
-            callable's; the value comes from the callable itself), or `None`.
+            (N,) rows of a detection slot, the (N, dim) reference vectors of
+            a cosine similarity, the cotangent of a callable's score with
+            respect to its output (the slot's score is then the linearisation
+            whose gradient is the callable's; the value comes from the
+            callable itself), or `None`.
     """
     ops = keras.ops
     flat = keras.tree.flatten(outputs)
     columns: list = []
     explained: list = []
+    only = flat[0] if len(flat) == 1 else outputs  # a single output, even in a dict
     for k, slot in enumerate(slots):
-        output = outputs if slot.output is None else flat[slot.output]
-        table = classes if slot.output is None else output
+        if slot.output is not None:
+            output = table = flat[slot.output]
+        else:
+            output = outputs if slot.kind == CALLABLE else only
+            table = keras.tree.flatten(classes)[0] if len(flat) == 1 else classes
         if slot.kind == CALLABLE:
             column = _linearized(output, extras[k])
             index = ops.full_like(column, -1, dtype="int32")
         elif slot.kind == DETECTION:
             index = ids[:, k]
             column = _detection_score(ops.cast(output, "float32"), extras[k], index)
+        elif slot.kind == COSINE:
+            column = _cosine(_embedding(ops.cast(output, "float32"), slot), extras[k])
+            index = ops.full_like(column, -1, dtype="int32")
         elif slot.kind == REGION:
             index = ids[:, k]
-            column = _region_score(ops.cast(table, "float32"), output, index, extras[k])
+            column = _region_score(
+                ops.cast(table, "float32"), output, index, extras[k], slot.reduce
+            )
         else:
             if slot.kind == SIMILAR:
                 index = _similar_class(output, explained[slot.of], slot.rank)
@@ -53,6 +63,26 @@ def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
         columns.append(ops.cast(column, "float32"))
         explained.append(ops.cast(index, "int32"))
     return ops.stack(columns, axis=1), ops.stack(explained, axis=1)
+
+
+def _embedding(output, slot):
+    """(N, dim) the embedding of an output (N, dim), or pooled from tokens (N, T, dim)."""
+    if slot.pool is None:
+        return output
+    if slot.pool == "class":
+        return output[:, 0]
+    return keras.ops.mean(output[:, slot.first :], axis=1)
+
+
+def _cosine(embedding, reference):
+    """(N,) the cosine similarity of each row of `embedding` with `reference` (N, dim)."""
+    ops = keras.ops
+    reference = ops.cast(reference, "float32")
+    dot = ops.sum(embedding * reference, axis=-1)
+    norms = ops.sqrt(
+        ops.sum(ops.square(embedding), axis=-1) * ops.sum(ops.square(reference), axis=-1)
+    )
+    return dot / ops.maximum(norms, 1e-30)
 
 
 def _similar_class(table, excluded, rank: int):
@@ -72,8 +102,8 @@ def _detection_score(table, rows, index):
     return ops.sum(scores * ops.one_hot(index, ops.shape(table)[2], dtype="float32"), axis=-1)
 
 
-def _region_score(scores, output, index, mask):
-    """sum over the region of scores[..., index]: scores (N, ..., C), index (N,)."""
+def _region_score(scores, output, index, mask, reduce: str):
+    """The sum or mean over the region of scores[..., index]: scores (N, ..., C), index (N,)."""
     ops = keras.ops
     rank = len(scores.shape)
     pick = ops.one_hot(index, scores.shape[-1], dtype="float32")
@@ -88,7 +118,12 @@ def _region_score(scores, output, index, mask):
             ),
             "float32",
         )
-    return ops.sum(channel * ops.cast(mask, "float32"), axis=tuple(range(1, rank - 1)))
+    mask = ops.cast(mask, "float32")
+    spatial = tuple(range(1, rank - 1))
+    total = ops.sum(channel * mask, axis=spatial)
+    if reduce == "sum":
+        return total
+    return total / ops.maximum(ops.sum(mask, axis=spatial), 1.0)
 
 
 def _linearized(output, cotangent):

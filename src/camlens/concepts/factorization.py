@@ -1,0 +1,133 @@
+"""Concept bases from a layer's activations: a non-negative factorisation, streamed.
+
+A layer's activations at every position of every image of a class, stacked as
+rows `A (n, C)`, are factorised as `A ~ U W` with `U (n, k)` and `W (k, C)`
+non-negative (Deep Feature Factorization, Collins et al. 2018; CRAFT, Fel et al.
+2023): each row of `W` is a concept, a direction in the layer's channel space,
+and `U` says how much of it each position holds. `W` is learned with
+scikit-learn's `MiniBatchNMF`, one mini-batch at a time, so the rows never need
+to be in memory together; `U` for given rows and bases is `coefficients`, a
+non-negative least-squares solve of each row on its own.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+CHUNK_ROWS = 512
+"""Rows per mini-batch step of the factorisation, whatever the batches fed."""
+
+
+class BasisLearner:
+    """Learns `concepts` bases from rows fed in any number of calls.
+
+    Rows are buffered into mini-batches of `chunk_rows` (so the result depends
+    on the rows and their order, not on how they were split into calls); each
+    mini-batch is one `MiniBatchNMF.partial_fit` step (Frobenius loss, NNDSVDa
+    initialisation from the first mini-batch, seeded).
+
+    Args:
+        concepts: the number of concepts `k`.
+        seed: the factorisation's random state.
+        chunk_rows: rows per mini-batch step.
+    """
+
+    def __init__(self, concepts: int, seed: int = 0, chunk_rows: int = CHUNK_ROWS):
+        from sklearn.decomposition import MiniBatchNMF
+
+        self.concepts = concepts
+        self.chunk_rows = max(chunk_rows, concepts)
+        self.nmf = MiniBatchNMF(
+            concepts, init="nndsvda", random_state=seed, max_no_improvement=None
+        )
+        self.steps = 0
+        self._pending: list[np.ndarray] = []
+        self._pending_rows = 0
+
+    def feed(self, rows: np.ndarray) -> None:
+        """Add rows `(n, C)` (non-negative); full mini-batches are learned from at once."""
+        rows = np.asarray(rows, np.float32)
+        self._pending.append(rows)
+        self._pending_rows += len(rows)
+        if self._pending_rows >= self.chunk_rows:
+            stacked = np.concatenate(self._pending)
+            whole = len(stacked) - len(stacked) % self.chunk_rows
+            for start in range(0, whole, self.chunk_rows):
+                self._step(stacked[start : start + self.chunk_rows])
+            self._pending = [stacked[whole:]]
+            self._pending_rows = len(stacked) - whole
+
+    def flush(self) -> None:
+        """Learn from the rows still buffered (the end of an epoch)."""
+        if self._pending_rows and (self.steps or self._pending_rows >= self.concepts):
+            self._step(np.concatenate(self._pending))
+        self._pending, self._pending_rows = [], 0
+
+    def bases(self) -> np.ndarray:
+        """(k, C) the concepts learned, each scaled to unit length (zero rows stay zero)."""
+        if not self.steps:
+            raise ValueError(
+                f"no concept was learned: fewer than concepts={self.concepts} activation "
+                "rows were fed"
+            )
+        return unit_rows(self.nmf.components_)
+
+    def _step(self, rows: np.ndarray) -> None:
+        with warnings.catch_warnings():  # a step is not a converged fit; it need not be
+            warnings.simplefilter("ignore")
+            self.nmf.partial_fit(rows)
+        self.steps += 1
+
+
+def coefficients(rows: np.ndarray, bases: np.ndarray, sweeps: int = 60) -> np.ndarray:
+    """`U (n, k)`, non-negative, minimising `||rows - U bases||` for each row alone.
+
+    Coordinate descent on each row's non-negative least squares (the HALS update),
+    started from the unconstrained solution clipped at zero, for a fixed number of
+    sweeps: a row's coefficients do not depend on the other rows of the call.
+
+    Args:
+        rows: (n, C) activations.
+        bases: (k, C) concepts.
+        sweeps: passes over the k coordinates.
+    """
+    rows = np.asarray(rows, np.float64)
+    bases = np.asarray(bases, np.float64)
+    gram = bases @ bases.T
+    cross = rows @ bases.T
+    diagonal = np.diag(gram).copy()
+    used = diagonal > 0
+    result = np.zeros((len(rows), len(bases)))
+    if used.any():
+        inverse = np.linalg.pinv(gram[np.ix_(used, used)])
+        result[:, used] = np.maximum(cross[:, used] @ inverse, 0.0)
+    for _ in range(sweeps):
+        for j in np.flatnonzero(used):
+            step = (cross[:, j] - result @ gram[:, j]) / diagonal[j]
+            result[:, j] = np.maximum(result[:, j] + step, 0.0)
+    return result
+
+
+def contributions(maps: np.ndarray, gradients: np.ndarray, bases: np.ndarray) -> np.ndarray:
+    """Each concept's gradient x input for the class score, per image: `(N, k)`.
+
+    With `A ~ U W`, the gradient of the score along concept j at a position is
+    `G . W_j`; times the coefficient `U_j` there, summed over the positions
+    (CRAFT's gradient-input estimator of a concept's importance). The sum over
+    concepts approximates `sum(G * A)`, the layer's gradient x input.
+
+    Args:
+        maps: (N, *grid, k) coefficients `U` at each position.
+        gradients: (N, *grid, C) gradient of the class score at each position.
+        bases: (k, C) unit-length concepts.
+    """
+    along = np.asarray(gradients, np.float64) @ np.asarray(bases, np.float64).T
+    axes = tuple(range(1, maps.ndim - 1))
+    return (np.asarray(maps, np.float64) * along).sum(axis=axes)
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.where(norms > 0, matrix / np.where(norms > 0, norms, 1), 0.0)

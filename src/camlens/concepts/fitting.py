@@ -1,0 +1,216 @@
+"""Concepts per class from a stream of batches: learn the bases, then measure them.
+
+Two passes over the same batches (in memory, or read back from disk by the
+audit): the first feeds each class's `BasisLearner` (a sample of positions per
+image, for `epochs`), the second computes every image's coefficient maps against
+the learned bases and accumulates, per class and concept, the importance (mean
+gradient x input), the mean map and the images where the concept is strongest.
+Nothing is kept per position; per image, `2k` numbers.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .factorization import BasisLearner, coefficients, contributions
+
+
+@dataclass
+class ConceptBatch:
+    """The probe's arrays for a batch of images, at the concepts' layer.
+
+    Attributes:
+        ids: (n,) image ids (the audit's indices).
+        classes: (n,) the class whose concepts each image belongs to.
+        activations: (n, *grid, C) non-negative activations.
+        gradients: (n, *grid, C) gradient of each image's class score (the logit).
+    """
+
+    ids: np.ndarray
+    classes: np.ndarray
+    activations: np.ndarray
+    gradients: np.ndarray
+
+
+@dataclass
+class ClassConcepts:
+    """The concepts of one class, most important first.
+
+    Attributes:
+        class_id: the class.
+        bases: (k, C) each concept's direction in the layer's channels (unit length).
+        importance: (k,) mean over the class's images of the concept's gradient x
+            input for the class score (CRAFT's gradient-input estimator).
+        images: how many images the class had.
+        mean_maps: (k, *grid) the concept's coefficient map averaged over the class.
+        strongest: per concept, the ids of the images with its largest mean
+            coefficient, strongest first.
+        strongest_maps: per concept, (m, *grid) those images' coefficient maps.
+    """
+
+    class_id: int
+    bases: np.ndarray
+    importance: np.ndarray
+    images: int
+    mean_maps: np.ndarray
+    strongest: list = field(default_factory=list)
+    strongest_maps: list = field(default_factory=list)
+
+    @property
+    def share(self) -> np.ndarray:
+        """(k,) each concept's importance over the sum of their magnitudes (signed;
+        the magnitudes sum to 1): its share of the class score's evidence."""
+        total = np.abs(self.importance).sum()
+        return self.importance / total if total > 0 else np.zeros_like(self.importance)
+
+
+@dataclass
+class ImageConcepts:
+    """Per image: its class and each concept's coefficient and contribution.
+
+    Attributes:
+        ids: (N,) image ids; `classes`: (N,) their classes.
+        coefficients: (N, k) each concept's coefficient averaged over the
+            positions, in the order of the class's concepts.
+        contributions: (N, k) each concept's gradient x input for the class score.
+    """
+
+    ids: np.ndarray
+    classes: np.ndarray
+    coefficients: np.ndarray
+    contributions: np.ndarray
+
+
+def fit_concepts(
+    batches: Callable[[], Iterable[ConceptBatch]],
+    concepts: int,
+    seed: int = 0,
+    epochs: int = 2,
+    positions: int = 64,
+    strongest: int = 6,
+) -> tuple[dict[int, ClassConcepts], ImageConcepts]:
+    """Concepts of every class met in `batches`, and each image's measures.
+
+    Args:
+        batches: a function returning a fresh iterable of `ConceptBatch`es (it is
+            called `epochs + 1` times; the same batches, in the same order).
+        concepts: `k`, concepts per class.
+        seed: of the factorisation and of the positions sampled.
+        epochs: passes over the data while learning the bases.
+        positions: positions per image sampled for learning (all where fewer):
+            the bases learn from every image at a fraction of the cost.
+        strongest: images kept per concept.
+
+    Returns:
+        `(per_class, per_image)`: `ClassConcepts` by class id, and `ImageConcepts`.
+    """
+    learners: dict[int, BasisLearner] = {}
+    for epoch in range(epochs):
+        for batch in batches():
+            for class_id, rows in _sampled_rows(batch, seed, epoch, positions):
+                learner = learners.setdefault(class_id, BasisLearner(concepts, seed))
+                learner.feed(rows)
+        for learner in learners.values():
+            learner.flush()
+    bases = {class_id: learner.bases() for class_id, learner in learners.items()}
+    totals = {c: _Totals(len(b), strongest) for c, b in bases.items()}
+    ids, classes, coefficient_rows, contribution_rows = [], [], [], []
+    for batch in batches():
+        for n, class_id in enumerate(np.asarray(batch.classes).tolist()):
+            maps, means, parts = measure_image(
+                batch.activations[n], batch.gradients[n], bases[class_id]
+            )
+            totals[class_id].add(int(batch.ids[n]), maps, means, parts)
+            ids.append(int(batch.ids[n]))
+            classes.append(class_id)
+            coefficient_rows.append(means)
+            contribution_rows.append(parts)
+    per_class = {c: totals[c].result(c, bases[c]) for c in sorted(bases)}
+    orders = {c: _order(totals[c]) for c in per_class}
+    width = concepts
+    coefficient_rows = [row[orders[c]] for row, c in zip(coefficient_rows, classes)]
+    contribution_rows = [row[orders[c]] for row, c in zip(contribution_rows, classes)]
+    per_image = ImageConcepts(
+        ids=np.asarray(ids, np.int64),
+        classes=np.asarray(classes, np.int64),
+        coefficients=np.reshape(coefficient_rows, (-1, width)),
+        contributions=np.reshape(contribution_rows, (-1, width)),
+    )
+    return per_class, per_image
+
+
+def measure_image(activations: np.ndarray, gradients: np.ndarray, bases: np.ndarray):
+    """`(maps (*grid, k), coefficients (k,), contributions (k,))` of one image.
+
+    Args:
+        activations, gradients: (*grid, C) the image's arrays at the layer.
+        bases: (k, C) its class's concepts.
+    """
+    grid = activations.shape[:-1]
+    maps = coefficients(activations.reshape(-1, activations.shape[-1]), bases)
+    maps = maps.reshape(*grid, len(bases))
+    parts = contributions(maps[None], gradients[None], bases)[0]
+    return maps, maps.reshape(-1, len(bases)).mean(axis=0), parts
+
+
+def _sampled_rows(batch: ConceptBatch, seed: int, epoch: int, positions: int):
+    """(class id, rows) per class of the batch: `positions` rows per image, drawn by
+    a generator seeded with (seed, epoch, image id), so the rows do not depend on
+    how images were batched."""
+    activations = np.asarray(batch.activations)
+    per_image = activations.reshape(len(activations), -1, activations.shape[-1])
+    chosen: dict[int, list] = {}
+    for n, class_id in enumerate(np.asarray(batch.classes).tolist()):
+        rows = per_image[n]
+        if len(rows) > positions:
+            rng = np.random.default_rng([seed, epoch, int(batch.ids[n])])
+            rows = rows[np.sort(rng.choice(len(rows), positions, replace=False))]
+        chosen.setdefault(class_id, []).append(rows)
+    for class_id, parts in chosen.items():
+        yield class_id, np.concatenate(parts)
+
+
+class _Totals:
+    """Running sums of one class: contributions, maps, and the strongest images."""
+
+    def __init__(self, concepts: int, keep: int):
+        self.count = 0
+        self.contributions = np.zeros(concepts)
+        self.maps: np.ndarray | None = None
+        self.keep = keep
+        self.heaps: list[list] = [[] for _ in range(concepts)]
+
+    def add(self, image_id: int, maps: np.ndarray, means: np.ndarray, parts: np.ndarray):
+        self.count += 1
+        self.contributions += parts
+        moved = np.moveaxis(maps, -1, 0)
+        self.maps = moved.copy() if self.maps is None else self.maps + moved
+        for j, heap in enumerate(self.heaps):
+            entry = (float(means[j]), -image_id, moved[j])
+            if len(heap) < self.keep:
+                heapq.heappush(heap, entry)
+            elif entry[:2] > heap[0][:2]:
+                heapq.heapreplace(heap, entry)
+
+    def result(self, class_id: int, bases: np.ndarray) -> ClassConcepts:
+        assert self.maps is not None, "a class has at least one image"
+        order = _order(self)
+        ranked = [sorted(self.heaps[j], key=lambda e: e[:2], reverse=True) for j in order]
+        return ClassConcepts(
+            class_id=class_id,
+            bases=bases[order],
+            importance=(self.contributions / self.count)[order],
+            images=self.count,
+            mean_maps=(self.maps / self.count)[order],
+            strongest=[[-entry[1] for entry in heap] for heap in ranked],
+            strongest_maps=[np.stack([entry[2] for entry in heap]) for heap in ranked],
+        )
+
+
+def _order(totals: _Totals) -> np.ndarray:
+    """Concepts by importance, largest first (ties by concept number)."""
+    return np.argsort(-totals.contributions, kind="stable")
