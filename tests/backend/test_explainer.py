@@ -101,7 +101,6 @@ def test_surface_is_the_call_the_layers_and_the_documented_internal_interface():
         "inspection_for",
         "settle_layer",
         "variant",
-        "layer_given",
     }
     assert public == {"layer", "layers"} | internal
     assert all(getattr(camlens.Explainer, name).__doc__ for name in internal)

@@ -38,6 +38,7 @@ def explain_batch(
     combine: str = "mean",
     image_input=None,
     constant_inputs=None,
+    detector=None,
 ) -> Maps:
     """Heatmaps for many images, in batches through one compiled computation.
 
@@ -55,9 +56,9 @@ def explain_batch(
         layer: as in `Explainer`, and so are `method`, `relu`, `counterfactual`,
             `score`, `mask_batch_size`, `token_grid`, `prefix_tokens`,
             `output_index`, `preprocess`, `max_channels`, `smooth`, `layers`,
-            `combine`, `image_input` and `constant_inputs` (with several inputs,
-            `images` is a list or dict of their (N, ...) arrays; an image–text
-            backbone takes the images alone).
+            `combine`, `image_input`, `constant_inputs` and `detector` (with
+            several inputs, `images` is a list or dict of their (N, ...) arrays;
+            an image–text backbone takes the images alone).
         batch_size: images per forward pass.
         progress: show a progress bar on stderr; `None` shows one when the input
             has a known length of more than 4 batches.
@@ -84,6 +85,7 @@ def explain_batch(
         combine=combine,
         image_input=image_input,
         constant_inputs=constant_inputs,
+        detector=detector,
     )
     if is_hf_dataset(images):  # decoded and resized as `camlens explain` does a file
         images = TableImages(
