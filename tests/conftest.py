@@ -83,3 +83,29 @@ def demo_model():
     from camlens.demo import load_demo_model
 
     return load_demo_model()
+
+
+@pytest.fixture(scope="session")
+def retinanet():
+    """keras-hub's RetinaNet from a small config (128x128, 3 classes), read-only."""
+    pytest.importorskip("keras_hub")
+    from support import detectors
+
+    return detectors.retinanet()
+
+
+@pytest.fixture(scope="session")
+def centernet():
+    """A CenterNet-style detector of one's own (outputs "boxes" and "classes"), read-only."""
+    from support import detectors
+
+    return detectors.centernet()
+
+
+@pytest.fixture(scope="session")
+def dfine():
+    """keras-hub's D-FINE from a small config (128x128, 3 classes, 20 queries), read-only."""
+    pytest.importorskip("keras_hub")
+    from support import detectors
+
+    return detectors.dfine()

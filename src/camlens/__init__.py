@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 _PUBLIC = {
     "BlankMapWarning": ".api.blank_maps",
+    "DetectionHead": ".model.detectors",
     "Explainer": ".api.explainer",
     "Explanation": ".api.results",
     "Maps": ".api.results",
@@ -41,6 +42,7 @@ from .audit import audit  # noqa: E402
 
 __all__ = [
     "BlankMapWarning",
+    "DetectionHead",
     "Explainer",
     "Explanation",
     "Maps",
@@ -82,6 +84,7 @@ if TYPE_CHECKING:
         overlay,
     )
     from .methods.gradcam import gradcam
+    from .model.detectors import DetectionHead
 
 
 def __getattr__(name: str):

@@ -20,6 +20,41 @@ def is_integer(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
+BOX_FORMATS = (
+    "yxyx",
+    "xyxy",
+    "xywh",
+    "center_xywh",
+    "center_yxhw",
+    "rel_yxyx",
+    "rel_xyxy",
+    "rel_xywh",
+    "rel_center_xywh",
+)
+"""Box formats, by Keras's names (`keras.utils.bounding_boxes`)."""
+
+
+def check_class_id(value, argument: str) -> int:
+    """A class id: a non-negative int; `argument` names it in the messages."""
+    if not is_integer(value):
+        raise TypeError(
+            f"{argument} must be a class id (int). Received: {value!r} of type "
+            f"{type(value).__name__}"
+        )
+    if value < 0:
+        raise ValueError(f"{argument} must be >= 0. Received: {value!r}")
+    return int(value)
+
+
+def check_box_format(value, name: str = "box_format") -> str:
+    """`value` if it is one of `BOX_FORMATS`."""
+    if value not in BOX_FORMATS:
+        raise ValueError(
+            f"{name} must be one of {BOX_FORMATS} (Keras's names). Received: {name}={value!r}"
+        )
+    return value
+
+
 def check_positive_int(value, name: str) -> int:
     """`value` as an int if it is an integer of at least 1, else a ValueError naming `name`."""
     if not is_integer(value) or value < 1:
@@ -104,14 +139,18 @@ def check_callable(value, name: str, expected: str):
     return value
 
 
-def check_layers(layers, layer) -> list | None:
-    """`None`, or a non-empty list of layers (instances, names or indices), without `layer`."""
+def check_layers(layers, layer) -> list | str | None:
+    """`None`, a non-empty list of layers (instances, names or indices), or
+    `"levels"` (a detector's pyramid levels), without `layer`."""
     if layers is None:
         return None
+    if layers == "levels" and layer is None:
+        return layers
     if isinstance(layers, (str, numbers.Integral)) or not isinstance(layers, Sequence):
         raise TypeError(
             "layers must be a list of layers (instances, names or indices into "
-            f"model.layers). Received: layers={layers!r} of type {type(layers).__name__}"
+            "model.layers), or 'levels' for a detector's pyramid levels. "
+            f"Received: layers={layers!r} of type {type(layers).__name__}"
         )
     if not layers:
         raise ValueError("layers must name at least one layer. Received: layers=[]")

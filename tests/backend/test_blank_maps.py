@@ -75,9 +75,13 @@ def test_eigen_smoothing_keeps_the_positive_evidence_of_the_plain_map(mobilenet)
 
 
 def _every_method_and_option(model, x, layer, targets):
-    """`[(name, smooth, heatmaps, warnings)]` for every built-in method, plain and
+    """`[(name, smooth, heatmaps, warnings)]` for every built-in method of classes, plain and
     eigen-smoothed where it applies, and Grad-CAM with `smooth="aug"`."""
-    names = [name for name in sorted(BUILT_IN) if name != "guided-gradcam" or layer]
+    names = [
+        name
+        for name in sorted(BUILT_IN)
+        if not METHODS[name].detections_only and (name != "guided-gradcam" or layer)
+    ]
     runs = []
     for smooth in (None, "eigen"):
         chosen = [n for n in names if smooth is None or METHODS[n].sums_channels]

@@ -100,6 +100,7 @@ def test_surface_is_the_call_the_layers_and_the_documented_internal_interface():
         "maps_of",
         "inspection_for",
         "settle_layer",
+        "variant",
     }
     assert public == {"layer", "layers"} | internal
     assert all(getattr(camlens.Explainer, name).__doc__ for name in internal)

@@ -6,7 +6,7 @@ import pytest
 
 import camlens
 from camlens.api.planning import plan_targets
-from camlens.methods import METHODS
+from camlens.methods import class_methods
 from camlens.model.inspection import OutputInfo
 from camlens.probe import probe_for
 
@@ -52,7 +52,7 @@ def _model(policy: str) -> keras.Model:
 def test_mixed_precision_maps_match_the_float32_model(policy):
     reference, mixed = _model("float32"), _model(policy)
     batch = np.random.default_rng(1).uniform(0, 1, (3, 16, 16, 3)).astype(np.float32)
-    for method in sorted(set(METHODS) - DISCONTINUOUS):
+    for method in sorted(set(class_methods()) - DISCONTINUOUS):
         expected = camlens.Explainer(reference, layer="last_conv", method=method)(
             batch, targets=[1, 3]
         )

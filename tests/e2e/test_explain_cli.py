@@ -6,7 +6,7 @@ from PIL import Image
 
 import camlens
 from camlens.files.images import image_to_doc
-from camlens.methods import METHODS
+from camlens.methods import METHODS, class_methods
 from support.cli import run
 from support.models import functional_resnet, images
 
@@ -66,14 +66,15 @@ def test_method_all_writes_one_panel_per_method(capsys, tmp_path, model_file, im
     for path in image_files:
         lines = [line for line in stdout.splitlines() if line.startswith(f"{path}: class 2 ")]
         assert [line.rsplit("method ", 1)[1] for line in lines] == [
-            m.title for m in METHODS.values()
+            METHODS[name].title for name in class_methods()
         ]
         with (
             Image.open(path) as original,
             Image.open(out_dir / f"{path.stem}-camlens.png") as panel,
         ):
             width = max(original.width, 64)
-            assert panel.width == len(METHODS) * width + (len(METHODS) - 1) * 4
+            count = len(class_methods())
+            assert panel.width == count * width + (count - 1) * 4
             assert panel.height > original.height
 
 

@@ -38,6 +38,7 @@ def explain_batch(
     combine: str = "mean",
     image_input=None,
     constant_inputs=None,
+    detector=None,
 ) -> Maps:
     """Heatmaps for many images, in batches through one compiled computation.
 
@@ -55,9 +56,9 @@ def explain_batch(
         layer: as in `Explainer`, and so are `method`, `relu`, `counterfactual`,
             `score`, `mask_batch_size`, `token_grid`, `prefix_tokens`,
             `output_index`, `preprocess`, `max_channels`, `smooth`, `layers`,
-            `combine`, `image_input` and `constant_inputs` (with several inputs,
-            `images` is a list or dict of their (N, ...) arrays; an image–text
-            backbone takes the images alone).
+            `combine`, `image_input`, `constant_inputs` and `detector` (with
+            several inputs, `images` is a list or dict of their (N, ...) arrays;
+            an image–text backbone takes the images alone).
         batch_size: images per forward pass.
         progress: show a progress bar on stderr; `None` shows one when the input
             has a known length of more than 4 batches.
@@ -84,6 +85,7 @@ def explain_batch(
         combine=combine,
         image_input=image_input,
         constant_inputs=constant_inputs,
+        detector=detector,
     )
     if is_hf_dataset(images):  # decoded and resized as `camlens explain` does a file
         images = TableImages(
@@ -131,14 +133,22 @@ def explain_batch(
             f"targets as an array must have one row per image: {done} images, "
             f"{len(targets)} rows. Received: targets.shape={targets.shape}"
         )
-    return Maps(*(_concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
+    joined = {field: _concatenate([getattr(p, field) for p in parts]) for field in _ARRAYS}
+    joined |= {field: getattr(parts[0], field) for field in _ALIKE}
+    return Maps(**joined)
 
 
-_FIELDS = tuple(Maps.__dataclass_fields__)
+_ALIKE = ("layers", "input_size")
+"""The fields of `Maps` that every batch shares (a detector's levels, its input size)."""
+
+_ARRAYS = tuple(field for field in Maps.__dataclass_fields__ if field not in _ALIKE)
 
 
 def _concatenate(parts: list):
-    """Arrays, or the same structure of arrays (a multi-output model's), joined per leaf."""
+    """Arrays, or the same structure of arrays (a multi-output model's), joined per
+    leaf; `None` (a field only a detector's maps have) stays `None`."""
+    if parts[0] is None:
+        return None
     return keras.tree.map_structure(lambda *arrays: np.concatenate(arrays), *parts)
 
 

@@ -4,7 +4,9 @@ Besides its public call, `Explainer` offers the package-internal interface the o
 entry points (`explain_prediction`, `explain_batch`, `explain_methods`, the audit, the
 sanity check) are built on: `prepare` checks and converts the input once,
 `explain_prepared` explains it (`pad_to`: at a compiled batch size), `probe_pass` and
-`method_inputs` give one probe pass's arrays, `maps_of` turns them into `Maps`.
+`method_inputs` give one probe pass's arrays, `maps_of` turns them into `Maps`,
+`variant` gives the same options at another layer or score (the parts of `layers=`, a
+detector's levels), `layer_given` says whether the layer was given.
 """
 
 from __future__ import annotations
@@ -29,28 +31,30 @@ from ..checks import (
     check_smooth,
     check_token_grid,
 )
-from ..methods.fusion import COMBINATIONS, fused
+from ..methods.fusion import COMBINATIONS
 from ..methods.registry import normalized, raw
-from ..methods.smoothing import AUGMENT, augmented
+from ..methods.smoothing import AUGMENT
 from ..model.channels import check_region_layout
+from ..model.detectors import DetectionHead, check_detection_head
 from ..model.inputs import (
     as_model_inputs,
     check_image_input,
     check_model,
     prepare_input,
-    single_input_shape,
 )
-from ..model.inspection import Inspection, inspect
+from ..model.inspection import Inspection
 from ..model.layer_choice import check_output, resolve_layer
 from ..model.slots import inspect_inputs
 from ..model.state import refresh
 from ..model.token_grid import Layout
 from ..probe import SCORES, ProbeResult, probe_for
 from ..probe.plan import REGION, SIMILAR
-from .blank_maps import warn_if_blank, warn_if_combined_blank, warn_if_product_blank
-from .layer_runs import choose_layer, run_at
+from .blank_maps import warn_if_blank
+from .combining import maps_over_augmentations, maps_over_layers
+from .detection import detector_for, explain_detections, is_detection_call
+from .layer_runs import choose_layer, fixed_shape_inspection, run_at
 from .passes import method_inputs
-from .planning import check_class_ids, plan_targets, with_comparisons
+from .planning import plan_targets, with_comparisons
 from .prompts import towers_for
 from .results import Maps
 from .target_data import with_target_data
@@ -111,7 +115,8 @@ class Explainer:
             `preprocessor`: the images may then have any size.
         layers: several layers at once, instead of `layer`: each layer's maps
             upsampled to the finest grid and combined (multi-layer CAM, e.g.
-            Layer-CAM over several stages); one probe pass per layer.
+            Layer-CAM over several stages); one probe pass per layer. `"levels"`:
+            a detector's pyramid levels (RetinaNet's P3 to P7, D-FINE's encoder's).
         combine: how the maps of `layers` are combined: `"mean"`, `"max"`, or
             `"product"` (RefineCAM: a location keeps weight only where every
             layer's map has it; needs `relu=True`).
@@ -125,6 +130,8 @@ class Explainer:
             with any number of rows, never split, padded or masked. A keras-hub
             image–text backbone (CLIP, SigLIP, MetaCLIP 2) takes the images
             alone instead, with `Prompt` targets (see `docs/image-text.md`).
+        detector: a `camlens.DetectionHead` for a detector of your own (keras-hub's
+            RetinaNet and D-FINE, and outputs named "boxes" and "classes", need none).
 
     Example:
         >>> explainer = camlens.Explainer(model, layer="last_conv")
@@ -151,6 +158,7 @@ class Explainer:
         combine: str = "mean",
         image_input=None,
         constant_inputs=None,
+        detector: DetectionHead | None = None,
     ):
         self.model = check_model(model)
         self.method = methods.get_method(method)
@@ -178,20 +186,23 @@ class Explainer:
         self.smooth = check_smooth(self.method, smooth)
         self.combine = check_combine(combine, self.relu, COMBINATIONS)
         layers = check_layers(layers, layer)
-        self._chosen = layer is not None
+        self.all_levels = layers == "levels"  # a detector's pyramid levels, combined
+        layers = None if self.all_levels else layers
+        self.detection_head = check_detection_head(detector)
+        self.warns_blank, self.detection_similarities = True, None  # see `api.detection`
+        self.layer_given = layer is not None or layers is not None
+        """Whether the layer (or the list of `layers=`) was given rather than chosen."""
         self._layer = None
         self._layouts: dict[tuple, Layout] = {}  # (id(layer), input shape) -> the grid used
         self.parts: list[Explainer] | None = None
         """One explainer per layer of `layers=`, else `None`."""
-        if self._chosen or layers is not None:
-            input_shape = single_input_shape(self.model, self.image_slots)
-            known = input_shape is not None and None not in input_shape[1:]
-            inspection = inspect(model, input_shape) if known else None
-        if self._chosen:
+        if self.layer_given:
+            inspection = fixed_shape_inspection(self.model, self.image_slots)
+        if layer is not None:
             self._layer = resolve_layer(model, layer, inspection, self.output_index)
         if layers is not None:
             self.parts = [
-                self._at(resolve_layer(model, item, inspection, self.output_index))
+                self.variant(layer=resolve_layer(model, item, inspection, self.output_index))
                 for item in layers
             ]
 
@@ -207,11 +218,11 @@ class Explainer:
         if self.parts is not None:
             return None
         if self._layer is None:
-            shape = single_input_shape(self.model, self.image_slots)
-            known = shape is not None and None not in shape[1:]
-            if shape is not None and known and inspect(self.model, shape).num_classes is not None:
-                rng = np.random.default_rng(0)
-                self.probe_pass(rng.uniform(0, 1, (1, *shape[1:])).astype(np.float32), None)
+            inspection = fixed_shape_inspection(self.model, self.image_slots)
+            if inspection is not None and inspection.num_classes is not None:
+                assert inspection.input_shape is not None, "inspected at its own input shape"
+                image = np.random.default_rng(0).uniform(0, 1, inspection.input_shape[1:])
+                self.probe_pass(image[None].astype(np.float32), None)
         return self._layer
 
     @property
@@ -262,26 +273,16 @@ class Explainer:
         `pad_to`: run the probe on a batch of this size (the last image repeated,
         the compiled shape), the methods on the N images only.
         """
+        if is_detection_call(targets, detector_for(self, prepared)) or self.all_levels:
+            return explain_detections(self, prepared, targets, pad_to)
         if self.parts is not None:
-            layer_maps = [part.explain_prepared(prepared, targets, pad_to) for part in self.parts]
-            first = layer_maps[0]
-            heatmaps = fused([each.heatmaps for each in layer_maps], self.combine, self.relu)
-            warn_if_product_blank(self.combine, layer_maps, heatmaps, self.parts)
-            return Maps(heatmaps, first.targets, first.scores, first.outputs)
+            return maps_over_layers(self, prepared, targets, pad_to)
         batch, targets = with_target_data(self, as_model_inputs(prepared), targets)
         inputs, result, plan = self.method_inputs(batch, targets, pad_to)
-        maps = self.maps_of(self.method, inputs, result, check=self.smooth != AUGMENT)
+        check = self.smooth != AUGMENT and self.warns_blank
+        maps = self.maps_of(self.method, inputs, result, check=check)
         if self.smooth == AUGMENT:
-            check_class_ids(plan)
-
-            def heatmaps_of(variant: np.ndarray, ids: np.ndarray) -> np.ndarray:
-                inputs, result, _ = self.method_inputs(batch.with_image(variant), ids, pad_to)
-                return self.maps_of(self.method, inputs, result, check=False).heatmaps
-
-            maps.heatmaps = augmented(
-                batch.image, maps.heatmaps, maps.targets, heatmaps_of, self.relu
-            )
-            warn_if_combined_blank(maps.heatmaps, inputs, self.method, self._layer, self.relu)
+            return maps_over_augmentations(self, batch, maps, inputs, plan, pad_to)
         return maps
 
     def maps_of(
@@ -327,6 +328,7 @@ class Explainer:
                 max_channels=self.max_channels,
                 compared=bool(self.method.comparisons),
                 pad_to=pad_to,
+                detection_similarities=self.detection_similarities,
             ),
             result,
             plan,
@@ -340,7 +342,7 @@ class Explainer:
         layer is chosen on the first pass.
         """
         batch, targets = with_target_data(self, as_model_inputs(prepared), targets)
-        if refresh(self.model) and not self._chosen:  # changed in place: choose again
+        if refresh(self.model) and not self.layer_given:  # changed in place: choose again
             self._layer, self._layouts = None, {}
         inspection = self.inspection_for(batch)
         outputs = inspection.outputs
@@ -364,10 +366,17 @@ class Explainer:
         if self._layer is None:
             self._layer = layer
 
-    def _at(self, layer) -> Explainer:
-        """This explainer's options at one chosen layer (a part of `layers=`)."""
+    def variant(self, layer=None, output_index=None, score=None, warns_blank=True):
+        """This explainer's options at another `layer` (its tensor `output_index`) or
+        `score`: the parts of `layers=`, a detector's levels (`api.detection`)."""
         part = copy.copy(self)
-        part._chosen, part._layer, part._layouts, part.parts = True, layer, {}, None
+        part._layouts, part.warns_blank = {}, warns_blank
+        if layer is not None:
+            part.layer_given, part._layer, part.parts, part.all_levels = True, layer, None, False
+            part.output_index = self.output_index if output_index is None else output_index
+        if score is not None:
+            part.score = score
+            part.parts = part.parts and [each.variant(score=score) for each in part.parts]
         return part
 
     def _choose_layer(self, inspection, batch, plan, targets: int, pad_to) -> ProbeResult:
@@ -382,19 +391,7 @@ class Explainer:
 
     def _run(self, layer, grid, inspection, batch, plan, pad_to, gradients=None) -> ProbeResult:
         """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid."""
-        result, grid = run_at(
-            self.model,
-            layer,
-            grid,
-            inspection,
-            batch,
-            plan,
-            score=self.score,
-            gradients=self.method.gradients if gradients is None else gradients,
-            pad_to=pad_to,
-            output_index=self.output_index,
-            token_grid=self.token_grid,
-            prefix_tokens=self.prefix_tokens,
-        )
+        gradients = self.method.gradients if gradients is None else gradients
+        result, grid = run_at(self, layer, grid, inspection, batch, plan, pad_to, gradients)
         self._layouts[id(layer), batch.image.shape] = grid
         return result

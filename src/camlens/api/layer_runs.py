@@ -8,43 +8,54 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from ..model.inputs import ModelInputs
-from ..model.inspection import Inspection
+from ..model.inputs import ModelInputs, single_input_shape
+from ..model.inspection import Inspection, inspect
 from ..model.layer_choice import candidate_layers, no_candidate_error
 from ..model.token_grid import Layout, layout_for
 from ..probe import ProbeResult, probe_for
 from ..probe.plan import ID, SIMILAR, TOP, TargetPlan
 
 
+def fixed_shape_inspection(model: keras.Model, image_slots) -> Inspection | None:
+    """The model's inspection for its own input shape (channels last, as camlens
+    works); `None` without a graph, with several inputs or with `None` dimensions."""
+    shape = single_input_shape(model, image_slots)
+    if shape is None or None in shape[1:]:
+        return None
+    return inspect(model, shape)
+
+
 def run_at(
-    model: keras.Model,
+    explainer,
     layer,
     grid: Layout | None,
     inspection: Inspection,
     batch: ModelInputs,
     plan: TargetPlan,
-    *,
-    score: str,
-    gradients: bool,
     pad_to: int | None,
-    output_index: int,
-    token_grid,
-    prefix_tokens,
+    gradients: bool,
 ) -> tuple[ProbeResult, Layout]:
     """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid.
 
     Args:
+        explainer: the `Explainer` whose model, score, output index and token
+            grid options are used.
         grid: the layer's layout when known (a candidate's), else found here.
 
     Returns:
         `(result, layout)`: activations (N, *grid, C), gradients (N, K, *grid, C).
     """
+    model, output_index, score = explainer.model, explainer.output_index, explainer.score
+    token_grid, prefix_tokens = explainer.token_grid, explainer.prefix_tokens
     probe = probe_for(model, layer, output_index)
     result = probe.run(batch.for_probe(), plan, score, gradients=gradients, pad_to=pad_to)
     if grid is None:
         shape = inspection.output_shape(layer, output_index)
         assert shape is not None and inspection.input_shape is not None, "the layer ran"
-        grid = layout_for(shape, inspection.input_shape, layer.name, token_grid, prefix_tokens)
+        positions = inspection.token_positions(layer)
+        grid = layout_for(
+            shape, inspection.input_shape, layer.name, token_grid, prefix_tokens, positions
+        )
     result.activations = grid.apply(result.activations, token_axis=1)
     if result.gradients is not None:
         result.gradients = grid.apply(result.gradients, token_axis=2)

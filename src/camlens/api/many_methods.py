@@ -10,6 +10,7 @@ import numpy as np
 from .. import methods as registry
 from ..checks import check_names
 from ..methods.smoothing import AUGMENT
+from .detection import detector_for, is_detection_call
 from .explainer import Explainer
 from .results import Maps
 
@@ -100,8 +101,8 @@ def explain_together(explainers: list[Explainer], images: np.ndarray, targets) -
     One probe pass per score kind: it runs for the most demanding method of the
     kind (with gradients if one needs them, with the most compared classes),
     and every method's map is computed from it. Explainers with
-    `smooth="aug"` or `layers=` run alone (each variant image or layer is a
-    pass of its own).
+    `smooth="aug"` or `layers=`, and a detector's targets, run alone (each
+    variant image, layer or pyramid level is a pass of its own).
 
     Args:
         explainers: of the same model, layer argument and options.
@@ -113,8 +114,10 @@ def explain_together(explainers: list[Explainer], images: np.ndarray, targets) -
     """
     maps: dict[int, Maps] = {}
     groups: dict[str, list[int]] = {}
+    first = explainers[0]
+    detecting = first.all_levels or is_detection_call(targets, detector_for(first, images))
     for index, explainer in enumerate(explainers):
-        if explainer.smooth != AUGMENT and explainer.parts is None:
+        if explainer.smooth != AUGMENT and explainer.parts is None and not detecting:
             groups.setdefault(explainer.score, []).append(index)
         else:
             maps[index] = explainer.explain_prepared(images, targets)

@@ -30,6 +30,7 @@ def method_inputs(
     max_channels: int | None,
     compared: bool,
     pad_to: int | None,
+    detection_similarities=None,
 ) -> MethodInputs:
     """The `MethodInputs` of one probe pass.
 
@@ -44,6 +45,8 @@ def method_inputs(
         compared: whether the slots after the targets are compared classes
             (Finer-CAM), whose gradients go to `comparison_gradients`.
         pad_to: the batch size the probe runs at.
+        detection_similarities: for a detector's targets, D-RISE's
+            similarities (see `MethodInputs`).
     """
     images = batch.image
     sign = -1.0 if counterfactual else 1.0
@@ -85,4 +88,5 @@ def method_inputs(
         max_channels=max_channels,
         hessian_products=hessian_products,
         guided_gradients=guided_gradients,
+        detection_similarities=detection_similarities,
     )

@@ -27,9 +27,14 @@ def plan_targets(targets, outputs: Sequence[OutputInfo], count: int) -> TargetPl
         outputs: the model's outputs, flattened in `keras.tree` order.
         count: N, the number of images.
 
+        A `TargetPlan` already made (a detector's, `camlens.api.detection`) is
+        returned as it is.
+
     Raises:
         TypeError, ValueError: naming `targets`, for anything that does not fit.
     """
+    if isinstance(targets, TargetPlan):
+        return targets
     if isinstance(targets, np.ndarray) and targets.ndim > 0:
         return _per_image(targets, outputs, count)
     if targets is None:

@@ -20,6 +20,12 @@ DESCRIPTION = (
 )
 
 
+DETECTION_DESCRIPTION = (
+    "{method} visualization for object detection; output is an explanation object "
+    "that contains the input image and, for each detection, its box and heatmap."
+)
+
+
 def explain_prediction(
     model: keras.Model,
     doc: np.ndarray,
@@ -42,6 +48,7 @@ def explain_prediction(
     combine: str = "mean",
     image_input=None,
     constant_inputs=None,
+    detector=None,
 ) -> Explanation:
     """Explain a Keras image classifier's prediction for one image.
 
@@ -69,10 +76,10 @@ def explain_prediction(
         relu: as in `Explainer`, and so are `counterfactual`, `score`,
             `mask_batch_size`, `token_grid`, `prefix_tokens`, `output_index`,
             `preprocess`, `max_channels`, `smooth`, `layers`, `combine`,
-            `image_input` and `constant_inputs` (with `image_input`, `doc` is a
-            list or dict of the model's inputs, each with a batch of one, and
-            `image` defaults to the image input's; constant inputs have any
-            number of rows).
+            `detector`, `image_input` and `constant_inputs` (with
+            `image_input`, `doc` is a list or dict of the model's inputs, each
+            with a batch of one, and `image` defaults to the image input's;
+            constant inputs have any number of rows).
 
     Returns:
         `Explanation` with `image` and `targets`; each target has `target`,
@@ -102,6 +109,7 @@ def explain_prediction(
         combine=combine,
         image_input=image_input,
         constant_inputs=constant_inputs,
+        detector=detector,
     )
     image = check_image(image)
     if image is None and preprocess is not None and explainer.image_slots is None:
@@ -183,22 +191,31 @@ def explanation_from_maps(
         targets: the `targets` asked for (callables are kept as the target).
         target_names: class names kept for display.
     """
-    return Explanation(
-        estimator=explainer.model.name,
-        description=DESCRIPTION.format(method=explainer.method.title),
-        error="",
-        method=explainer.method.title,
-        image=image,
-        targets=[
+    if maps.boxes is not None:  # a detector's: one target per detection of this image
+        explained_targets = maps.target_explanations(index)
+        layer = ", ".join(maps.layers or [])
+        description = DETECTION_DESCRIPTION.format(method=explainer.method.title)
+    else:
+        explained_targets = [
             TargetExplanation(
                 target=_target_of(targets, slot, int(maps.targets[index, slot])),
                 score=float(maps.scores[index, slot]),
                 heatmap=maps.heatmaps[index, slot],
             )
             for slot in range(maps.heatmaps.shape[1])
-        ],
-        layer=", ".join(layer.name for layer in explainer.layers),
+        ]
+        layer = ", ".join(layer.name for layer in explainer.layers)
+        description = DESCRIPTION.format(method=explainer.method.title)
+    return Explanation(
+        estimator=explainer.model.name,
+        description=description,
+        error="",
+        method=explainer.method.title,
+        image=image,
+        targets=explained_targets,
+        layer=layer,
         target_names=target_names,
+        input_size=maps.input_size,
     )
 
 

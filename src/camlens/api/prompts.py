@@ -18,7 +18,7 @@ import numpy as np
 from ..model.image_text import ImageSide, image_side
 from ..model.inputs import check_images
 from ..model.slots import ModelInputs
-from ..targets import Prompt, checked_token_ids
+from ..targets.image_text import Prompt, checked_token_ids
 
 _PIXEL = np.zeros((1, 1, 1, 3), np.float32)
 """The image given to a keras-hub preprocessor asked for token ids only: its

@@ -8,7 +8,7 @@ only when asked.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,12 +28,46 @@ class Maps:
             or the pre-activation score with `score="logit"`).
         outputs: (N, ...) the model's outputs (a list or dict of such arrays
             for a model with several outputs).
+        boxes: for a detector's targets, (N, K, 4) the box of each detection
+            explained, (top, left, bottom, right) in input pixels (NaN for a
+            padded slot, where an image has fewer detections than another);
+            `None` otherwise.
+        layers: for a detector's targets, the names of the layers (pyramid
+            levels) the maps were read at; `None` otherwise.
+        confidences: for a detector's targets, (N, K) each detection's
+            confidence (its class probability, as the model's decoding
+            computes it); `None` otherwise.
+        input_size: for a detector's targets, `(H, W)` of the model's input,
+            the pixels `boxes` are in; `None` otherwise.
     """
 
     heatmaps: np.ndarray
     targets: np.ndarray
     scores: np.ndarray
     outputs: np.ndarray
+    boxes: np.ndarray | None = None
+    layers: list | None = None
+    confidences: np.ndarray | None = None
+    input_size: tuple | None = None
+
+    def in_boxes(self) -> Maps:
+        """A detector's maps at the input's size, each 0 outside its detection's
+        box and min-max scaled inside it (pytorch-grad-cam's
+        `renormalize_cam_in_bounding_boxes`).
+
+        Returns:
+            `Maps` like these, heatmaps (N, K, H, W).
+        """
+        from ..formatters.boxes import renormalized_in_boxes
+
+        if self.boxes is None:
+            raise ValueError(
+                "in_boxes() renormalises a detector's maps inside their boxes; these "
+                "maps have no boxes. Received: maps of non-detection targets"
+            )
+        assert self.input_size is not None, "maps with boxes know their input's size"
+        heatmaps = renormalized_in_boxes(self.heatmaps, self.boxes, self.input_size)
+        return replace(self, heatmaps=heatmaps)
 
     def to_explanations(self, images, target_names=None) -> list[Explanation]:
         """One `Explanation` per image, to draw with the formatters.
@@ -60,17 +94,25 @@ class Maps:
             Explanation(
                 estimator="",
                 image=_shown_image(image),
-                targets=[
-                    TargetExplanation(
-                        target=int(self.targets[n, k]),
-                        score=float(self.scores[n, k]),
-                        heatmap=self.heatmaps[n, k],
-                    )
-                    for k in range(self.heatmaps.shape[1])
-                ],
+                targets=self.target_explanations(n),
                 target_names=target_names,
+                input_size=self.input_size,
             )
             for n, image in enumerate(images)
+        ]
+
+    def target_explanations(self, n: int) -> list[TargetExplanation]:
+        """The K `TargetExplanation`s of image n (a detector's padded slots left out)."""
+        return [
+            TargetExplanation(
+                target=int(self.targets[n, k]),
+                score=float(self.scores[n, k]),
+                heatmap=self.heatmaps[n, k],
+                proba=None if self.confidences is None else float(self.confidences[n, k]),
+                box=None if self.boxes is None else self.boxes[n, k],
+            )
+            for k in range(self.heatmaps.shape[1])
+            if self.boxes is None or self.targets[n, k] >= 0
         ]
 
 
@@ -100,13 +142,17 @@ class TargetExplanation:
             [0, 1] (in [-1, 1] for methods asked to keep negative evidence);
             (t,) for a 1-D input, (d, h, w) for a 3-D one.
         proba: kept for ELI5 compatibility; ELI5 left it `None` for Keras and
-            reported the model output in `score`, and so does camlens.
+            reported the model output in `score`, and so does camlens; for a
+            detection, its confidence (the class probability).
+        box: for a detection, its box (top, left, bottom, right) in the
+            model's input pixels; `None` otherwise.
     """
 
     target: Any
     score: float | None = None
     heatmap: np.ndarray | None = None
     proba: float | None = None
+    box: np.ndarray | None = None
 
 
 @dataclass
@@ -124,6 +170,9 @@ class Explanation:
         layer: the name of the layer whose activations were used.
         target_names: class names used wherever a class is shown (a sequence
             indexed by class id or a mapping), or `None` to show ids.
+        input_size: for a detector's explanation, `(H, W)` of the model's
+            input, whose pixels the targets' boxes are in (the drawings scale
+            them to `image`); `None` otherwise.
 
     In a notebook an explanation displays itself: one captioned overlay per target
     (for a signal, the signal over its map's band; for a volume, a montage of slices).
@@ -137,6 +186,7 @@ class Explanation:
     targets: list[TargetExplanation] = field(default_factory=list)
     layer: str | None = None
     target_names: Any = None
+    input_size: tuple | None = None
 
     def _repr_png_(self) -> bytes | None:
         from ..formatters import format_targets_as_image  # drawing loads matplotlib

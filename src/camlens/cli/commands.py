@@ -100,16 +100,17 @@ def run_explain(args) -> int:
     from ..api.explainer import Explainer
     from ..files.images import load_image
     from ..files.models import load_explained_model
-    from ..methods import METHODS
+    from ..methods import class_methods
 
     outs = output_paths(args.images, args.out, args.out_dir)
     model, to_doc = load_explained_model(args.model, unsafe=args.unsafe, size=args.size)
     originals = [load_image(path) for path in args.images]  # every file checked first
-    names = list(METHODS) if args.method is None else args.method
+    names = class_methods() if args.method is None else args.method
     explainers = [Explainer(model, layer=args.layer, method=name) for name in names]
-    targets = None if args.target is None else [args.target]
     for path, original, out in zip(args.images, originals, outs):
-        picture, lines = explain_pictures(explainers, to_doc(original), original, targets)
+        doc = to_doc(original)
+        targets = targets_of(args.target, args.box, args.iou, doc, original)
+        picture, lines = explain_pictures(explainers, doc, original, targets)
         write_png(picture, out)
         for line in lines:
             print(f"{path}: {line}")
@@ -118,10 +119,10 @@ def run_explain(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from ..methods import METHODS, get_method
+    from ..methods import class_methods, get_method
     from ..metrics.evaluation import evaluate, format_table, plot_curves, write_csv
 
-    methods = list(METHODS) if args.methods is None else args.methods
+    methods = class_methods() if args.methods is None else args.methods
     for name in methods:
         get_method(name)
     for path in (args.csv, args.plot):
@@ -155,7 +156,7 @@ def run_evaluate(args) -> int:
 
 def run_audit(args) -> int:
     from ..audit import audit
-    from ..methods import METHODS
+    from ..methods import class_methods
 
     names = None if args.class_names is None else [n.strip() for n in args.class_names.split(",")]
     try:
@@ -163,7 +164,7 @@ def run_audit(args) -> int:
             args.model,
             args.data,
             args.out,
-            methods=list(METHODS) if args.methods is None else args.methods,
+            methods=class_methods() if args.methods is None else args.methods,
             target=args.target,
             layer=args.layer,
             metrics=_metric_names(args.metrics),
@@ -230,6 +231,19 @@ def output_paths(images: list[Path], out: Path | None, out_dir: Path | None) -> 
     return paths
 
 
+def targets_of(target: int | None, box, iou: float, doc, original) -> list | None:
+    """`--target`, `--box` and `--iou` as targets; the box, in the image's pixels,
+    scaled to the model's input (`doc`, the image resized or preprocessed)."""
+    if box is None:
+        return None if target is None else [target]
+    from ..targets import Box
+
+    scale_y, scale_x = doc.shape[1] / original.height, doc.shape[2] / original.width
+    top, left, bottom, right = box
+    scaled = [top * scale_y, left * scale_x, bottom * scale_y, right * scale_x]
+    return [Box(scaled, class_id=target, iou=iou)]
+
+
 def explain_pictures(explainers: list, doc, original, targets) -> tuple:
     """The picture of one image: its overlay, or one captioned panel per explainer.
 
@@ -242,7 +256,8 @@ def explain_pictures(explainers: list, doc, original, targets) -> tuple:
         targets: as for `Explainer`.
 
     Returns:
-        `(PIL image, lines)`: one line per explainer (class, score, layer, method).
+        `(PIL image, lines)`: one line per explainer (class, score, layer,
+        method); for a detector, one line and one panel per detection.
     """
     from ..api.many_methods import explain_together
     from ..api.prediction import explanation_from_maps
@@ -255,6 +270,8 @@ def explain_pictures(explainers: list, doc, original, targets) -> tuple:
         explanation_from_maps(explainer, each, 0, picture, targets)
         for explainer, each in zip(explainers, maps)
     ]
+    if explanations[0].input_size is not None:  # a detector's: a panel per detection
+        return _detection_pictures(explanations)
     lines = [
         f"class {e.targets[0].target} score {e.targets[0].score:.4f} layer {e.layer} "
         f"method {e.method}"
@@ -263,6 +280,25 @@ def explain_pictures(explainers: list, doc, original, targets) -> tuple:
     if len(explanations) == 1:
         return format_as_image(explanations[0]), lines
     panels = [format_targets_as_image(e) for e in explanations]
+    return compose_panels(panels, [[e.method] for e in explanations]), lines
+
+
+def _detection_pictures(explanations: list) -> tuple:
+    """A detector's picture: per method, one panel per detection with its box."""
+    from ..formatters import compose_panels, format_targets_as_image
+
+    lines = []
+    for e in explanations:
+        lines += [
+            f"detection {k}: class {t.target} confidence {t.proba:.4f} box "
+            f"{[round(float(v), 1) for v in t.box]} layer {e.layer} method {e.method}"
+            for k, t in enumerate(e.targets)
+        ]
+        if not e.targets:
+            lines.append(f"no detection (method {e.method})")
+    panels = [format_targets_as_image(e) for e in explanations]
+    if len(panels) == 1:
+        return panels[0], lines
     return compose_panels(panels, [[e.method] for e in explanations]), lines
 
 

@@ -72,6 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--target", type=int, default=None, help="class id (default: top)")
     explain.add_argument(
+        "--box",
+        type=box_argument,
+        default=None,
+        metavar="Y1,X1,Y2,X2",
+        help="a detector: explain the detection matching this box (top, left, bottom, "
+        "right in the image's pixels), of class --target if given (default: every "
+        "detection of the model's own decoding, one panel each)",
+    )
+    explain.add_argument(
+        "--iou",
+        type=float,
+        default=0.5,
+        help="with --box: the least IoU of the matching prediction (default: 0.5)",
+    )
+    explain.add_argument(
         "--layer",
         type=layer_argument,
         default=None,
@@ -242,6 +257,18 @@ def size_argument(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
+def box_argument(text: str) -> tuple[float, ...]:
+    """`y1,x1,y2,x2` as four numbers."""
+    parts = text.split(",")
+    try:
+        values = tuple(float(part) for part in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"must be Y1,X1,Y2,X2, four numbers, received {text!r}")
+    return values
+
+
 def positive_int(text: str) -> int:
     try:
         return check_positive_int(int(text), "value")
@@ -257,7 +284,8 @@ def layer_argument(text: str) -> str | int:
 
 
 def method_names(text: str) -> list[str] | None:
-    """Comma-separated method names; `None` for 'all' (every registered method).
+    """Comma-separated method names; `None` for 'all' (every method of
+    `camlens.methods.class_methods()`, all but the detection-only ones).
 
     The names are checked when the command runs, after `--plugin` modules have
     registered theirs.

@@ -16,6 +16,7 @@ import matplotlib.cm
 import numpy as np
 from PIL import Image
 
+from .boxes import draw_box
 from .checks import (
     check_alpha_limit,
     check_explanation,
@@ -66,6 +67,9 @@ def format_as_image(
             given `(heatmap + 1) / 2`, so that 0 falls on its centre.
         signed: as in `overlay`.
 
+    A detection's target (one with a `box`) gets its box drawn, labelled with
+    its class name (from `expl.target_names`) and confidence.
+
     Returns:
         A PIL image of mode `"RGBA"` and the size of `expl.image` (for a
         signal or a volume, of the size its drawing takes).
@@ -80,7 +84,7 @@ def format_as_image(
     check_pil(expl.image, "expl.image")
     if not expl.targets:
         return expl.image.convert("RGBA")
-    return overlay(
+    picture = overlay(
         expl.image,
         expl.targets[0].heatmap,
         resampling_filter=resampling_filter,
@@ -90,6 +94,13 @@ def format_as_image(
         signed=signed,
         name="expl.targets[0].heatmap",
     )
+    target = expl.targets[0]
+    if getattr(target, "box", None) is None:
+        return picture
+    label = _target_label(target.target, getattr(expl, "target_names", None))
+    if target.proba is not None:
+        label += f" {float(target.proba):.2f}"
+    return draw_box(picture, target.box, getattr(expl, "input_size", None), label)
 
 
 def format_targets_as_image(expl, target_names=None, **format_kwargs):

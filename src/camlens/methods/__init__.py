@@ -6,13 +6,23 @@ the shared normalisation.
 """
 
 from .inputs import MethodInputs
-from .registry import BUILT_IN, METHODS, Method, compute, get_method, register, unregister
+from .registry import (
+    BUILT_IN,
+    METHODS,
+    Method,
+    class_methods,
+    compute,
+    get_method,
+    register,
+    unregister,
+)
 
 __all__ = [
     "BUILT_IN",
     "METHODS",
     "Method",
     "MethodInputs",
+    "class_methods",
     "compute",
     "get_method",
     "register",

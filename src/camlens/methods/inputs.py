@@ -39,6 +39,11 @@ class MethodInputs:
         guided_gradients: `guided_gradients()` returns (N, K, H, W, c) the
             guided-backpropagation gradients with respect to the input, signed
             like `gradients` (Guided Grad-CAM).
+        detection_similarities: for a detector's targets,
+            `detection_similarities(n, batch)` runs a batch of variants of
+            image n through the detector and returns (M, K) how similar each
+            variant's predictions are to each target detection (D-RISE);
+            `None` otherwise.
     """
 
     activations: np.ndarray
@@ -54,6 +59,7 @@ class MethodInputs:
     max_channels: int | None = None
     hessian_products: Callable[[], np.ndarray] | None = None
     guided_gradients: Callable[[], np.ndarray] | None = None
+    detection_similarities: Callable[[int, np.ndarray], np.ndarray] | None = None
 
     def for_every_target(self, maps: np.ndarray) -> np.ndarray:
         """Class-agnostic maps (N, *spatial) repeated for the K targets: (N, K, *spatial)."""

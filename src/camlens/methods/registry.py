@@ -17,6 +17,7 @@ import numpy as np
 
 from . import (
     ablationcam,
+    drise,
     eigencam,
     eigengradcam,
     fem,
@@ -63,6 +64,10 @@ class Method:
             skips the backward pass (`MethodInputs.gradients` is `None`).
         channel_passes: True for methods that run a forward pass per channel
             (and so take `max_channels`).
+        uses_layer: False for methods whose maps come from the input alone, at
+            its size (D-RISE): the layer's activations are not read.
+        detections_only: True for methods that explain only a detector's
+            detections (D-RISE), left out of `class_methods()`.
     """
 
     name: str
@@ -75,6 +80,8 @@ class Method:
     comparisons: int = 0
     gradients: bool = True
     channel_passes: bool = False
+    uses_layer: bool = True
+    detections_only: bool = False
 
     def __post_init__(self):
         _check_method(self)
@@ -165,10 +172,25 @@ METHODS: dict[str, Method] = {
         ),
         Method("shapleycam", "Shapley-CAM", shapleycam.channel_weights),
         Method("guided-gradcam", "Guided Grad-CAM", raw_maps=guided_gradcam.raw_maps),
+        Method(
+            "drise",
+            "D-RISE",
+            raw_maps=drise.raw_maps,
+            gradients=False,
+            uses_layer=False,
+            detections_only=True,
+        ),
         Method("segeigencam", "Seg-Eigen-CAM", raw_maps=segeigencam.raw_maps),
     )
 }
 """Every method by name: the built-in ones, then those registered."""
+
+
+def class_methods() -> list[str]:
+    """The names of the methods that explain any model's classes (every method
+    but the detection-only ones): what "all methods" means."""
+    return [name for name, method in METHODS.items() if not method.detections_only]
+
 
 BUILT_IN = frozenset(METHODS)
 """The names of camlens's own methods."""

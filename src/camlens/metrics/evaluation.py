@@ -18,7 +18,7 @@ import numpy as np
 
 from ..api.batch import explain_batch
 from ..api.explainer import Explainer
-from ..methods import METHODS
+from ..methods import class_methods
 from .complexity import complexity, sparseness
 from .faithfulness import average_drop_increase, deletion, insertion
 from .localization import energy_pointing_game, pointing_game
@@ -91,7 +91,7 @@ def evaluate(
         road_fractions: the shares of pixels ROAD removes.
         sensitivity_samples: perturbations per image of max-sensitivity.
     """
-    methods = list(METHODS) if methods is None else list(methods)
+    methods = class_methods() if methods is None else list(methods)
     if targets is None:
         targets = np.argmax(np.asarray(model.predict(images, verbose=0)), axis=-1)
     targets = np.asarray(targets)

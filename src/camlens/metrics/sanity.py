@@ -56,6 +56,7 @@ def randomization_check(
     combine: str = "mean",
     image_input=None,
     constant_inputs=None,
+    detector=None,
 ) -> RandomizationCheck:
     """Compare the maps of `model` with those of a copy whose top layers are re-initialised.
 
@@ -71,7 +72,7 @@ def randomization_check(
         relu: as in `Explainer`, for both models, and so are `counterfactual`,
             `score`, `mask_batch_size`, `token_grid`, `prefix_tokens`,
             `output_index`, `preprocess`, `max_channels`, `smooth`, `combine`,
-            `image_input` and `constant_inputs`.
+            `image_input`, `constant_inputs` and `detector`.
     """
     options = dict(
         method=method,
@@ -87,6 +88,7 @@ def randomization_check(
         combine=combine,
         image_input=image_input,
         constant_inputs=constant_inputs,
+        detector=detector,
     )
     trained = Explainer(model, layer=layer, layers=layers, preprocess=preprocess, **options)
     inputs = trained.prepare(images)  # the copy takes the preprocessed images

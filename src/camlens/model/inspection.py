@@ -22,30 +22,15 @@ import keras
 from .capture import capture
 from .channels import channels_last_shape, is_channels_first, model_shape
 from .keras_internals import (
-    activation_module,
     activation_sites,
     all_layers,
     call_site,
     compute_output_spec,
     without_remat,
 )
+from .logit_site import LogitSite, find_logit_site
 from .state import generation
-
-_LINEAR_LAYERS = (
-    keras.layers.Dense,
-    keras.layers.EinsumDense,
-    keras.layers.Conv1D,
-    keras.layers.Conv2D,
-    keras.layers.Conv3D,
-    keras.layers.Conv1DTranspose,
-    keras.layers.Conv2DTranspose,
-    keras.layers.Conv3DTranspose,
-    keras.layers.DepthwiseConv1D,
-    keras.layers.DepthwiseConv2D,
-    keras.layers.SeparableConv1D,
-    keras.layers.SeparableConv2D,
-)
-"""Layers that apply `self.activation` last in their `call`, or none."""
+from .token_grid import TokenPositions
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
@@ -84,25 +69,9 @@ class LayerRecord:
     chain: bool = False
     inputs: int | None = None  # id of the first input tensor
     outputs: tuple = ()  # ids of the output tensors
-
-
-@dataclass(frozen=True)
-class LogitSite:
-    """Where the score before the model's last activation can be read.
-
-    Attributes:
-        target: the object whose attribute is intercepted: a layer (attribute
-            `"activation"`) or the backend's `nn` module (`"softmax"` or
-            `"sigmoid"`).
-        attribute: the name of the intercepted callable; its first argument
-            is the pre-activation score.
-        by_output: the callable runs more than once per forward pass (attention
-            softmaxes): the call whose result is the model's output is the one.
-    """
-
-    target: object
-    attribute: str
-    by_output: bool = False
+    positions: int | None = None
+    """How many positions of an image grid its token outputs can stand for (see
+    `token_positions`): `None` where unknown."""
 
 
 class Inspection:
@@ -169,6 +138,20 @@ class Inspection:
         if record is None or not -len(record.shapes) <= index < len(record.shapes):
             return None
         return record.shapes[index]
+
+    def token_positions(self, layer: keras.layers.Layer) -> int | None:
+        """At most how many patch tokens the layer's (N, T, C) outputs can hold.
+
+        Tokens are made from an image grid: one per position, or one per patch
+        of positions, so a layer whose input is a grid of P positions (the
+        image, a convolution's output) gives at most P patch tokens, and every
+        token output computed from those keeps the bound. A detection head's
+        `Reshape` of a 16x16 grid into 16 * 16 * 9 anchor rows exceeds it: its
+        rows fold positions with anchors, and are no patch grid. `None` where
+        the trace cannot tell (the layer's input came from outside the trace).
+        """
+        record = self.record(layer)
+        return None if record is None else record.positions
 
     def layers_in_call_order(self) -> list[keras.layers.Layer]:
         """Every layer that ran, nested ones included, in the order they finished."""
@@ -271,9 +254,13 @@ def _trace(model, input_shape, records: dict, constant=()) -> tuple:
     open_calls: list = []
     layers = all_layers(model)
     interceptors = without_remat([model, *layers])
+    rank = len(input_shape) if isinstance(input_shape, tuple) else None
+    flow = TokenPositions(rank, is_channels_first(model))
     for layer in layers:
-        interceptors[call_site(layer)] = _layer_recorder(layer, records, events, open_calls)
-    interceptors[call_site(model)] = _layer_recorder(model, records, events, open_calls, root=True)
+        interceptors[call_site(layer)] = _layer_recorder(layer, records, events, open_calls, flow)
+    interceptors[call_site(model)] = _layer_recorder(
+        model, records, events, open_calls, flow, root=True
+    )
     for module, name in activation_sites():
         interceptors[(module, name)] = _activation_recorder(name, events)
 
@@ -300,7 +287,7 @@ def _trace(model, input_shape, records: dict, constant=()) -> tuple:
         spec = keras.tree.map_shape_structure(tensor, input_shape)
     with capture(interceptors):
         compute_output_spec(forward, spec)
-    return traced[0], _logit_site(traced[0], events)
+    return traced[0], find_logit_site(traced[0], events)
 
 
 def _output_names(model, output) -> list:
@@ -313,12 +300,13 @@ def _output_names(model, output) -> list:
     return names if len(names) == count else [None] * count
 
 
-def _layer_recorder(layer, records, events, open_calls, root: bool = False):
+def _layer_recorder(layer, records, events, open_calls, flow, root: bool = False):
     def intercept(original, *args, **kwargs):
         record = records.get(id(layer))
         if record is None:
             record = records[id(layer)] = LayerRecord(None if root else layer)
         first_input = _first_tensor(args[0]) if args else None
+        positions = flow.of_inputs(_tensors(args[0]) if args else [])
         children_before = len(record.children)
         if open_calls:
             parent = records[id(open_calls[-1])]
@@ -330,7 +318,9 @@ def _layer_recorder(layer, records, events, open_calls, root: bool = False):
         finally:
             open_calls.pop()
         record.calls += 1
+        flow.record_outputs(_tensors(output), positions)
         if record.calls == 1:
+            record.positions = positions
             tensors = _tensors(output)
             record.shapes = tuple(tuple(t.shape) for t in tensors)
             record.chain = _is_chain(record.children[children_before:], first_input, output)
@@ -360,29 +350,6 @@ def _is_chain(children, first_input, output) -> bool:
             return False
         expected = child.outputs[0] if child.outputs else None
     return expected == id(_first_tensor(output))
-
-
-def _logit_site(output, events: list) -> LogitSite | None | str:
-    tensors = _tensors(output)
-    if len(tensors) != 1 or output is not tensors[0]:
-        return f"its output is not one tensor (it has {len(tensors)})."
-    first = next(event for event, value in events if value is output)
-    if isinstance(first, str):
-        calls = sum(1 for event, _ in events if event == first)
-        return LogitSite(activation_module(), first, by_output=calls > 1)
-    layer = first.layer
-    if layer is None:  # the model's own call made it from a layer's tuple or dict
-        return "its output is taken from a layer's several outputs in the model's own call."
-    activation = getattr(layer, "activation", None)
-    linear = activation is None or getattr(activation, "__name__", "") == "linear"
-    if isinstance(layer, _LINEAR_LAYERS) and linear:
-        return None
-    if isinstance(layer, (*_LINEAR_LAYERS, keras.layers.Activation)) and not linear:
-        return LogitSite(layer, "activation")
-    return (
-        f"its output comes from layer '{layer.name}' ({type(layer).__name__}), "
-        "which is neither a softmax or sigmoid nor a linear Dense or convolution."
-    )
 
 
 def _post_order(record: LayerRecord):

@@ -28,7 +28,7 @@ import keras
 
 from .inspection import Inspection
 from .keras_internals import all_layers
-from .token_grid import Layout, layout_for
+from .token_grid import MAX_PREFIX_TOKENS, Layout, layout_for
 
 
 def resolve_layer(
@@ -78,6 +78,10 @@ def check_output(layer, inspection: Inspection, output_index: int = 0) -> None:
     assert inspection.input_shape is not None, "a model whose layers ran has an input shape"
     if len(shape) not in (3, len(inspection.input_shape)):
         layout_for(shape, inspection.input_shape, layer.name)  # raises with the message
+    positions = record.positions
+    rows_not_tokens = positions is not None and shape[1] - MAX_PREFIX_TOKENS > positions
+    if len(shape) == 3 and len(inspection.input_shape) == 4 and rows_not_tokens:
+        layout_for(shape, inspection.input_shape, layer.name, positions=positions)
 
 
 def candidate_layers(
@@ -185,7 +189,12 @@ def _spatial_layout(record, inspection, token_grid, prefix_tokens) -> Layout | N
         return None
     try:
         return layout_for(
-            shape, inspection.input_shape, record.layer.name, token_grid, prefix_tokens
+            shape,
+            inspection.input_shape,
+            record.layer.name,
+            token_grid,
+            prefix_tokens,
+            record.positions,
         )
     except ValueError:
         return None

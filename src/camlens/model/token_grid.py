@@ -6,10 +6,19 @@ tokens that belong to no position (a class token, DeiT's distillation token,
 register tokens), then one token per patch, row by row. `Layout` drops the
 leading tokens and folds the patch tokens into `(N, gh, gw, C)`, for the
 activations and their gradients alike, between the probe and the method.
+
+Not every (N, T, C) output is tokens. A detection head reshapes its grid of
+h * w positions, each predicting A anchors, into h * w * A rows: a 16x16 grid
+with 9 anchors gives 2,304 rows, a square, which must never be read as a 48x48
+patch grid. Patch tokens are one per position of the grid they were made from,
+or one per patch of positions, never more; the model's inspection follows
+each token output back to that grid (`Inspection.token_positions`), and a
+layout with more patch tokens than positions is refused.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +57,12 @@ class Layout:
 
 
 def layout_for(
-    shape: tuple, input_shape: tuple, layer_name: str, token_grid=None, prefix_tokens=None
+    shape: tuple,
+    input_shape: tuple,
+    layer_name: str,
+    token_grid=None,
+    prefix_tokens=None,
+    positions: int | None = None,
 ) -> Layout:
     """The layout of a layer output of `shape` in a model with input `input_shape`.
 
@@ -61,6 +75,8 @@ def layout_for(
         token_grid: `(gh, gw)` given by the user, else inferred: `gh * gw` patch
             tokens with `gh / gw == H / W`.
         prefix_tokens: leading tokens to drop, else `T - gh * gw`.
+        positions: at most how many patch tokens the output can hold (the
+            positions of the grid it was made from), `None` if unknown.
 
     Raises:
         ValueError: when the output is neither a grid nor tokens, or when the
@@ -82,6 +98,8 @@ def layout_for(
         )
     tokens = shape[1]
     height, width = input_shape[1:3]
+    if positions is not None and tokens - MAX_PREFIX_TOKENS > positions:
+        raise _folded_rows_error(layer_name, tokens, positions)
     if token_grid is not None:
         grid = check_token_grid(token_grid)
         assert grid is not None
@@ -92,11 +110,13 @@ def layout_for(
                 f"token_grid={grid} with {prefix} leading tokens. Received: "
                 f"token_grid={token_grid!r}, prefix_tokens={prefix_tokens!r}"
             )
+        if positions is not None and grid[0] * grid[1] > positions:
+            raise _folded_rows_error(layer_name, tokens, positions)
         return Layout(prefix, grid)
     prefixes = range(MAX_PREFIX_TOKENS + 1) if prefix_tokens is None else [prefix_tokens]
     for prefix in prefixes:
         grid = _grid_of(tokens - prefix, height, width)
-        if grid is not None:
+        if grid is not None and (positions is None or grid[0] * grid[1] <= positions):
             return Layout(prefix, grid)
     raise ValueError(
         f"Layer '{layer_name}' outputs {tokens} tokens, which fit no patch grid with "
@@ -104,6 +124,17 @@ def layout_for(
         + ("" if prefix_tokens is None else f" after {prefix_tokens} leading tokens")
         + ". Pass token_grid=(rows, columns) and, if needed, prefix_tokens=k. "
         f"Received: layer='{layer_name}', prefix_tokens={prefix_tokens!r}"
+    )
+
+
+def _folded_rows_error(layer_name: str, tokens: int, positions: int) -> ValueError:
+    return ValueError(
+        f"Layer '{layer_name}' outputs {tokens} rows made from a grid of {positions} "
+        "positions: more rows than positions, so each row is not a patch of the image "
+        "but a position folded with something else (a detection head's anchors), and "
+        "there is no patch grid to map. Choose a layer with a (batch, height, width, "
+        "channels) output, e.g. the feature map the head reads (for a detector, the "
+        f"pyramid level of the explained box). Received: layer='{layer_name}'"
     )
 
 
@@ -123,3 +154,46 @@ def _grid_of(patches: int, height: int | None, width: int | None) -> tuple | Non
         if patches % rows == 0 and rows * width == (patches // rows) * height:
             return rows, patches // rows
     return None
+
+
+class TokenPositions:
+    """The token bound of every tensor of a model's trace: at most how many patch
+    tokens a (N, T, C) tensor can hold (see `Inspection.token_positions`).
+
+    Only images have token outputs: for other inputs (signals, volumes,
+    several inputs) every bound is `None`.
+
+    Args:
+        rank: the image input's rank, `None` for several inputs.
+        channels_first: whether the model's grids have their channels first.
+    """
+
+    def __init__(self, rank: int | None, channels_first: bool):
+        self.rank = rank if rank == 4 else None
+        self.channels_first = channels_first
+        self.bounds: dict[int, int] = {}  # id of a (N, T, C) tensor -> its bound
+
+    def of_inputs(self, tensors) -> int | None:
+        """The bound of a layer's outputs: the most positions any input stands for."""
+        if self.rank is None:
+            return None
+        bounds = []
+        for tensor in tensors:
+            shape = tuple(tensor.shape)
+            if len(shape) == self.rank:
+                spatial = shape[2:] if self.channels_first else shape[1:-1]
+                if None in spatial:
+                    return None
+                bounds.append(math.prod(spatial))
+            elif len(shape) == 3:
+                if id(tensor) not in self.bounds:
+                    return None
+                bounds.append(self.bounds[id(tensor)])
+        return max(bounds) if bounds else None
+
+    def record_outputs(self, tensors, positions: int | None) -> None:
+        if positions is None:
+            return
+        for tensor in tensors:
+            if len(tensor.shape) == 3:
+                self.bounds[id(tensor)] = positions

@@ -142,6 +142,14 @@ class Probe:
         )
         return result
 
+    def outputs(self, batch: np.ndarray):
+        """The model's outputs for `batch`, as numpy: one compiled forward pass
+        (the layer is not intercepted)."""
+        compiled = self._compiled_for("outputs", OUTPUT, (), batch)
+        return keras.tree.map_structure(
+            _to_numpy, compiled(batch, np.zeros((rows(batch), 0), np.int32), ())
+        )
+
     def scores(self, batch: np.ndarray, plan: TargetPlan, score: str = OUTPUT) -> np.ndarray:
         """Scores (N, K) of a forward pass only, for the targets of `plan`."""
         compiled = self._compiled_for("scores", score, plan.slots, batch)
@@ -247,6 +255,7 @@ class Probe:
         - `"gradients"`: activations, gradients, outputs, targets, scores;
         - `"activations"`: activations, outputs, targets, scores (no backward pass);
         - `"scores"`: scores, targets, outputs (the layer is not intercepted);
+        - `"outputs"`: the outputs alone (the layer is not intercepted);
         - `"ablated"`: as `"scores"`, with the layer's output multiplied by a
           channel mask (N, C); `extras` is then `(slot extras, mask)`;
         - `"hessian"`: (N, K, *layer output) Hessian products, see
@@ -280,6 +289,8 @@ class Probe:
             extras, keep = extras
             watch = channels_kept(keep)
         classes, outputs, activations = forward(watch)
+        if mode == "outputs":
+            return outputs
         scores, targets = slot_scores(slots, classes, outputs, ids, extras)
         if mode == "activations":
             return activations, outputs, targets, scores

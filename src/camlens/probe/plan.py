@@ -35,14 +35,20 @@ out the class explained by slot `of`: the classes most similar to a target, by
 the model's own prediction (Finer-CAM's comparison classes)."""
 
 
+DETECTION = "detection"
+"""A slot explaining one prediction of a detector: the class score of a row
+(an anchor, a query) given per image at call time, with its class id."""
+
+
 @dataclass(frozen=True)
 class Slot:
     """The data-free description of one target, what compiled functions are keyed by.
 
     Attributes:
-        kind: `TOP`, `ID`, `REGION`, `CALLABLE`, `SIMILAR` or `COSINE`.
+        kind: `TOP`, `ID`, `REGION`, `CALLABLE`, `SIMILAR`, `COSINE` or `DETECTION`.
         output: index into the flattened outputs, `None` for the model's only
-            output (or, for a callable, all of its outputs).
+            output (or, for a callable, all of its outputs); for `DETECTION`,
+            the detector's class-score output (N, R, classes).
         masked: for `REGION`, whether a mask is given (else the predicted pixels).
         reduce: for `REGION`, `"sum"` or `"mean"` over the region.
         of, rank: for `SIMILAR`, the slot compared with and the class's rank.
@@ -67,9 +73,10 @@ class TargetPlan:
 
     Attributes:
         slots: (K,) `Slot`s.
-        ids: (N, K) int32 class ids, read by `ID` and `REGION` slots.
+        ids: (N, K) int32 class ids, read by `ID`, `REGION` and `DETECTION` slots.
         masks: per slot, (N, *spatial) float32 for masked `REGION` slots, (N, dim)
-            float32 reference vectors for `COSINE` slots, else `None`.
+            float32 reference vectors for `COSINE` slots, (N,) int32 rows for
+            `DETECTION` slots, else `None`.
         callables: per slot, the callable of a `CALLABLE` slot, else `None`.
     """
 
@@ -127,6 +134,9 @@ class TargetPlan:
             self,
             slots=tuple(slots),
             ids=np.broadcast_to(ids, self.ids.shape).copy(),
-            masks=tuple(None if m is None else m.astype(np.float32) for m in masks),
+            masks=tuple(
+                m if m is None or slot.kind == DETECTION else m.astype(np.float32)
+                for m, slot in zip(masks, slots)
+            ),
         )
         return plan.rows(np.full(count, n))

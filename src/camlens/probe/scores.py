@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import keras
 
-from .plan import CALLABLE, COSINE, ID, REGION, SIMILAR
+from .plan import CALLABLE, COSINE, DETECTION, ID, REGION, SIMILAR
 
 
 def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
@@ -20,10 +20,11 @@ def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
         outputs: the model's outputs.
         ids: (N, K) int32 class ids.
         extras: per slot, the (N, *spatial) mask of a masked region, the
-            (N, dim) reference vectors of a cosine similarity, the cotangent
-            of a callable's score with respect to its output (the slot's
-            score is then the linearisation whose gradient is the callable's;
-            the value comes from the callable itself), or `None`.
+            (N,) rows of a detection slot, the (N, dim) reference vectors of
+            a cosine similarity, the cotangent of a callable's score with
+            respect to its output (the slot's score is then the linearisation
+            whose gradient is the callable's; the value comes from the
+            callable itself), or `None`.
     """
     ops = keras.ops
     flat = keras.tree.flatten(outputs)
@@ -39,6 +40,9 @@ def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
         if slot.kind == CALLABLE:
             column = _linearized(output, extras[k])
             index = ops.full_like(column, -1, dtype="int32")
+        elif slot.kind == DETECTION:
+            index = ids[:, k]
+            column = _detection_score(ops.cast(output, "float32"), extras[k], index)
         elif slot.kind == COSINE:
             column = _cosine(_embedding(ops.cast(output, "float32"), slot), extras[k])
             index = ops.full_like(column, -1, dtype="int32")
@@ -88,6 +92,14 @@ def _similar_class(table, excluded, rank: int):
     lowest = ops.min(table) - 1
     _, indices = ops.top_k(ops.where(left_out, lowest, table), rank + 1)
     return ops.cast(indices[:, rank], "int32")
+
+
+def _detection_score(table, rows, index):
+    """table[n, rows[n], index[n]]: one prediction's class score, table (N, R, classes)."""
+    ops = keras.ops
+    row = ops.one_hot(ops.cast(rows, "int32"), ops.shape(table)[1], dtype="float32")
+    scores = ops.sum(table * row[:, :, None], axis=1)
+    return ops.sum(scores * ops.one_hot(index, ops.shape(table)[2], dtype="float32"), axis=-1)
 
 
 def _region_score(scores, output, index, mask, reduce: str):
