@@ -161,7 +161,9 @@ def test_evaluate_prints_the_table_and_writes_csv_and_plot(capsys, tmp_path):
         capsys,
         "evaluate",
         "--methods",
-        "gradcam,eigencam",
+        "gradcam,eigencam,refinecam(gradcam)",
+        "--layers",
+        "block2_relu,last_conv",
         "--count",
         3,
         "--steps",
@@ -173,6 +175,7 @@ def test_evaluate_prints_the_table_and_writes_csv_and_plot(capsys, tmp_path):
     )
     assert status == 0, stderr
     assert "| gradcam |" in stdout and "| eigencam |" in stdout and "| random |" in stdout
+    assert "| refinecam(gradcam) |" in stdout
     assert table.read_text().startswith("method,pointing_game")
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
@@ -202,6 +205,8 @@ def test_evaluate_on_a_user_model_and_folder(capsys, tmp_path, model_file, image
     "argv, words",
     [
         (["evaluate", "--methods", "magic"], "method must be one of"),
+        (["evaluate", "--methods", "refinecam(gradcam)"], "pass them as layers"),
+        (["evaluate", "--layers", "last_conv"], "layers= is for RefineCAM's rows"),
         (["evaluate", "--model", "nope.keras", "--images", "."], "model file not found"),
         (["evaluate", "--csv", "{file}/t.csv"], "{file}"),
     ],

@@ -119,12 +119,11 @@ def run_explain(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from ..methods import class_methods, get_method
-    from ..metrics.evaluation import evaluate, format_table, plot_curves, write_csv
+    from ..methods import class_methods
+    from ..metrics.evaluation import check_methods, evaluate, format_table, plot_curves, write_csv
 
     methods = class_methods() if args.methods is None else args.methods
-    for name in methods:
-        get_method(name)
+    check_methods(methods, args.layer, args.layers)
     for path in (args.csv, args.plot):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +135,7 @@ def run_evaluate(args) -> int:
         targets=targets,
         masks=masks,
         layer=args.layer,
+        layers=args.layers,
         steps=args.steps,
         baseline=args.baseline,
         seed=args.seed,

@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods",
         type=method_names,
         default=None,
-        help="comma-separated method names (default: all)",
+        help="comma-separated method names (default: all); 'refinecam(gradcam++)' "
+        "(any method in the brackets) is RefineCAM over --layers",
     )
     evaluate.add_argument(
         "--count", type=positive_int, default=50, help="generated demo images (default model only)"
@@ -153,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=layer_argument,
         default=None,
         help="layer name or index (default: automatic)",
+    )
+    evaluate.add_argument(
+        "--layers",
+        type=layer_list,
+        default=None,
+        help="comma-separated layer names or indices that RefineCAM's rows combine",
     )
     evaluate.add_argument("--csv", type=Path, default=None, help="write the table as CSV")
     evaluate.add_argument(
@@ -281,6 +288,14 @@ def positive_int(text: str) -> int:
 def layer_argument(text: str) -> str | int:
     """A layer's name, or its index into `model.layers` when it is an integer."""
     return int(text) if text.lstrip("-").isdigit() else text
+
+
+def layer_list(text: str) -> list[str | int]:
+    """Comma-separated layer names or indices."""
+    layers = [layer_argument(part.strip()) for part in text.split(",") if part.strip()]
+    if not layers:
+        raise argparse.ArgumentTypeError(f"must name at least one layer, received {text!r}")
+    return layers
 
 
 def method_names(text: str) -> list[str] | None:

@@ -6,6 +6,11 @@ confidence, ROAD (combined), sparseness, complexity, max-sensitivity, the
 randomization check, and the time per image. A row for random heatmaps gives the
 chance level of each number (max-sensitivity and the randomization check excepted:
 random maps have no model to be sensitive to).
+
+A method named `refinecam(<method>)` is RefineCAM over `layers=`: `<method>`'s
+maps at each of those layers multiplied (`combine="product"`), evaluated with
+every metric beside the single-layer methods (which take `layer=`); its
+randomization check re-initialises every layer after the first of `layers`.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import numpy as np
 
 from ..api.batch import explain_batch
 from ..api.explainer import Explainer
-from ..methods import class_methods
+from ..methods import class_methods, get_method
+from ..methods.fusion import PRODUCT
 from .complexity import complexity, sparseness
 from .faithfulness import average_drop_increase, deletion, insertion
 from .localization import energy_pointing_game, pointing_game
@@ -28,6 +34,9 @@ from .sanity import randomization_check
 
 RANDOM = "random"
 """The pseudo-method of uniformly random heatmaps, the chance level."""
+
+REFINECAM = "refinecam"
+"""`refinecam(<method>)`: RefineCAM of `<method>` over `evaluate`'s `layers=`."""
 
 
 @dataclass
@@ -67,6 +76,7 @@ def evaluate(
     targets: np.ndarray | None = None,
     masks: np.ndarray | None = None,
     layer=None,
+    layers=None,
     steps: int = 16,
     baseline: str = "blur",
     randomization_images: int = 8,
@@ -80,10 +90,13 @@ def evaluate(
         model: a Keras model with a (batch, classes) output.
         images: (N, H, W, C) inputs.
         methods: method names, as for `Explainer`; `None` for every registered
-            method (users' own included).
+            method (users' own included). `"refinecam(gradcam++)"` (any
+            method in the brackets) is RefineCAM over `layers`.
         targets: (N,) class ids to explain; the predictions when `None`.
         masks: (N, H, W) bool object masks; localization is skipped without them.
-        layer: the layer to explain, as for `Explainer`.
+        layer: the layer the single-layer methods explain, as for `Explainer`.
+        layers: the layers RefineCAM's rows combine, as `Explainer`'s `layers=`;
+            needed by them, and only by them.
         steps, baseline: of the deletion and insertion curves.
         randomization_images: images used by the randomization check.
         seed: seed of the random heatmaps, the randomization, ROAD's noise and
@@ -92,13 +105,14 @@ def evaluate(
         sensitivity_samples: perturbations per image of max-sensitivity.
     """
     methods = class_methods() if methods is None else list(methods)
+    options = check_methods(methods, layer, layers)
     if targets is None:
         targets = np.argmax(np.asarray(model.predict(images, verbose=0)), axis=-1)
     targets = np.asarray(targets)
     rows, deletions, insertions, roads = [], {}, {}, {}
     for name in list(methods) + [RANDOM]:
         start = time.perf_counter()
-        heatmaps = _heatmaps(model, images, targets, name, layer, seed)
+        heatmaps = _heatmaps(model, images, targets, options.get(name), layer, seed)
         seconds = (time.perf_counter() - start) / len(images)
         deletions[name] = deletion(model, images, heatmaps, targets, baseline, steps)
         insertions[name] = insertion(model, images, heatmaps, targets, baseline, steps)
@@ -107,9 +121,9 @@ def evaluate(
         check = sensitivity = None
         if name != RANDOM:
             check = randomization_check(
-                model, images[:randomization_images], method=name, layer=layer, seed=seed
+                model, images[:randomization_images], seed=seed, **options[name]
             )
-            explainer = Explainer(model, layer=layer, method=name)
+            explainer = Explainer(model, **options[name])
             sensitivity = float(
                 np.nanmean(
                     max_sensitivity(
@@ -142,6 +156,35 @@ def evaluate(
             )
         )
     return Evaluation(rows, deletions, insertions, roads)
+
+
+def check_methods(methods, layer, layers) -> dict[str, dict]:
+    """Each method's `Explainer` options (method, layer or layers, combine), by name.
+
+    Raises:
+        ValueError: an unknown method (`get_method`'s error), a RefineCAM row
+            without `layers`, or `layers` without a RefineCAM row.
+    """
+    options = {}
+    for name in methods:
+        base = _refined(name)
+        if base is None:
+            get_method(name)
+            options[name] = {"method": name, "layer": layer}
+            continue
+        get_method(base)
+        if layers is None:
+            raise ValueError(
+                f"{name} combines the maps of several layers: pass them as layers=[...]. "
+                f"Received: layers=None"
+            )
+        options[name] = {"method": base, "layers": layers, "combine": PRODUCT}
+    if layers is not None and not any(_refined(name) for name in methods):
+        raise ValueError(
+            f"layers= is for RefineCAM's rows, methods named {REFINECAM}(<method>); the "
+            f"other methods take layer=. Received: layers={layers!r} with methods={methods!r}"
+        )
+    return options
 
 
 def format_table(evaluation: Evaluation) -> str:
@@ -237,12 +280,28 @@ def plot_curves(evaluation: Evaluation):
     return figure
 
 
-def _heatmaps(model, images, targets, name, layer, seed) -> np.ndarray:
-    if name == RANDOM:
+def _heatmaps(model, images, targets, options, layer, seed) -> np.ndarray:
+    if options is None:  # random maps at the single-layer methods' grid
         explainer = Explainer(model, layer=layer)
         shape = explainer(images[:1]).heatmaps.shape[2:]
         return np.random.default_rng(seed).uniform(size=(len(images),) + shape)
-    return explain_batch(model, images, targets=targets, layer=layer, method=name).heatmaps[:, 0]
+    return explain_batch(model, images, targets=targets, **options).heatmaps[:, 0]
+
+
+def _refined(name) -> str | None:
+    """The method in the brackets of `refinecam(<method>)`; `None` for another name."""
+    if not isinstance(name, str):
+        return None
+    text = name.strip().lower()
+    if text.startswith(f"{REFINECAM}(") and text.endswith(")"):
+        return text[len(REFINECAM) + 1 : -1].strip()
+    if text == REFINECAM:
+        raise ValueError(
+            f"{REFINECAM} refines another method's maps: name it, e.g. "
+            f"methods=['{REFINECAM}(gradcam++)'] as pytorch-grad-cam's RefineCAM. "
+            f"Received: {name!r}"
+        )
+    return None
 
 
 def _number(value) -> str:
