@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -133,8 +134,12 @@ def explain_batch(
             f"targets as an array must have one row per image: {done} images, "
             f"{len(targets)} rows. Received: targets.shape={targets.shape}"
         )
+    width = max(p.heatmaps.shape[1] for p in parts)
+    parts = [_widened(p, width) for p in parts]
     joined = {field: _concatenate([getattr(p, field) for p in parts]) for field in _ARRAYS}
-    joined |= {field: getattr(parts[0], field) for field in _ALIKE}
+    joined["input_size"] = parts[0].input_size
+    if parts[0].layers is not None:  # a detector's levels: those any batch read
+        joined["layers"] = list(dict.fromkeys(name for p in parts for name in p.layers or ()))
     return Maps(**joined)
 
 
@@ -142,6 +147,30 @@ _ALIKE = ("layers", "input_size")
 """The fields of `Maps` that every batch shares (a detector's levels, its input size)."""
 
 _ARRAYS = tuple(field for field in Maps.__dataclass_fields__ if field not in _ALIKE)
+
+
+def _widened(maps: Maps, width: int) -> Maps:
+    """`maps` with `width` targets: a detector's batches find different numbers of
+    detections, and the slots added are padded as an image's missing ones are
+    (heatmap 0, target -1, score, box and confidence NaN)."""
+    missing = width - maps.heatmaps.shape[1]
+    if missing == 0:
+        return maps
+
+    def pad(array, fill):
+        if array is None:
+            return None
+        shape = (array.shape[0], missing, *array.shape[2:])
+        return np.concatenate([array, np.full(shape, fill, array.dtype)], axis=1)
+
+    return replace(
+        maps,
+        heatmaps=pad(maps.heatmaps, 0.0),
+        targets=pad(maps.targets, -1),
+        scores=pad(maps.scores, np.nan),
+        boxes=pad(maps.boxes, np.nan),
+        confidences=pad(maps.confidences, np.nan),
+    )
 
 
 def _concatenate(parts: list):

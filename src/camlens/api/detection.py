@@ -25,9 +25,10 @@ from ..model.boxes import iou, to_yxyx
 from ..model.detectors import Detector, Level, detector_of
 from ..model.inputs import ModelInputs, as_model_inputs
 from ..probe import OUTPUT, probe_for
-from ..probe.plan import DETECTION, Slot, TargetPlan
+from ..probe.plan import CALLABLE, DETECTION, Slot, TargetPlan
 from ..resize import upsample
 from ..targets import Box, Detections
+from .detection_scores import IouAndConfidence
 from .results import Maps
 
 
@@ -58,12 +59,15 @@ class Picked:
         classes: (N, K) the class explained.
         boxes: (N, K, 4) its box, yxyx input pixels.
         valid: (N, K) False where an image has fewer detections than others.
+        requested: per target, the (N, 4) yxyx box of a `Box` scored by IoU +
+            confidence, else `None`.
     """
 
     rows: np.ndarray
     classes: np.ndarray
     boxes: np.ndarray
     valid: np.ndarray
+    requested: list
 
 
 def explain_detections(explainer, prepared, targets, pad_to: int | None = None) -> Maps:
@@ -95,12 +99,7 @@ def explain_detections(explainer, prepared, targets, pad_to: int | None = None) 
     boxes = detector.decoded_boxes(model, outputs, images.shape[1:])
     picked = pick(targets, detector, model, outputs, images, boxes)
     count, width = picked.rows.shape
-    plan = TargetPlan(
-        slots=(Slot(DETECTION, detector.classes),) * width,
-        ids=picked.classes.astype(np.int32),
-        masks=tuple(picked.rows[:, k].astype(np.int32) for k in range(width)),
-        callables=(None,) * width,
-    )
+    plan = _plan(picked, detector, model, images.shape[1:])
     levels = (
         [] if explainer.layer_given else detector.levels(model, explainer.inspection_for(batch))
     )
@@ -113,7 +112,7 @@ def explain_detections(explainer, prepared, targets, pad_to: int | None = None) 
         maps = _maps_at_levels(variant, batch, plan, picked, levels, pad_to)
     invalid = ~picked.valid
     maps.heatmaps[invalid] = 0.0
-    maps.targets = np.where(invalid, -1, maps.targets)
+    maps.targets = np.where(invalid, -1, picked.classes)
     maps.scores = np.where(invalid, np.nan, maps.scores)
     maps.boxes = np.where(invalid[..., None], np.nan, picked.boxes)
     probabilities = detector.confidences(model, detector.class_scores(outputs))
@@ -141,6 +140,7 @@ def pick(targets, detector: Detector, model, outputs, images: np.ndarray, boxes)
     count, (height, width) = len(images), images.shape[1:3]
     own = None
     columns = []  # per target: rows, classes, valid, each (N, width)
+    requested: list = []
     for item in items:
         if isinstance(item, Box):
             matches = [
@@ -148,6 +148,8 @@ def pick(targets, detector: Detector, model, outputs, images: np.ndarray, boxes)
             ]
             matched = np.array(matches, np.int64).reshape(count, 2)
             columns.append((matched[:, :1], matched[:, 1:], None))
+            box = to_yxyx(item.box, item.box_format, height, width)
+            requested.append(np.tile(box, (count, 1)) if item.score != "logit" else None)
             continue
         if item is not None and not isinstance(item, Detections):
             raise ValueError(
@@ -157,13 +159,39 @@ def pick(targets, detector: Detector, model, outputs, images: np.ndarray, boxes)
             )
         own = own or detector.own_detections(model, outputs, images, boxes)
         columns.append(_detections(item or Detections(), own))
+        requested += [None] * columns[-1][0].shape[1]
     rows = np.concatenate([c[0] for c in columns], axis=1).astype(np.int64)
     classes = np.concatenate([c[1] for c in columns], axis=1).astype(np.int64)
     valid = np.concatenate(
         [np.ones(c[0].shape, bool) if c[2] is None else c[2] for c in columns], axis=1
     )
     picked_boxes = np.take_along_axis(boxes, rows[..., None], axis=1)
-    return Picked(rows, classes, picked_boxes, valid)
+    return Picked(rows, classes, picked_boxes, valid, requested)
+
+
+def _plan(picked: Picked, detector: Detector, model, image_shape: tuple) -> TargetPlan:
+    """The probe's plan: a `DETECTION` slot per target (its row's class logit), or
+    a callable one for a `Box` scored by IoU + confidence."""
+    width = picked.rows.shape[1]
+    slots: list = []
+    masks: list = []
+    callables: list = []
+    for k, box in enumerate(picked.requested):
+        if box is None:
+            slots.append(Slot(DETECTION, detector.classes))
+            masks.append(picked.rows[:, k].astype(np.int32))
+            callables.append(None)
+        else:
+            slots.append(Slot(CALLABLE))
+            masks.append(None)
+            rows, classes = picked.rows[:, k], picked.classes[:, k]
+            callables.append(IouAndConfidence(detector, model, image_shape, rows, classes, box))
+    return TargetPlan(
+        slots=tuple(slots),
+        ids=picked.classes.astype(np.int32).reshape(len(picked.rows), width),
+        masks=tuple(masks),
+        callables=tuple(callables),
+    )
 
 
 def _match(box: Box, boxes, scores, detector: Detector, height: int, width: int):

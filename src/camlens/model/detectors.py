@@ -45,7 +45,8 @@ class DetectionHead:
             fractions of the image).
         decode: `None` when the box output holds boxes, or
             `decode(raw, image_shape) -> boxes (N, R, 4)` in `box_format`,
-            written with `keras.ops` (camlens runs it on numpy arrays).
+            written with `keras.ops`, on tensors (a `Box` scored by
+            IoU + confidence differentiates through it).
         activation: how class scores become confidences: `"sigmoid"` (one per
             class), `"softmax"`, or `None` (they are confidences already).
         iou_threshold: camlens's non-max suppression for `targets=None`: a
@@ -143,41 +144,53 @@ class Detector:
             outputs: the model's outputs (numpy), as it returns them.
             image_shape: `(H, W, C)` of the model's input.
         """
-        raw = np.asarray(keras.tree.flatten(outputs)[self.boxes], np.float32)
+        raw = keras.ops.convert_to_tensor(keras.tree.flatten(outputs)[self.boxes], "float32")
+        boxes = self.decode(model, raw, image_shape)
+        return np.asarray(keras.ops.convert_to_numpy(boxes), np.float64)
+
+    def decode(self, model, raw, image_shape: tuple):
+        """`decoded_boxes` in `keras.ops`, differentiable: `raw` (N, R, 4) the box
+        output as a tensor, the boxes a float32 tensor (N, R, 4)."""
         height, width = image_shape[:2]
+        raw = keras.ops.cast(raw, "float32")
         if self.family == "RetinaNet":
-            anchors = _anchors(model, image_shape)
+            anchors = np.concatenate(list(_anchors(model, image_shape).values()))
             boxes = keras.utils.bounding_boxes.decode_deltas_to_boxes(
-                anchors=keras.ops.convert_to_tensor(np.concatenate(list(anchors.values()))),
-                boxes_delta=keras.ops.convert_to_tensor(raw),
+                anchors=keras.ops.convert_to_tensor(anchors, "float32"),
+                boxes_delta=raw,
                 anchor_format=model.anchor_generator.bounding_box_format,
                 box_format=model.bounding_box_format,
                 encoded_format="center_xywh",
                 image_shape=image_shape,
             )
-            return to_yxyx(
-                keras.ops.convert_to_numpy(boxes), model.bounding_box_format, *image_shape[:2]
-            )
-        if self.family == "D-FINE":  # queries predict (cx, cy, w, h) as fractions
-            scaled = raw * np.asarray([width, height, width, height], np.float32)
-            return to_yxyx(scaled, "center_xywh", height, width)
-        assert self.head is not None, "a detector of one's own has its head"
-        if self.head.decode is not None:
-            raw = keras.ops.convert_to_numpy(
-                self.head.decode(keras.ops.convert_to_tensor(raw), image_shape)
-            )
-        return to_yxyx(raw, self.head.box_format, height, width)
+            box_format = model.bounding_box_format
+        elif self.family == "D-FINE":  # queries predict (cx, cy, w, h) as fractions
+            boxes = raw * np.asarray([width, height, width, height], np.float32)
+            box_format = "center_xywh"
+        else:
+            assert self.head is not None, "a detector of one's own has its head"
+            boxes = raw if self.head.decode is None else self.head.decode(raw, image_shape)
+            box_format = self.head.box_format
+        if box_format == "yxyx":
+            return keras.ops.cast(boxes, "float32")
+        return keras.utils.bounding_boxes.convert_format(
+            boxes, source=box_format, target="yxyx", height=height, width=width
+        )
 
     def class_scores(self, outputs) -> np.ndarray:
         """(N, R, classes) the class scores of every prediction, as the model outputs them."""
         return np.asarray(keras.tree.flatten(outputs)[self.classes], np.float64)
 
+    def activation(self, model) -> str | None:
+        """How the class scores become confidences: `"sigmoid"`, `"softmax"` or `None`."""
+        if self.head is not None:
+            return self.head.activation
+        decoder = getattr(model, "prediction_decoder", None)
+        return "sigmoid" if getattr(decoder, "from_logits", True) else None
+
     def confidences(self, model, scores: np.ndarray) -> np.ndarray:
         """(N, R, classes) the class confidences (probabilities) of `scores`."""
-        activation = self.head.activation if self.head is not None else "sigmoid"
-        decoder = getattr(model, "prediction_decoder", None)
-        if self.head is None and not getattr(decoder, "from_logits", True):
-            activation = None
+        activation = self.activation(model)
         if activation == "sigmoid":
             return 1 / (1 + np.exp(-scores))
         if activation == "softmax":

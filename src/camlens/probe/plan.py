@@ -86,11 +86,18 @@ class TargetPlan:
     callables: tuple
 
     def rows(self, index) -> TargetPlan:
-        """The plan for the images `index` (a slice or an index array)."""
+        """The plan for the images `index` (a slice or an index array).
+
+        A callable target that holds data per image (a `Box`'s IoU and
+        confidence) has a `for_rows(index)` giving its own for those images.
+        """
         return replace(
             self,
             ids=self.ids[index],
             masks=tuple(None if m is None else m[index] for m in self.masks),
+            callables=tuple(
+                f.for_rows(index) if hasattr(f, "for_rows") else f for f in self.callables
+            ),
         )
 
     def extended(self, slots: tuple) -> TargetPlan:

@@ -8,7 +8,10 @@ import numpy as np
 
 from ..checks import BOX_FORMATS, check_box_format, check_class_id, is_integer
 
-__all__ = ["BOX_FORMATS", "Box", "Detections"]
+__all__ = ["BOX_FORMATS", "BOX_SCORES", "Box", "Detections"]
+
+BOX_SCORES = ("logit", "iou+confidence")
+"""What a `Box`'s map explains: the class logit (ODAM), or IoU + confidence."""
 
 
 class Box:
@@ -17,9 +20,12 @@ class Box:
     Among the detector's raw predictions (RetinaNet's anchors, D-FINE's
     queries, the rows of a `camlens.DetectionHead`), decoded to boxes the way
     the model decodes them, the one of highest IoU with `box`, at least `iou`,
-    whose top class is `class_id` (any class when `None`); its score is that
+    whose top class is `class_id` (any class when `None`). Its score is that
     prediction's class score before any sigmoid or softmax, the logit of
-    `class_id` or of its top class (ODAM, Zhao & Chan, ICLR 2023).
+    `class_id` or of its top class (ODAM, Zhao & Chan, ICLR 2023); or, with
+    `score="iou+confidence"`, the IoU of the prediction's decoded box with
+    `box` plus its confidence in the class (pytorch-grad-cam's box score
+    target): the map then also shows what placed the box.
 
     Args:
         box: 4 numbers, in input pixels (the model's input, after any
@@ -30,6 +36,9 @@ class Box:
         box_format: `"yxyx"` (top, left, bottom, right) by default, or another
             of `BOX_FORMATS` (Keras's names: absolute ones in input pixels,
             `rel_` ones as fractions of the image's height and width).
+        score: `"logit"` or `"iou+confidence"` (see above); the latter needs a
+            method whose map comes from gradients or plain forward passes
+            (not Shapley-CAM's second derivatives).
 
     Example:
         >>> camlens.Explainer(detector)(image, targets=Box([20, 30, 60, 90], class_id=2))
@@ -39,8 +48,16 @@ class Box:
     class_id: int | None
     iou: float
     box_format: str
+    score: str
 
-    def __init__(self, box, class_id=None, iou: float = 0.5, box_format: str = "yxyx"):
+    def __init__(
+        self,
+        box,
+        class_id=None,
+        iou: float = 0.5,
+        box_format: str = "yxyx",
+        score: str = "logit",
+    ):
         values = np.asarray(box, dtype=np.float64) if _is_numeric(box) else None
         if values is None or values.shape != (4,):
             raise ValueError(f"Box(box) must be 4 numbers. Received: box={box!r}")
@@ -52,16 +69,20 @@ class Box:
             raise ValueError(f"Box(iou) must be a number in (0, 1]. Received: iou={iou!r}")
         self.iou = float(iou)
         self.box_format = check_box_format(box_format, "Box(box_format)")
+        if score not in BOX_SCORES:
+            raise ValueError(f"Box(score) must be one of {BOX_SCORES}. Received: score={score!r}")
+        self.score = score
 
     @property
     def name(self) -> str:
         what = "top class" if self.class_id is None else f"class {self.class_id}"
-        return f"{what} in box {_numbers(self.box)} ({self.box_format})"
+        scored = "" if self.score == "logit" else f", {self.score}"
+        return f"{what} in box {_numbers(self.box)} ({self.box_format}{scored})"
 
     def __repr__(self) -> str:
         return (
             f"Box({_numbers(self.box)}, class_id={self.class_id}, iou={self.iou}, "
-            f"box_format={self.box_format!r})"
+            f"box_format={self.box_format!r}, score={self.score!r})"
         )
 
 
