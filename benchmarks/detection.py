@@ -67,36 +67,6 @@ def retinanet():
     return detector
 
 
-def compiled_forward(model):
-    """The detector's inference pass, compiled as `models.compiled_forward`, its dict
-    of outputs as numpy."""
-    name = bench.backend()
-    to_numpy = partial(keras.tree.map_structure, keras.ops.convert_to_numpy)
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        function = tf.function(lambda x: model(x, training=False))
-        return lambda x: to_numpy(function(x))
-    if name == "jax":
-        import jax
-
-        trainable = [v.value for v in model.trainable_variables]
-        non_trainable = [v.value for v in model.non_trainable_variables]
-
-        @jax.jit
-        def function(trainable, non_trainable, x):
-            return model.stateless_call(trainable, non_trainable, x, training=False)[0]
-
-        return lambda x: to_numpy(function(trainable, non_trainable, x))
-    import torch
-
-    def forward(x):
-        with torch.no_grad():
-            return to_numpy(model(x, training=False))
-
-    return forward
-
-
 def main() -> None:
     parser = bench.argument_parser(__doc__, quick="few rounds", full=None, models={"retinanet": 0})
     parser.add_argument("--budget", type=float, default=60.0, help="seconds of rounds per row")
@@ -108,7 +78,7 @@ def main() -> None:
     )
     print(f"load average before: {os.getloadavg()[0]:.2f}\n")
     detector = retinanet()
-    forward = compiled_forward(detector)
+    forward = bench.compiled_forward(detector)
     explainer = camlens.Explainer(detector)
     print(bench.table(HEADERS, []), flush=True)
     for batch in (1, 8):

@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -164,18 +165,20 @@ def random_images(
 
 
 def compiled_forward(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
-    """The model's inference pass, compiled the backend's usual way, numpy in and out.
+    """The model's inference pass, compiled the backend's usual way, numpy in and out
+    (a model of several outputs: the same structure of numpy arrays).
 
     TensorFlow: `tf.function(lambda x: model(x, training=False))`; JAX: `jax.jit`
     over `model.stateless_call(trainable, non_trainable, x, training=False)`;
     torch: `model(x, training=False)` under `torch.no_grad()` (no compile step).
     """
     name = backend()
+    to_numpy = partial(keras.tree.map_structure, keras.ops.convert_to_numpy)
     if name == "tensorflow":
         import tensorflow as tf
 
         function = tf.function(lambda x: model(x, training=False))
-        return lambda x: function(x).numpy()
+        return lambda x: to_numpy(function(x))
     if name == "jax":
         import jax
 
@@ -186,13 +189,13 @@ def compiled_forward(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
         def function(trainable, non_trainable, x):
             return model.stateless_call(trainable, non_trainable, x, training=False)[0]
 
-        return lambda x: np.asarray(function(trainable, non_trainable, x))
+        return lambda x: to_numpy(function(trainable, non_trainable, x))
     if name == "torch":
         import torch
 
         def forward(x):
             with torch.no_grad():
-                return keras.ops.convert_to_numpy(model(x, training=False))
+                return to_numpy(model(x, training=False))
 
         return forward
     raise RuntimeError(f"Unsupported backend {name!r}")

@@ -6,40 +6,17 @@ import pytest
 
 import camlens
 from camlens.targets import Region
+from support import dense
 from support.hub import gradcam, gradient, images
 
 keras_hub = pytest.importorskip("keras_hub")
 
-SIZE = 32
-CLASSES = 3
+SIZE, CLASSES = dense.SIZE, dense.CLASSES
 
 
 @pytest.fixture(scope="module")
 def segmenter():
-    return small_deeplab()
-
-
-def small_deeplab():
-    keras.utils.set_random_seed(0)
-    encoder = keras_hub.models.ResNetBackbone(
-        input_conv_filters=[64],
-        input_conv_kernel_sizes=[3],
-        stackwise_num_filters=[64, 64],
-        stackwise_num_blocks=[1, 1],
-        stackwise_num_strides=[1, 2],
-        block_type="basic_block",
-        image_shape=(SIZE, SIZE, 3),
-    )
-    backbone = keras_hub.models.DeepLabV3Backbone(
-        image_encoder=encoder,
-        spatial_pyramid_pooling_key="P3",
-        upsampling_size=2,
-        dilation_rates=[1, 2],
-        low_level_feature_key="P2",
-        projection_filters=8,
-        image_shape=(SIZE, SIZE, 3),
-    )
-    return keras_hub.models.DeepLabV3ImageSegmenter(backbone=backbone, num_classes=CLASSES)
+    return dense.deeplab()
 
 
 def test_region_on_deeplab_matches_segmentation_gradcam(segmenter):
@@ -47,15 +24,13 @@ def test_region_on_deeplab_matches_segmentation_gradcam(segmenter):
     mask = np.zeros((SIZE, SIZE), bool)
     mask[4:20, 8:24] = True
     # signed maps: with random weights a ReLU'd map can be all 0 for a class
-    maps = camlens.Explainer(segmenter, layer="deep_lab_v3_backbone", relu=False)(
+    maps = camlens.Explainer(segmenter, layer=segmenter.backbone.name, relu=False)(
         x, targets=[Region(1, mask)]
     )
 
     # training=False as model.predict: keras-hub's segmenter called without it
     # gives other outputs (by 2.4 to 2.9 here)
-    features = keras.ops.convert_to_numpy(
-        segmenter.get_layer("deep_lab_v3_backbone")(x, training=False)
-    )
+    features = keras.ops.convert_to_numpy(segmenter.backbone(x, training=False))
     head = segmenter.get_layer("segmentation_output")
     weights = keras.ops.convert_to_tensor(mask.astype("float32"))
     assert maps.heatmaps.shape == (2, 1, SIZE, SIZE)

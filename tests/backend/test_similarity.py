@@ -11,6 +11,7 @@ import pytest
 
 import camlens
 from camlens.targets import Similarity
+from support import families
 from support.hub import gradcam, gradient, images
 
 SIZE = 16
@@ -86,18 +87,8 @@ def test_a_reference_image_is_compared_by_its_embedding(cnn):
 @pytest.fixture(scope="module")
 def dinov2():
     """DINOv2 with four register tokens, headless (its output: the tokens)."""
-    keras_hub = pytest.importorskip("keras_hub")
-    keras.utils.set_random_seed(0)
-    return keras_hub.models.DINOV2Backbone(
-        patch_size=14,
-        num_layers=2,
-        hidden_dim=32,
-        num_heads=2,
-        intermediate_dim=64,
-        num_register_tokens=4,
-        image_shape=(56, 56, 3),
-        position_embedding_shape=(56, 56, 3),
-    )
+    pytest.importorskip("keras_hub")
+    return families.dinov2(hidden_dim=32, register_tokens=4)
 
 
 def _dinov2_reference(backbone, x, reference, pooled, at: int):

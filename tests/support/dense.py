@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from support import families
+
 SIZE = 32
 CLASSES = 3
 
@@ -17,17 +19,7 @@ def segformer():
     import keras_hub
 
     keras.utils.set_random_seed(0)
-    encoder = keras_hub.models.MiTBackbone(
-        layerwise_depths=[1, 1],
-        num_layers=2,
-        layerwise_num_heads=[1, 2],
-        layerwise_sr_ratios=[2, 1],
-        max_drop_path_rate=0.0,
-        layerwise_patch_sizes=[7, 3],
-        layerwise_strides=[4, 2],
-        hidden_dims=[8, 16],
-        image_shape=(SIZE, SIZE, 3),
-    )
+    encoder = families.mit_backbone(SIZE)
     backbone = keras_hub.models.SegFormerBackbone(image_encoder=encoder, projection_filters=8)
     return keras_hub.models.SegFormerImageSegmenter(backbone=backbone, num_classes=CLASSES)
 
@@ -96,16 +88,7 @@ def depth_anything():
     """A DepthAnything depth estimator on a two-block DINOv2 (a 4x4 patch grid)."""
     import keras_hub
 
-    keras.utils.set_random_seed(0)
-    encoder = keras_hub.models.DINOV2Backbone(
-        patch_size=14,
-        num_layers=2,
-        hidden_dim=16,
-        num_heads=2,
-        intermediate_dim=32,
-        image_shape=(56, 56, 3),
-        position_embedding_shape=(56, 56, 3),
-    )
+    encoder = families.dinov2(hidden_dim=16)
     backbone = keras_hub.models.DepthAnythingBackbone(
         image_encoder=encoder,
         reassemble_factors=[2, 1],

@@ -15,18 +15,7 @@ def classifier(family: str, size: int = 32):
     keras.utils.set_random_seed(0)
     shape = (size, size, 3)
     if family == "mit":
-        backbone = models.MiTBackbone(
-            layerwise_depths=[1, 1],
-            num_layers=2,
-            layerwise_num_heads=[1, 2],
-            layerwise_sr_ratios=[2, 1],
-            max_drop_path_rate=0.0,
-            layerwise_patch_sizes=[7, 3],
-            layerwise_strides=[4, 2],
-            hidden_dims=[8, 16],
-            image_shape=shape,
-        )
-        return models.MiTImageClassifier(backbone, num_classes=CLASSES)
+        return models.MiTImageClassifier(mit_backbone(size), num_classes=CLASSES)
     if family == "hgnetv2":
         backbone = models.HGNetV2Backbone(
             depths=[1, 1],
@@ -79,6 +68,40 @@ def classifier(family: str, size: int = 32):
         )
         return models.MobileNetV5ImageClassifier(backbone, num_classes=CLASSES)
     raise ValueError(f"unknown family {family!r}")
+
+
+def mit_backbone(size: int = 32):
+    """A two-stage MiT (SegFormer's encoder), unseeded: its caller seeds."""
+    import keras_hub
+
+    return keras_hub.models.MiTBackbone(
+        layerwise_depths=[1, 1],
+        num_layers=2,
+        layerwise_num_heads=[1, 2],
+        layerwise_sr_ratios=[2, 1],
+        max_drop_path_rate=0.0,
+        layerwise_patch_sizes=[7, 3],
+        layerwise_strides=[4, 2],
+        hidden_dims=[8, 16],
+        image_shape=(size, size, 3),
+    )
+
+
+def dinov2(hidden_dim: int = 32, register_tokens: int = 0, size: int = 56):
+    """A headless two-block DINOv2 on a 4x4 grid of 14 px patches (56 px), seeded."""
+    import keras_hub
+
+    keras.utils.set_random_seed(0)
+    return keras_hub.models.DINOV2Backbone(
+        patch_size=14,
+        num_layers=2,
+        hidden_dim=hidden_dim,
+        num_heads=2,
+        intermediate_dim=2 * hidden_dim,
+        num_register_tokens=register_tokens,
+        image_shape=(size, size, 3),
+        position_embedding_shape=(size, size, 3),
+    )
 
 
 def dinov3(size: int = 32):
