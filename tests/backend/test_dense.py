@@ -175,3 +175,32 @@ def test_bad_regions_on_dense_outputs_get_clear_errors():
     flat = keras.Sequential([inputs, keras.layers.Conv2D(2, 3), keras.layers.Flatten()])
     with pytest.raises(ValueError, match="dense output"):
         camlens.Explainer(flat)(x, targets=Region(mask=np.ones((SIZE, SIZE), bool)))
+
+
+def test_depth_anythings_neck_gives_the_fused_map_its_head_reads():
+    """`layer="neck", output_index=-1`: the neck returns its fused maps as a list; the
+    last, the one the depth head reads (head_in_index=-1), is finer than the patches."""
+    model = dense.depth_anything()
+    backbone = model.backbone
+    x = images((56, 56, 3), count=1, seed=4)
+    depth = keras.ops.convert_to_numpy(model(x)["depths"])[0, ..., 0]
+    mask = depth > np.median(depth)
+    maps = camlens.Explainer(model, layer="neck", output_index=-1, relu=False)(
+        x, targets=Output("depths", Region(mask=mask))
+    )
+    stages = backbone.feature_extractor({"images": x})
+    fused = backbone.neck([stages["stage1"], stages["stage2"]])
+    coarse, fine = (keras.ops.convert_to_numpy(t) for t in (fused[0], fused[-1]))
+    after = [model.get_layer(name) for name in ("output_activation", "multiplier", "depths")]
+
+    def score(features):
+        out = backbone.head([keras.ops.convert_to_tensor(coarse), features])
+        for layer in after:
+            out = layer(out)
+        return _region(out, mask, reduce="mean")
+
+    value, grads = gradient(score, fine)
+    assert fine.shape[1:3] == maps.heatmaps.shape[2:] and fine.shape[1] > 4  # finer than 4x4
+    expected = gradcam(fine[0], grads[0], relu=False)
+    np.testing.assert_allclose(maps.heatmaps[0, 0], expected, atol=1e-4)
+    assert maps.scores[0, 0] == pytest.approx(float(value), rel=1e-4)
