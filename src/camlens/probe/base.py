@@ -22,7 +22,7 @@ from ..model.channels import is_channels_first, to_model_layout
 from ..model.inspection import as_input_structure
 from ..model.slots import ModelInputs, inspect_inputs
 from .forward import LayerWatch, channels_kept, relu_sites
-from .plan import TargetPlan
+from .plan import ID, SIMILAR, TOP, TargetPlan
 from .scores import slot_scores
 
 OUTPUT = "output"
@@ -33,6 +33,14 @@ LOGIT = "logit"
 
 SCORES = (OUTPUT, LOGIT)
 """What `score=` may be."""
+
+OUTPUT_AND_LOGIT = "output+logit"
+"""The probe's own score kind for `run(logit_gradients=True)` on `OUTPUT`: one
+forward pass, the slots' scores read from the output, then the same slots read
+before the last activation, a second group of slots with its own backward pass."""
+
+CLASS_SLOTS = (TOP, ID, SIMILAR)
+"""The slot kinds whose score before the last activation is a class logit."""
 
 _UNKNOWN = object()
 
@@ -49,6 +57,9 @@ class ProbeResult:
         outputs: (N, ...) the model's output.
         targets: (N, K) int class id explained per slot, -1 for callable slots.
         scores: (N, K) the explained score per image and slot.
+        logit_gradients: (N, K, *activations.shape[1:]) the gradients of the same
+            slots' scores read before the model's last activation (the class
+            logits), when `run` was asked for them; else `None`.
     """
 
     activations: np.ndarray
@@ -56,6 +67,7 @@ class ProbeResult:
     outputs: Any
     targets: np.ndarray
     scores: np.ndarray
+    logit_gradients: np.ndarray | None = None
 
 
 class Probe:
@@ -92,6 +104,7 @@ class Probe:
         score: str = OUTPUT,
         gradients: bool = True,
         pad_to: int | None = None,
+        logit_gradients: bool = False,
     ) -> ProbeResult:
         """Activations, gradients and outputs for `batch` and the targets of `plan`.
 
@@ -107,6 +120,11 @@ class Probe:
                 is then `None`), for methods that use none.
             pad_to: run the computation on a batch repeated up to this size (the
                 shape it was compiled for) and return the first N rows only.
+            logit_gradients: also return the gradients of the class logits
+                (`ProbeResult.logit_gradients`; class slots only), from the same
+                forward pass: with `LOGIT` they are the gradients, with `OUTPUT`
+                a second backward pass (CRAFT's importance for the audit's
+                concepts, beside maps of the output).
 
         A callable target costs one more forward pass when gradients are taken:
         the callable runs outside the compiled function, on its outputs, and its
@@ -116,14 +134,22 @@ class Probe:
         batch, plan = padded(batch, plan, pad_to)
         extras, values = plan.masks, {}
         callables = [k for k, function in enumerate(plan.callables) if function is not None]
+        if logit_gradients:
+            _check_logit_gradients(plan, gradients)
         if gradients:
             extras, values = self._callable_extras(batch, plan, score)
         mode = "gradients" if gradients else "activations"
-        compiled = self._compiled_for(mode, score, plan.slots, batch)
+        fused = logit_gradients and score == OUTPUT
+        compiled = self._compiled_for(mode, OUTPUT_AND_LOGIT if fused else score, plan.slots, batch)
         arrays = compiled(fed(batch), plan.ids, extras)
         if not gradients:
             arrays = arrays[:1] + (None,) + arrays[1:]
         activations, grads, outputs, targets, scores = arrays
+        logits = grads if logit_gradients else None
+        if fused:  # the second group of slots: the same scores before the last activation
+            slots = len(plan.slots)
+            grads, logits = grads[:, :slots], grads[:, slots:]
+            targets, scores = targets[:, :slots], scores[:, :slots]
         for k in callables:
             if k not in values:
                 values[k] = self._callable_values(
@@ -139,6 +165,7 @@ class Probe:
             outputs=keras.tree.map_structure(lambda a: _to_numpy(a)[:count], outputs),
             targets=_to_numpy(targets)[:count],
             scores=scores[:count],
+            logit_gradients=None if logits is None else _to_numpy(logits)[:count],
         )
         return result
 
@@ -242,7 +269,7 @@ class Probe:
     def _compiled_for(self, mode: str, score: str, slots: tuple, batch):
         key = (mode, score, slots)
         with self._lock:
-            if score == LOGIT and self._logit_site is _UNKNOWN:
+            if score in (LOGIT, OUTPUT_AND_LOGIT) and self._logit_site is _UNKNOWN:
                 self._logit_site = inspect_inputs(self.model, batch).logit_site()
             compiled = self._compiled.get(key)
             if compiled is None:
@@ -313,8 +340,29 @@ class Probe:
             from (the output, or with `score=LOGIT` the scores before the last
             activation), the model's output, and the layer's activations.
         """
-        site = self._logit_site if score == LOGIT else None
+        site = self._logit_site if score in (LOGIT, OUTPUT_AND_LOGIT) else None
         return self._watch.forward(self.model, call, on_activations, site, gate)
+
+    @staticmethod
+    def gradient_scores(score: str, slots: tuple, classes, outputs, ids, extras):
+        """`slot_scores` of a pass with a backward part: for `OUTPUT_AND_LOGIT`,
+        (N, 2K) scores and targets, the slots read from the output, then from
+        `classes` (the scores before the last activation)."""
+        if score != OUTPUT_AND_LOGIT:
+            return slot_scores(slots, classes, outputs, ids, extras)
+        scores, targets = slot_scores(slots, outputs, outputs, ids, extras)
+        logits, logit_targets = slot_scores(slots, classes, outputs, ids, extras)
+        ops = keras.ops
+        return ops.concatenate([scores, logits], 1), ops.concatenate([targets, logit_targets], 1)
+
+
+def _check_logit_gradients(plan: TargetPlan, gradients: bool) -> None:
+    kinds = sorted({slot.kind for slot in plan.slots if slot.kind not in CLASS_SLOTS})
+    if kinds or not gradients:
+        raise ValueError(
+            "logit gradients are taken for class targets in a pass with gradients. "
+            f"Received: slot kinds {kinds}, gradients={gradients}"
+        )
 
 
 def rows(batch) -> int:

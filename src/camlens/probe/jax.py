@@ -42,7 +42,7 @@ class JaxProbe(Probe):
             classes, outputs, activations = self._stateless_forward(
                 values, batch, lambda a: a + delta, score
             )
-            scores, targets = slot_scores(slots, classes, outputs, ids, extras)
+            scores, targets = self.gradient_scores(score, slots, classes, outputs, ids, extras)
             return scores, (activations, outputs, targets)
 
         @jax.jit
