@@ -22,8 +22,8 @@ from ..model.channels import is_channels_first, to_model_layout
 from ..model.inspection import as_input_structure
 from ..model.slots import ModelInputs, inspect_inputs
 from .forward import LayerWatch, channels_kept, relu_sites
-from .plan import ID, SIMILAR, TOP, TargetPlan
-from .scores import slot_scores
+from .plan import TargetPlan, check_logit_slots
+from .scores import OUTPUT_AND_LOGIT, slot_scores
 
 OUTPUT = "output"
 """Explain the model's output (post-softmax for a model ending in softmax)."""
@@ -33,14 +33,6 @@ LOGIT = "logit"
 
 SCORES = (OUTPUT, LOGIT)
 """What `score=` may be."""
-
-OUTPUT_AND_LOGIT = "output+logit"
-"""The probe's own score kind for `run(logit_gradients=True)` on `OUTPUT`: one
-forward pass, the slots' scores read from the output, then the same slots read
-before the last activation, a second group of slots with its own backward pass."""
-
-CLASS_SLOTS = (TOP, ID, SIMILAR)
-"""The slot kinds whose score before the last activation is a class logit."""
 
 _UNKNOWN = object()
 
@@ -135,7 +127,7 @@ class Probe:
         extras, values = plan.masks, {}
         callables = [k for k, function in enumerate(plan.callables) if function is not None]
         if logit_gradients:
-            _check_logit_gradients(plan, gradients)
+            check_logit_slots(plan, gradients)
         if gradients:
             extras, values = self._callable_extras(batch, plan, score)
         mode = "gradients" if gradients else "activations"
@@ -342,27 +334,6 @@ class Probe:
         """
         site = self._logit_site if score in (LOGIT, OUTPUT_AND_LOGIT) else None
         return self._watch.forward(self.model, call, on_activations, site, gate)
-
-    @staticmethod
-    def gradient_scores(score: str, slots: tuple, classes, outputs, ids, extras):
-        """`slot_scores` of a pass with a backward part: for `OUTPUT_AND_LOGIT`,
-        (N, 2K) scores and targets, the slots read from the output, then from
-        `classes` (the scores before the last activation)."""
-        if score != OUTPUT_AND_LOGIT:
-            return slot_scores(slots, classes, outputs, ids, extras)
-        scores, targets = slot_scores(slots, outputs, outputs, ids, extras)
-        logits, logit_targets = slot_scores(slots, classes, outputs, ids, extras)
-        ops = keras.ops
-        return ops.concatenate([scores, logits], 1), ops.concatenate([targets, logit_targets], 1)
-
-
-def _check_logit_gradients(plan: TargetPlan, gradients: bool) -> None:
-    kinds = sorted({slot.kind for slot in plan.slots if slot.kind not in CLASS_SLOTS})
-    if kinds or not gradients:
-        raise ValueError(
-            "logit gradients are taken for class targets in a pass with gradients. "
-            f"Received: slot kinds {kinds}, gradients={gradients}"
-        )
 
 
 def rows(batch) -> int:

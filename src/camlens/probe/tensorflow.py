@@ -15,8 +15,8 @@ import tensorflow as tf
 
 from ..model.capture import capture
 from ..model.keras_internals import tensorflow_moments_site
-from .base import OUTPUT_AND_LOGIT, Probe, rows
-from .scores import slot_scores
+from .base import Probe, rows
+from .scores import OUTPUT_AND_LOGIT, gradient_scores, slot_scores
 
 
 class TensorFlowProbe(Probe):
@@ -52,7 +52,7 @@ class TensorFlowProbe(Probe):
                 classes, outputs, activations = self.forward(
                     lambda: self.call_model(batch), watch, score
                 )
-                scores, targets = self.gradient_scores(score, slots, classes, outputs, ids, extras)
+                scores, targets = gradient_scores(score, slots, classes, outputs, ids, extras)
                 totals = [tf.reduce_sum(scores[:, k]) for k in range(scores.shape[1])]
             gradients = [_gradient(tape, total, activations) for total in totals]
             return activations, tf.stack(gradients, axis=1), outputs, targets, scores

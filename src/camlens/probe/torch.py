@@ -12,7 +12,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .base import Probe
-from .scores import slot_scores
+from .scores import gradient_scores, slot_scores
 
 
 class TorchProbe(Probe):
@@ -29,7 +29,7 @@ class TorchProbe(Probe):
                 classes, outputs, activations = self.forward(
                     lambda: self.call_model(batch), _track_from_here, score
                 )
-                scores, targets = self.gradient_scores(score, slots, classes, outputs, ids, extras)
+                scores, targets = gradient_scores(score, slots, classes, outputs, ids, extras)
                 count = scores.shape[1]
                 gradients = [
                     self._gradient(scores[:, k].sum(), activations, k < count - 1)
