@@ -10,9 +10,10 @@ Usage:
   `camlens.demo.write_folder`, the shipped demo model: Grad-CAM of the top class at
   `last_conv`, 16 x 16 x 64). The two alternate `--passes` times after one warm-up
   each; the table gives the median wall time, images/s and the ratio. With
-  concepts the audit also runs one more probe pass per batch (the class logit's
-  gradient), stores the arrays, and learns the concepts at the end (two epochs of
-  `MiniBatchNMF` per class, then every image's coefficients).
+  concepts the maps' probe pass also takes the class logit's gradient (a second
+  backward pass over the same forward), the audit stores the arrays, and learns
+  the concepts at the end (two epochs of `MiniBatchNMF` per class, then every
+  image's coefficients).
 - `--mobilenet N`: the same pair on N 224 x 224 JPEG files with MobileNetV2 (seeded
   random weights, `models.py`), where the model's passes dominate.
 - peak memory: one fresh process per image count audits that many files with

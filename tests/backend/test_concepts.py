@@ -97,3 +97,40 @@ def test_concepts_refuse_what_they_cannot_describe(model):
     found = discover(model, images, np.zeros(8, int), concepts=2, layer="features")
     with pytest.raises(ValueError, match="class 1 has no learned concepts"):
         found.explain(model, images[:2], classes=np.array([0, 1]))
+
+
+def test_the_output_pass_also_gives_the_class_logit_gradients(model):
+    """One probe pass explaining the softmax output gives, besides the output's
+    gradients, the class logit's (what the audit's concepts weigh by): both
+    against their analytic values on conv -> global average -> dense -> softmax."""
+    from camlens import Explainer
+
+    images, labels = data(6, seed=4)
+    weights = np.asarray(model.get_layer("logits").get_weights()[0])  # (channels, classes)
+    probabilities = model.predict(images, verbose=0)
+    shape = (6, SIZE, SIZE, CHANNELS)
+    for targets in (labels, None):  # given classes, and each image's top prediction
+        explainer = Explainer(model, layer="features")
+        explainer.logit_gradients = True
+        _, result = explainer.probe_pass(explainer.prepare(images), targets, pad_to=8)
+        classes = probabilities.argmax(-1) if targets is None else labels
+        np.testing.assert_array_equal(result.targets[:, 0], classes)
+        # at every position: dz_c = w_c / (h w); d softmax_c = p_c (dz_c - sum_j p_j dz_j)
+        logit = weights.T[classes] / SIZE**2
+        chosen = probabilities[np.arange(6), classes][:, None]
+        output = chosen * (logit - probabilities @ weights.T / SIZE**2)
+        for found, expected in ((result.logit_gradients, logit), (result.gradients, output)):
+            assert found.shape == (6, 1) + shape[1:]
+            everywhere = np.broadcast_to(expected[:, None, None, :], shape)
+            np.testing.assert_allclose(found[:, 0], everywhere, rtol=1e-4, atol=1e-8)
+
+    # explaining the logit already, the logit gradients are the pass's own
+    explainer = Explainer(model, layer="features", score="logit")
+    explainer.logit_gradients = True
+    _, result = explainer.probe_pass(explainer.prepare(images), labels)
+    np.testing.assert_array_equal(result.logit_gradients, result.gradients)
+    # a method without a backward pass, or a target that is not a class, is refused
+    explainer = Explainer(model, layer="features", method="eigencam")
+    explainer.logit_gradients = True
+    with pytest.raises(ValueError, match="logit gradients are taken for class targets"):
+        explainer.probe_pass(explainer.prepare(images), labels)

@@ -234,6 +234,33 @@ def test_bad_arguments_name_themselves(model, demo, tmp_path):
         camlens.audit(model, folder, tmp_path / "x2", concepts=1000, progress=False)
 
 
+def test_concepts_are_the_same_whichever_pass_gives_their_arrays(demo, model, tmp_path):
+    """The concepts' activations and class-logit gradients come from the maps' own
+    pass (Grad-CAM of the output: a second group of slots; Grad-CAM++ explains the
+    logit: its own gradients) or, where the first method takes no gradients, from
+    a probe pass explaining the logit alone (tested against the analytic gradient
+    in tests/backend/test_concepts.py): the same concepts from all three."""
+    from camlens.audit.concept_results import read_concepts
+
+    folder, _ = demo
+    found = []
+    for methods in (("gradcam",), ("gradcam++",), ("eigencam",)):
+        out = tmp_path / methods[0]
+        options = dict(methods=methods, concepts=2, target="label", batch_size=8)
+        camlens.audit(model, folder / "labels.csv", out, progress=False, report=False, **options)
+        records = read_records(out).to_pandas().sort_values("index")
+        found.append((read_concepts(out)[1], np.stack(records["concepts"].dropna())))
+    (reference, coefficients), others = found[-1], found[:-1]
+    for per_class, theirs in others:
+        assert sorted(per_class) == sorted(reference)
+        for class_id, concepts in per_class.items():
+            assert concepts.strongest == reference[class_id].strongest
+            expected = reference[class_id]
+            np.testing.assert_allclose(concepts.importance, expected.importance, rtol=1e-4)
+            np.testing.assert_allclose(concepts.mean_maps, expected.mean_maps, rtol=1e-4)
+        np.testing.assert_allclose(theirs, coefficients, rtol=1e-4)
+
+
 def test_cli_audit_prints_the_summary(demo, tmp_path, capsys):
     folder, _ = demo
     status = main(

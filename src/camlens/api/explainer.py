@@ -190,6 +190,7 @@ class Explainer:
         layers = None if self.all_levels else layers
         self.detection_head = check_detection_head(detector)
         self.warns_blank, self.detection_similarities = True, None  # see `api.detection`
+        self.logit_gradients = False  # also the class logits', in `probe_pass` (concepts)
         self.layer_given = layer is not None or layers is not None
         """Whether the layer (or the list of `layers=`) was given rather than chosen."""
         self._layer = None

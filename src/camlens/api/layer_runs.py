@@ -38,8 +38,8 @@ def run_at(
     """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid.
 
     Args:
-        explainer: the `Explainer` whose model, score, output index and token
-            grid options are used.
+        explainer: the `Explainer` whose model, score, output index, token
+            grid options and `logit_gradients` are used.
         grid: the layer's layout when known (a candidate's), else found here.
 
     Returns:
@@ -48,7 +48,14 @@ def run_at(
     model, output_index, score = explainer.model, explainer.output_index, explainer.score
     token_grid, prefix_tokens = explainer.token_grid, explainer.prefix_tokens
     probe = probe_for(model, layer, output_index)
-    result = probe.run(batch.for_probe(), plan, score, gradients=gradients, pad_to=pad_to)
+    result = probe.run(
+        batch.for_probe(),
+        plan,
+        score,
+        gradients=gradients,
+        pad_to=pad_to,
+        logit_gradients=explainer.logit_gradients,
+    )
     if grid is None:
         shape = inspection.output_shape(layer, output_index)
         assert shape is not None and inspection.input_shape is not None, "the layer ran"
@@ -59,6 +66,8 @@ def run_at(
     result.activations = grid.apply(result.activations, token_axis=1)
     if result.gradients is not None:
         result.gradients = grid.apply(result.gradients, token_axis=2)
+    if result.logit_gradients is not None:
+        result.logit_gradients = grid.apply(result.logit_gradients, token_axis=2)
     return result, grid
 
 

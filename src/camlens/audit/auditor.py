@@ -58,8 +58,12 @@ class BatchAuditor:
             m: Explainer(model, layer=options.layer, method=m) for m in options.methods
         }
         self.overlay_dir = None if overlay_dir is None else Path(overlay_dir)
-        self.concept_probe = None
-        if options.concepts:
+        self.concept_probe = self.concept_explainer = None
+        first = next(iter(self.explainers.values()))
+        if options.concepts and first.method.gradients:  # the maps' pass gives the arrays
+            self.concept_explainer = first
+            first.logit_gradients = True
+        elif options.concepts:
             from ..concepts.passes import ConceptProbe
 
             self.concept_probe = ConceptProbe(model, layer=options.layer)
@@ -73,19 +77,21 @@ class BatchAuditor:
         labels = np.array([-1 if d.item.label is None else d.item.label for d in good])
         predicted: np.ndarray | None = None
         scores: np.ndarray | None = None
+        carried = None  # the concepts' (activations, logit gradients) from a maps pass
         for method, explainer in self.explainers.items():
             top = None
             for kind in self.kinds:
                 if kind == "top":
-                    top = heatmaps, targets, target_scores, outputs = self._maps(
-                        explainer, images, None
-                    )
+                    top = arrays = self._maps(explainer, images, None)
                     chosen = np.arange(len(good))
                 else:
                     chosen = np.flatnonzero(labels >= 0)
-                    heatmaps, targets, target_scores, outputs = self._label_maps(
+                    arrays = self._label_maps(
                         explainer, images[chosen], labels[chosen], top, chosen
                     )
+                heatmaps, targets, target_scores, outputs = arrays[:4]
+                if explainer is self.concept_explainer and kind == self.concept_kind:
+                    carried = arrays[4:]
                 if predicted is None and kind == "top":
                     predicted, scores = outputs.argmax(-1), outputs.max(-1)
                 elif predicted is None:
@@ -123,24 +129,35 @@ class BatchAuditor:
                     )
                     if self.overlay_dir is not None:
                         self._write_overlay(records[-1], _picture(good[n]), heatmaps[row])
-        if self.concept_probe is not None:
-            self._concept_arrays(records, good, images, labels, predicted)
+        if self.options.concepts:
+            self._concept_arrays(records, good, images, labels, predicted, carried)
         return records
 
-    def _concept_arrays(self, records, good, images, labels, predicted) -> None:
-        """One probe pass at the explained layer for the images of the concepts'
-        kind: their activations and class-logit gradients, put on their records."""
-        kind = concept_kind(self.options.target)
+    @property
+    def concept_kind(self) -> str:
+        return concept_kind(self.options.target)
+
+    def _concept_arrays(self, records, good, images, labels, predicted, carried) -> None:
+        """The activations and class-logit gradients at the explained layer of the
+        images of the concepts' kind, put on their records: from the maps' pass
+        (`carried`), else from a probe pass of their own."""
+        kind = self.concept_kind
         chosen = np.arange(len(good)) if kind == "top" else np.flatnonzero(labels >= 0)
         if not len(chosen):
             return
         classes = predicted[chosen] if kind == "top" else labels[chosen]
-        probe = self.concept_probe
-        assert probe is not None, "called only when concepts are asked for"
-        probe.settle(next(iter(self.explainers.values())).layer)
-        activations, gradients, _ = probe(
-            probe.prepare(images[chosen]), classes, pad_to=self.options.batch_size
-        )
+        if carried:
+            from ..concepts.passes import checked_activations
+
+            layer = next(iter(self.explainers.values())).layer
+            activations, gradients = checked_activations(carried[0], layer), carried[1]
+        else:
+            probe = self.concept_probe
+            assert probe is not None, "a probe of its own where no maps pass gives the arrays"
+            probe.settle(next(iter(self.explainers.values())).layer)
+            activations, gradients, _ = probe(
+                probe.prepare(images[chosen]), classes, pad_to=self.options.batch_size
+            )
         if activations.shape[-1] < self.options.concepts:
             raise ValueError(
                 f"concepts must be at most the explained layer's channels "
@@ -153,11 +170,19 @@ class BatchAuditor:
         """(heatmaps (n, h, w), targets (n,), scores (n,), outputs (n, C)) for the
         top prediction (`targets=None`) or one class id per image (n,); the probe
         runs at `batch_size` (the last image repeated), so that no new shape is
-        traced for a short batch."""
-        maps = explainer.explain_prepared(
-            explainer.prepare(images), targets, pad_to=self.options.batch_size
-        )
-        return maps.heatmaps[:, 0], maps.targets[:, 0], maps.scores[:, 0], maps.outputs
+        traced for a short batch. For the concepts' explainer, then also the
+        layer's activations (n, *grid, C) and the class logit's gradients, of
+        the same pass."""
+        prepared, pad_to = explainer.prepare(images), self.options.batch_size
+        concept_arrays = ()
+        if explainer is self.concept_explainer:  # explain_prepared's steps, for its arrays
+            inputs, result, _ = explainer.method_inputs(prepared, targets, pad_to)
+            maps = explainer.maps_of(explainer.method, inputs, result, check=explainer.warns_blank)
+            concept_arrays = (result.activations, result.logit_gradients[:, 0])
+        else:
+            maps = explainer.explain_prepared(prepared, targets, pad_to=pad_to)
+        heatmaps, chosen, scores = maps.heatmaps[:, 0], maps.targets[:, 0], maps.scores[:, 0]
+        return heatmaps, chosen, scores, maps.outputs, *concept_arrays
 
     def _label_maps(self, explainer, images, labels, top, chosen):
         """Maps of each image's label (n,): the top map where the label is the

@@ -96,18 +96,19 @@ def coefficients(rows: np.ndarray, bases: np.ndarray, sweeps: int = 60) -> np.nd
     rows = np.asarray(rows, np.float64)
     bases = np.asarray(bases, np.float64)
     gram = bases @ bases.T
-    cross = rows @ bases.T
+    # Laid out (k, n): each coordinate's update reads and writes one contiguous row.
+    cross = bases @ rows.T
     diagonal = np.diag(gram).copy()
     used = diagonal > 0
-    result = np.zeros((len(rows), len(bases)))
+    result = np.zeros((len(bases), len(rows)))
     if used.any():
         inverse = np.linalg.pinv(gram[np.ix_(used, used)])
-        result[:, used] = np.maximum(cross[:, used] @ inverse, 0.0)
+        result[used] = np.maximum(inverse.T @ cross[used], 0.0)
     for _ in range(sweeps):
         for j in np.flatnonzero(used):
-            step = (cross[:, j] - result @ gram[:, j]) / diagonal[j]
-            result[:, j] = np.maximum(result[:, j] + step, 0.0)
-    return result
+            step = (cross[j] - gram[j] @ result) / diagonal[j]
+            result[j] = np.maximum(result[j] + step, 0.0)
+    return result.T
 
 
 def contributions(maps: np.ndarray, gradients: np.ndarray, bases: np.ndarray) -> np.ndarray:

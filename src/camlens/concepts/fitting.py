@@ -120,10 +120,9 @@ def fit_concepts(
     totals = {c: _Totals(len(b), strongest) for c, b in bases.items()}
     ids, classes, coefficient_rows, contribution_rows = [], [], [], []
     for batch in batches():
+        measured = _measured(batch, bases)
         for n, class_id in enumerate(np.asarray(batch.classes).tolist()):
-            maps, means, parts = measure_image(
-                batch.activations[n], batch.gradients[n], bases[class_id]
-            )
+            maps, means, parts = measured[n]
             totals[class_id].add(int(batch.ids[n]), maps, means, parts)
             ids.append(int(batch.ids[n]))
             classes.append(class_id)
@@ -150,11 +149,37 @@ def measure_image(activations: np.ndarray, gradients: np.ndarray, bases: np.ndar
         activations, gradients: (*grid, C) the image's arrays at the layer.
         bases: (k, C) its class's concepts.
     """
-    grid = activations.shape[:-1]
+    maps, means, parts = measure_images(activations[None], gradients[None], bases)
+    return maps[0], means[0], parts[0]
+
+
+def measure_images(activations: np.ndarray, gradients: np.ndarray, bases: np.ndarray):
+    """`(maps (n, *grid, k), coefficients (n, k), contributions (n, k))` of images
+    of one class, in one solve: each position's coefficients depend on that
+    position alone, so stacking the images changes nothing but the speed.
+
+    Args:
+        activations, gradients: (n, *grid, C) the images' arrays at the layer.
+        bases: (k, C) their class's concepts.
+    """
+    count, grid = len(activations), activations.shape[1:-1]
     maps = coefficients(activations.reshape(-1, activations.shape[-1]), bases)
-    maps = maps.reshape(*grid, len(bases))
-    parts = contributions(maps[None], gradients[None], bases)[0]
-    return maps, maps.reshape(-1, len(bases)).mean(axis=0), parts
+    maps = maps.reshape(count, *grid, len(bases))
+    parts = contributions(maps, gradients, bases)
+    return maps, maps.reshape(count, -1, len(bases)).mean(axis=1), parts
+
+
+def _measured(batch: ConceptBatch, bases: dict) -> list:
+    """`measure_images` of a batch, class by class: per image, (maps, coefficients,
+    contributions), in the batch's order."""
+    classes = np.asarray(batch.classes)
+    measured: list = [None] * len(classes)
+    for class_id in np.unique(classes).tolist():
+        where = np.flatnonzero(classes == class_id)
+        found = measure_images(batch.activations[where], batch.gradients[where], bases[class_id])
+        for row, n in enumerate(where.tolist()):
+            measured[n] = tuple(array[row] for array in found)
+    return measured
 
 
 def _sampled_rows(batch: ConceptBatch, seed: int, epoch: int, positions: int):

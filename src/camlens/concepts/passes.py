@@ -2,7 +2,10 @@
 
 The layer's activations and the gradient of each image's class logit with
 respect to them come from the same compiled probe the maps use (the explainer's
-package-internal `probe_pass`), not from a second model.
+package-internal `probe_pass`), not from a second model. The audit takes them
+from its maps' own pass where it can (`Explainer.logit_gradients`); a
+`ConceptProbe` is the pass of its own, for `discover` and for methods without
+gradients.
 """
 
 from __future__ import annotations
@@ -50,15 +53,26 @@ class ConceptProbe:
         """
         targets = None if classes is None else np.asarray(classes, np.int64)
         _, result = self.explainer.probe_pass(prepared, targets, pad_to)
-        activations = np.asarray(result.activations, np.float32)
-        lowest = float(activations.min()) if activations.size else 0.0
-        if lowest < 0:
-            layer = self.explainer.layer
-            assert layer is not None, "the probe pass settled the layer"
-            raise ValueError(
-                "concepts factorise a layer's activations into non-negative parts, and "
-                f"layer '{layer.name}' has negative activations (as low as {lowest:.3g}); "
-                "explain a layer after a ReLU (e.g. a convolution with "
-                f"activation='relu'). Received: layer={layer.name!r}"
-            )
+        layer = self.explainer.layer
+        assert layer is not None, "the probe pass settled the layer"
+        activations = checked_activations(result.activations, layer)
         return activations, np.asarray(result.gradients[:, 0], np.float32), result.targets[:, 0]
+
+
+def checked_activations(activations, layer) -> np.ndarray:
+    """The layer's activations as float32, refused where a non-negative
+    factorisation cannot describe them.
+
+    Raises:
+        ValueError: the activations are negative somewhere.
+    """
+    activations = np.asarray(activations, np.float32)
+    lowest = float(activations.min()) if activations.size else 0.0
+    if lowest < 0:
+        raise ValueError(
+            "concepts factorise a layer's activations into non-negative parts, and "
+            f"layer '{layer.name}' has negative activations (as low as {lowest:.3g}); "
+            "explain a layer after a ReLU (e.g. a convolution with "
+            f"activation='relu'). Received: layer={layer.name!r}"
+        )
+    return activations

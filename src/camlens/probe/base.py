@@ -22,8 +22,8 @@ from ..model.channels import is_channels_first, to_model_layout
 from ..model.inspection import as_input_structure
 from ..model.slots import ModelInputs, inspect_inputs
 from .forward import LayerWatch, channels_kept, relu_sites
-from .plan import TargetPlan
-from .scores import slot_scores
+from .plan import TargetPlan, check_logit_slots
+from .scores import OUTPUT_AND_LOGIT, slot_scores
 
 OUTPUT = "output"
 """Explain the model's output (post-softmax for a model ending in softmax)."""
@@ -49,6 +49,9 @@ class ProbeResult:
         outputs: (N, ...) the model's output.
         targets: (N, K) int class id explained per slot, -1 for callable slots.
         scores: (N, K) the explained score per image and slot.
+        logit_gradients: (N, K, *activations.shape[1:]) the gradients of the same
+            slots' scores read before the model's last activation (the class
+            logits), when `run` was asked for them; else `None`.
     """
 
     activations: np.ndarray
@@ -56,6 +59,7 @@ class ProbeResult:
     outputs: Any
     targets: np.ndarray
     scores: np.ndarray
+    logit_gradients: np.ndarray | None = None
 
 
 class Probe:
@@ -92,6 +96,7 @@ class Probe:
         score: str = OUTPUT,
         gradients: bool = True,
         pad_to: int | None = None,
+        logit_gradients: bool = False,
     ) -> ProbeResult:
         """Activations, gradients and outputs for `batch` and the targets of `plan`.
 
@@ -107,6 +112,11 @@ class Probe:
                 is then `None`), for methods that use none.
             pad_to: run the computation on a batch repeated up to this size (the
                 shape it was compiled for) and return the first N rows only.
+            logit_gradients: also return the gradients of the class logits
+                (`ProbeResult.logit_gradients`; class slots only), from the same
+                forward pass: with `LOGIT` they are the gradients, with `OUTPUT`
+                a second backward pass (CRAFT's importance for the audit's
+                concepts, beside maps of the output).
 
         A callable target costs one more forward pass when gradients are taken:
         the callable runs outside the compiled function, on its outputs, and its
@@ -116,14 +126,22 @@ class Probe:
         batch, plan = padded(batch, plan, pad_to)
         extras, values = plan.masks, {}
         callables = [k for k, function in enumerate(plan.callables) if function is not None]
+        if logit_gradients:
+            check_logit_slots(plan, gradients)
         if gradients:
             extras, values = self._callable_extras(batch, plan, score)
         mode = "gradients" if gradients else "activations"
-        compiled = self._compiled_for(mode, score, plan.slots, batch)
+        fused = logit_gradients and score == OUTPUT
+        compiled = self._compiled_for(mode, OUTPUT_AND_LOGIT if fused else score, plan.slots, batch)
         arrays = compiled(fed(batch), plan.ids, extras)
         if not gradients:
             arrays = arrays[:1] + (None,) + arrays[1:]
         activations, grads, outputs, targets, scores = arrays
+        logits = grads if logit_gradients else None
+        if fused:  # the second group of slots: the same scores before the last activation
+            slots = len(plan.slots)
+            grads, logits = grads[:, :slots], grads[:, slots:]
+            targets, scores = targets[:, :slots], scores[:, :slots]
         for k in callables:
             if k not in values:
                 values[k] = self._callable_values(
@@ -139,6 +157,7 @@ class Probe:
             outputs=keras.tree.map_structure(lambda a: _to_numpy(a)[:count], outputs),
             targets=_to_numpy(targets)[:count],
             scores=scores[:count],
+            logit_gradients=None if logits is None else _to_numpy(logits)[:count],
         )
         return result
 
@@ -242,7 +261,7 @@ class Probe:
     def _compiled_for(self, mode: str, score: str, slots: tuple, batch):
         key = (mode, score, slots)
         with self._lock:
-            if score == LOGIT and self._logit_site is _UNKNOWN:
+            if score in (LOGIT, OUTPUT_AND_LOGIT) and self._logit_site is _UNKNOWN:
                 self._logit_site = inspect_inputs(self.model, batch).logit_site()
             compiled = self._compiled.get(key)
             if compiled is None:
@@ -313,7 +332,7 @@ class Probe:
             from (the output, or with `score=LOGIT` the scores before the last
             activation), the model's output, and the layer's activations.
         """
-        site = self._logit_site if score == LOGIT else None
+        site = self._logit_site if score in (LOGIT, OUTPUT_AND_LOGIT) else None
         return self._watch.forward(self.model, call, on_activations, site, gate)
 
 

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import keras
 
 from .base import Probe
-from .scores import slot_scores
+from .scores import gradient_scores, slot_scores
 
 
 class JaxProbe(Probe):
@@ -42,7 +42,7 @@ class JaxProbe(Probe):
             classes, outputs, activations = self._stateless_forward(
                 values, batch, lambda a: a + delta, score
             )
-            scores, targets = slot_scores(slots, classes, outputs, ids, extras)
+            scores, targets = gradient_scores(score, slots, classes, outputs, ids, extras)
             return scores, (activations, outputs, targets)
 
         @jax.jit

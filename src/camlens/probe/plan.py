@@ -40,6 +40,10 @@ DETECTION = "detection"
 (an anchor, a query) given per image at call time, with its class id."""
 
 
+CLASS_SLOTS = (TOP, ID, SIMILAR)
+"""The slot kinds whose score before the model's last activation is a class logit."""
+
+
 @dataclass(frozen=True)
 class Slot:
     """The data-free description of one target, what compiled functions are keyed by.
@@ -147,3 +151,14 @@ class TargetPlan:
             ),
         )
         return plan.rows(np.full(count, n))
+
+
+def check_logit_slots(plan: TargetPlan, gradients: bool) -> None:
+    """Refuse logit gradients (`Probe.run(logit_gradients=True)`) for targets that
+    are not classes, or for a pass without a backward part."""
+    kinds = sorted({slot.kind for slot in plan.slots if slot.kind not in CLASS_SLOTS})
+    if kinds or not gradients:
+        raise ValueError(
+            "logit gradients are taken for class targets in a pass with gradients. "
+            f"Received: slot kinds {kinds}, gradients={gradients}"
+        )

@@ -7,6 +7,24 @@ import keras
 
 from .plan import CALLABLE, COSINE, DETECTION, ID, REGION, SIMILAR
 
+OUTPUT_AND_LOGIT = "output+logit"
+"""The probe's own score kind for `Probe.run(logit_gradients=True)` explaining the
+output: one forward pass, the slots' scores read from the output, then the same
+slots read before the last activation, a second group of slots with its own
+backward pass."""
+
+
+def gradient_scores(score: str, slots: tuple, classes, outputs, ids, extras: tuple):
+    """`slot_scores` of a pass with a backward part; for `OUTPUT_AND_LOGIT`, (N, 2K)
+    scores and class ids: the slots read from the output, then from `classes`
+    (the scores before the last activation)."""
+    if score != OUTPUT_AND_LOGIT:
+        return slot_scores(slots, classes, outputs, ids, extras)
+    scores, targets = slot_scores(slots, outputs, outputs, ids, extras)
+    logits, logit_targets = slot_scores(slots, classes, outputs, ids, extras)
+    ops = keras.ops
+    return ops.concatenate([scores, logits], 1), ops.concatenate([targets, logit_targets], 1)
+
 
 def slot_scores(slots: tuple, classes, outputs, ids, extras: tuple):
     """Scores (N, K) float32 and explained class ids (N, K) int32 per slot.

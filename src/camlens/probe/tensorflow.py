@@ -16,7 +16,7 @@ import tensorflow as tf
 from ..model.capture import capture
 from ..model.keras_internals import tensorflow_moments_site
 from .base import Probe, rows
-from .scores import slot_scores
+from .scores import OUTPUT_AND_LOGIT, gradient_scores, slot_scores
 
 
 class TensorFlowProbe(Probe):
@@ -40,7 +40,10 @@ class TensorFlowProbe(Probe):
         def explain(batch, ids, extras):
             # Only the activations are watched, not the variables: the tape then
             # records just what follows the layer.
-            with tf.GradientTape(persistent=len(slots) > 1, watch_accessed_variables=False) as tape:
+            fused = score == OUTPUT_AND_LOGIT  # a second group of slots
+            with tf.GradientTape(
+                persistent=len(slots) > 1 or fused, watch_accessed_variables=False
+            ) as tape:
 
                 def watch(activations):
                     tape.watch(activations)
@@ -49,8 +52,8 @@ class TensorFlowProbe(Probe):
                 classes, outputs, activations = self.forward(
                     lambda: self.call_model(batch), watch, score
                 )
-                scores, targets = slot_scores(slots, classes, outputs, ids, extras)
-                totals = [tf.reduce_sum(scores[:, k]) for k in range(len(slots))]
+                scores, targets = gradient_scores(score, slots, classes, outputs, ids, extras)
+                totals = [tf.reduce_sum(scores[:, k]) for k in range(scores.shape[1])]
             gradients = [_gradient(tape, total, activations) for total in totals]
             return activations, tf.stack(gradients, axis=1), outputs, targets, scores
 

@@ -12,7 +12,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .base import Probe
-from .scores import slot_scores
+from .scores import gradient_scores, slot_scores
 
 
 class TorchProbe(Probe):
@@ -29,10 +29,11 @@ class TorchProbe(Probe):
                 classes, outputs, activations = self.forward(
                     lambda: self.call_model(batch), _track_from_here, score
                 )
-                scores, targets = slot_scores(slots, classes, outputs, ids, extras)
+                scores, targets = gradient_scores(score, slots, classes, outputs, ids, extras)
+                count = scores.shape[1]
                 gradients = [
-                    self._gradient(scores[:, k].sum(), activations, k < len(slots) - 1)
-                    for k in range(len(slots))
+                    self._gradient(scores[:, k].sum(), activations, k < count - 1)
+                    for k in range(count)
                 ]
             return activations, torch.stack(gradients, dim=1), outputs, targets, scores
 
