@@ -144,7 +144,8 @@ def explain_batch(
 
 
 _ALIKE = ("layers", "input_size")
-"""The fields of `Maps` that every batch shares (a detector's levels, its input size)."""
+"""The fields of `Maps` that are not per-image arrays (a detector's levels, its input
+size): joined by `explain_batch` itself."""
 
 _ARRAYS = tuple(field for field in Maps.__dataclass_fields__ if field not in _ALIKE)
 
