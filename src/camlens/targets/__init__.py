@@ -20,11 +20,12 @@ scores inside the backend's compiled function.
 """
 
 from .classes import REDUCTIONS, Class, Output, Region
-from .detection import BOX_FORMATS, Box, Detections
+from .detection import BOX_FORMATS, BOX_SCORES, Box, Detections
 from .image_text import POOLINGS, Prompt, Similarity
 
 __all__ = [
     "BOX_FORMATS",
+    "BOX_SCORES",
     "POOLINGS",
     "REDUCTIONS",
     "Box",
