@@ -71,3 +71,21 @@ def test_box_arguments_are_checked(capsys, detector_file, photo):
     assert "must be Y1,X1,Y2,X2, four numbers" in capsys.readouterr().err
     status, _, stderr = run(capsys, "explain", detector_file, photo, "--box", "70,90,79,95")
     assert status == 2 and "No prediction matches Box(" in stderr
+
+
+def test_box_score_explains_iou_and_confidence(capsys, tmp_path, detector_file, photo):
+    model = detectors.centernet()
+    first = _library_picture(model, photo, None)[0].targets[0]
+    top, left, bottom, right = first.box
+    box = [top * 80 / 64, left * 96 / 64, bottom * 80 / 64, right * 96 / 64]
+    out = tmp_path / "box.png"
+    argv = ["explain", detector_file, photo, "--out", out, "--box-score", "iou+confidence"]
+    status, _, stderr = run(capsys, *argv, "--box", ",".join(f"{v:.6f}" for v in box))
+    assert status == 0, stderr
+
+    scored = Box(first.box, score="iou+confidence")
+    _, expected = _library_picture(model, photo, [scored])
+    _, by_logit = _library_picture(model, photo, [Box(first.box)])
+    with Image.open(out) as written:
+        np.testing.assert_array_equal(np.asarray(written), np.asarray(expected))
+        assert not np.array_equal(np.asarray(written), np.asarray(by_logit))

@@ -109,7 +109,7 @@ def run_explain(args) -> int:
     explainers = [Explainer(model, layer=args.layer, method=name) for name in names]
     for path, original, out in zip(args.images, originals, outs):
         doc = to_doc(original)
-        targets = targets_of(args.target, args.box, args.iou, doc, original)
+        targets = targets_of(args.target, args.box, args.iou, doc, original, args.box_score)
         picture, lines = explain_pictures(explainers, doc, original, targets)
         write_png(picture, out)
         for line in lines:
@@ -231,9 +231,12 @@ def output_paths(images: list[Path], out: Path | None, out_dir: Path | None) -> 
     return paths
 
 
-def targets_of(target: int | None, box, iou: float, doc, original) -> list | None:
-    """`--target`, `--box` and `--iou` as targets; the box, in the image's pixels,
-    scaled to the model's input (`doc`, the image resized or preprocessed)."""
+def targets_of(
+    target: int | None, box, iou: float, doc, original, score: str = "logit"
+) -> list | None:
+    """`--target`, `--box`, `--iou` and `--box-score` as targets; the box, in the
+    image's pixels, scaled to the model's input (`doc`, the image resized or
+    preprocessed)."""
     if box is None:
         return None if target is None else [target]
     from ..targets import Box
@@ -241,7 +244,7 @@ def targets_of(target: int | None, box, iou: float, doc, original) -> list | Non
     scale_y, scale_x = doc.shape[1] / original.height, doc.shape[2] / original.width
     top, left, bottom, right = box
     scaled = [top * scale_y, left * scale_x, bottom * scale_y, right * scale_x]
-    return [Box(scaled, class_id=target, iou=iou)]
+    return [Box(scaled, class_id=target, iou=iou, score=score)]
 
 
 def explain_pictures(explainers: list, doc, original, targets) -> tuple:

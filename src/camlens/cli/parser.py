@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..checks import check_positive_int
+from ..targets.detection import BOX_SCORES
 from . import commands
 
 
@@ -85,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.5,
         help="with --box: the least IoU of the matching prediction (default: 0.5)",
+    )
+    explain.add_argument(
+        "--box-score",
+        choices=BOX_SCORES,
+        default="logit",
+        help="with --box: explain the matched prediction's class logit (default), or "
+        "the IoU of its box with --box plus its confidence",
     )
     explain.add_argument(
         "--layer",
