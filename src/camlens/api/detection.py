@@ -143,13 +143,14 @@ def pick(targets, detector: Detector, model, outputs, images: np.ndarray, boxes)
     requested: list = []
     for item in items:
         if isinstance(item, Box):
+            target = to_yxyx(item.box, item.box_format, height, width)
             matches = [
-                _match(item, boxes[n], scores[n], detector, height, width) for n in range(count)
+                _match(item, target, boxes[n], scores[n], detector, height, width)
+                for n in range(count)
             ]
             matched = np.array(matches, np.int64).reshape(count, 2)
             columns.append((matched[:, :1], matched[:, 1:], None))
-            box = to_yxyx(item.box, item.box_format, height, width)
-            requested.append(np.tile(box, (count, 1)) if item.score != "logit" else None)
+            requested.append(np.tile(target, (count, 1)) if item.score != "logit" else None)
             continue
         if item is not None and not isinstance(item, Detections):
             raise ValueError(
@@ -194,9 +195,9 @@ def _plan(picked: Picked, detector: Detector, model, image_shape: tuple) -> Targ
     )
 
 
-def _match(box: Box, boxes, scores, detector: Detector, height: int, width: int):
-    """`(row, class)`: the prediction of highest IoU with `box`, at least `box.iou`."""
-    target = to_yxyx(box.box, box.box_format, height, width)
+def _match(box: Box, target, boxes, scores, detector: Detector, height: int, width: int):
+    """`(row, class)`: the prediction of highest IoU with `box` (`target`, its yxyx
+    input pixels), at least `box.iou`."""
     top, left, bottom, right = target
     overlaps_image = top < height and left < width and bottom > 0 and right > 0
     if not (top < bottom and left < right and overlaps_image):
