@@ -128,10 +128,10 @@ def test_region_on_depth_anythings_depth_map():
     # where the first image's depth is above its median (a ReLU gives 0 depth elsewhere)
     depth = keras.ops.convert_to_numpy(model(x)["depths"])[0, ..., 0]
     mask = depth > np.median(depth)
-    explainer = camlens.Explainer(model, relu=False)
-    maps = explainer(x, targets=Output("depths", Region(mask=mask)))
-    # the last DINOv2 block's patch tokens (a 4x4 grid), not the depth head's output
-    assert explainer.layer.name == "layers_1"
+    # the last DINOv2 block's patch tokens (a 4x4 grid), given
+    maps = camlens.Explainer(model, layer="layers_1", relu=False)(
+        x, targets=Output("depths", Region(mask=mask))
+    )
     stages = backbone.feature_extractor({"images": x})
     first, last = (keras.ops.convert_to_numpy(stages[key]) for key in ("stage1", "stage2"))
     after = [model.get_layer(name) for name in ("output_activation", "multiplier", "depths")]
@@ -177,17 +177,21 @@ def test_bad_regions_on_dense_outputs_get_clear_errors():
         camlens.Explainer(flat)(x, targets=Region(mask=np.ones((SIZE, SIZE), bool)))
 
 
-def test_depth_anythings_neck_gives_the_fused_map_its_head_reads():
-    """`layer="neck", output_index=-1`: the neck returns its fused maps as a list; the
-    last, the one the depth head reads (head_in_index=-1), is finer than the patches."""
+def test_depth_anythings_automatic_layer_is_the_fused_map_its_head_reads():
+    """The neck returns its fused maps as a list; the depth head reads the last
+    (head_in_index=-1), finer than the patches: the automatic choice explains it,
+    as `layer="neck", output_index=-1` does."""
     model = dense.depth_anything()
     backbone = model.backbone
     x = images((56, 56, 3), count=1, seed=4)
     depth = keras.ops.convert_to_numpy(model(x)["depths"])[0, ..., 0]
     mask = depth > np.median(depth)
-    maps = camlens.Explainer(model, layer="neck", output_index=-1, relu=False)(
-        x, targets=Output("depths", Region(mask=mask))
-    )
+    target = Output("depths", Region(mask=mask))
+    explainer = camlens.Explainer(model, relu=False)
+    maps = explainer(x, targets=target)
+    assert explainer.layer is backbone.neck and explainer.output_index == 1
+    given = camlens.Explainer(model, layer="neck", output_index=-1, relu=False)(x, targets=target)
+    np.testing.assert_allclose(given.heatmaps, maps.heatmaps, atol=1e-6)
     stages = backbone.feature_extractor({"images": x})
     fused = backbone.neck([stages["stage1"], stages["stage2"]])
     coarse, fine = (keras.ops.convert_to_numpy(t) for t in (fused[0], fused[-1]))

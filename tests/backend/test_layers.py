@@ -8,6 +8,7 @@ import pytest
 from keras import layers
 
 import camlens
+from support.hub import gradcam, gradient
 from support.models import SIZE, images, nested_functional, nested_sequential, subclassed_resnet
 
 
@@ -180,3 +181,67 @@ def test_a_settled_layer_the_score_does_not_depend_on_is_passed_over():
     assert camlens.explain_prediction(model, x, targets=[0]).layer == "conv_a"
     assert camlens.explain_prediction(model, x, targets=[1]).layer == "conv_b"  # conv_a tried first
     assert camlens.explain_prediction(model, x, targets=[0]).layer == "conv_a"
+
+
+class TwoGrids(layers.Layer):
+    """Returns a coarse and a fine grid, as a feature pyramid's neck does."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.coarse = layers.Conv2D(4, 3, strides=2, padding="same")
+        self.fine = layers.Conv2D(5, 3, padding="same")
+
+    def call(self, x):
+        return [self.coarse(x), self.fine(x)]
+
+
+def _two_grid_model(read_coarse: bool):
+    inputs = keras.Input((SIZE, SIZE, 3))
+    coarse, fine = TwoGrids(name="neck")(inputs)
+    pooled = [layers.GlobalAveragePooling2D()(fine)]
+    if read_coarse:
+        pooled.append(layers.GlobalAveragePooling2D()(coarse))
+    features = pooled[0] if len(pooled) == 1 else layers.Concatenate()(pooled)
+    return keras.Model(inputs, layers.Dense(3, name="logits")(features))
+
+
+def test_the_automatic_choice_takes_the_tensor_of_a_layer_the_model_reads():
+    """A layer returning two grids, of which the model reads only the second: the
+    automatic choice explains that one (it used to pass over the layer, whose first
+    tensor the score does not depend on)."""
+    model, x = _two_grid_model(read_coarse=False), images(count=2)
+    explainer = camlens.Explainer(model, relu=False)
+    maps = explainer(x, targets=[2])
+    assert explainer.layer.name == "neck" and explainer.output_index == 1
+    neck = model.get_layer("neck")
+    fine = keras.ops.convert_to_numpy(neck(keras.ops.convert_to_tensor(x))[1])
+    tail = model.layers[model.layers.index(neck) + 1 :]
+
+    for n in range(len(x)):
+
+        def score(a):
+            for layer in tail:
+                a = layer(a)
+            return a[0, 2]
+
+        value, grads = gradient(score, fine[n : n + 1])
+        np.testing.assert_allclose(
+            maps.heatmaps[n, 0], gradcam(fine[n], grads[0], relu=False), atol=1e-4
+        )
+        assert maps.scores[n, 0] == pytest.approx(float(value), rel=1e-4)
+    # `explain_methods` explains the same tensor; an explicit choice still works
+    methods = camlens.explain_methods(
+        model, x, methods=["layercam", "gradcam"], targets=[2], relu=False
+    )
+    np.testing.assert_allclose(methods["gradcam"].heatmaps, maps.heatmaps, atol=1e-6)
+    # the first tensor, given, is explained, and said to be one the score ignores
+    with pytest.warns(camlens.ZeroGradientWarning, match="layer 'neck'"):
+        coarse = camlens.Explainer(model, layer="neck", output_index=0)(x, targets=[2])
+    assert coarse.heatmaps.shape[2:] == (SIZE // 2, SIZE // 2)
+
+
+def test_the_automatic_choice_keeps_a_layers_first_tensor_when_the_model_reads_it():
+    model = _two_grid_model(read_coarse=True)
+    explainer = camlens.Explainer(model)
+    explainer(images(), targets=[0])
+    assert explainer.layer.name == "neck" and explainer.output_index == 0

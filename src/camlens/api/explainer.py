@@ -36,12 +36,7 @@ from ..methods.registry import normalized, raw
 from ..methods.smoothing import AUGMENT
 from ..model.channels import check_region_layout
 from ..model.detectors import DetectionHead, check_detection_head
-from ..model.inputs import (
-    as_model_inputs,
-    check_image_input,
-    check_model,
-    prepare_input,
-)
+from ..model.inputs import as_model_inputs, check_image_input, check_model, prepare_input
 from ..model.inspection import Inspection
 from ..model.layer_choice import check_output, resolve_layer
 from ..model.slots import inspect_inputs
@@ -109,7 +104,8 @@ class Explainer:
         prefix_tokens: leading tokens that are not patches (class, distillation
             or register tokens), dropped; by default those beyond the grid.
         output_index: for a `layer` whose call returns several tensors (a tuple
-            or list), which one is explained; the first by default.
+            or list), which one is explained; the first by default. The automatic
+            choice sets the attribute `output_index` to the tensor it chose.
         preprocess: a callable applied to the images before the model and
             outside the differentiated part, e.g. a keras-hub classifier's
             `preprocessor`: the images may then have any size.
@@ -194,7 +190,7 @@ class Explainer:
         self.layer_given = layer is not None or layers is not None
         """Whether the layer (or the list of `layers=`) was given rather than chosen."""
         self._layer = None
-        self._layouts: dict[tuple, Layout] = {}  # (id(layer), input shape) -> the grid used
+        self._layouts: dict[tuple, Layout] = {}  # (id(layer), output index, input shape) -> grid
         self.parts: list[Explainer] | None = None
         """One explainer per layer of `layers=`, else `None`."""
         if self.layer_given:
@@ -322,7 +318,7 @@ class Explainer:
                 batch,
                 plan,
                 result,
-                self._layouts[id(self._layer), batch.image.shape],
+                self._layouts[id(self._layer), self.output_index, batch.image.shape],
                 score=self.score,
                 counterfactual=self.counterfactual,
                 mask_batch_size=self.mask_batch_size,
@@ -344,7 +340,7 @@ class Explainer:
         """
         batch, targets = with_target_data(self, as_model_inputs(prepared), targets)
         if refresh(self.model) and not self.layer_given:  # changed in place: choose again
-            self._layer, self._layouts = None, {}
+            self._layer, self.output_index, self._layouts = None, 0, {}
         inspection = self.inspection_for(batch)
         outputs = inspection.outputs
         plan = with_comparisons(
@@ -362,10 +358,11 @@ class Explainer:
         """The model's inspection for prepared input's shapes (all inputs' for several)."""
         return inspect_inputs(self.model, prepared)
 
-    def settle_layer(self, layer: keras.layers.Layer) -> None:
-        """Take `layer` as the automatic choice where none is made yet (`explain_methods`)."""
+    def settle_layer(self, layer: keras.layers.Layer, output_index: int = 0) -> None:
+        """Take `layer`'s tensor `output_index` as the automatic choice where none is
+        made yet (`explain_methods`)."""
         if self._layer is None:
-            self._layer = layer
+            self._layer, self.output_index = layer, output_index
 
     def variant(self, layer=None, output_index=None, score=None, warns_blank=True):
         """This explainer's options at another `layer` (its tensor `output_index`) or
@@ -383,16 +380,20 @@ class Explainer:
     def _choose_layer(self, inspection, batch, plan, targets: int, pad_to) -> ProbeResult:
         """The automatic choice, on the first pass (see `layer_runs.choose_layer`)."""
 
-        def run(layer, grid):
-            return self._run(layer, grid, inspection, batch, plan, pad_to, gradients=True)
+        def run(candidate):
+            at = (candidate.layer, candidate.layout, inspection, batch, plan, pad_to, True)
+            return self._run(*at, output_index=candidate.output_index)
 
         key = (self.token_grid, self.prefix_tokens)
-        self._layer, result = choose_layer(inspection, run, targets, self.model, *key, plan.slots)
+        chosen, result = choose_layer(inspection, run, targets, self.model, *key, plan.slots)
+        self._layer, self.output_index = chosen.layer, chosen.output_index
         return result
 
-    def _run(self, layer, grid, inspection, batch, plan, pad_to, gradients=None) -> ProbeResult:
-        """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid."""
+    def _run(self, layer, grid, inspection, batch, plan, pad_to, gradients=None, output_index=None):
+        """The probe's arrays at `layer` (its tensor `output_index`, by default the
+        explainer's) for the targets of `plan`, tokens as a grid."""
         gradients = self.method.gradients if gradients is None else gradients
-        result, grid = run_at(self, layer, grid, inspection, batch, plan, pad_to, gradients)
-        self._layouts[id(layer), batch.image.shape] = grid
+        index = self.output_index if output_index is None else output_index
+        result, grid = run_at(self, layer, grid, inspection, batch, plan, pad_to, gradients, index)
+        self._layouts[id(layer), index, batch.image.shape] = grid
         return result

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..model.inputs import ModelInputs, single_input_shape
 from ..model.inspection import Inspection, inspect
-from ..model.layer_choice import candidate_layers, no_candidate_error
+from ..model.layer_choice import Candidate, candidate_layers, no_candidate_error
 from ..model.token_grid import Layout, layout_for
 from ..probe import ProbeResult, probe_for
 from ..probe.plan import ID, SIMILAR, TOP, TargetPlan
@@ -34,6 +34,7 @@ def run_at(
     plan: TargetPlan,
     pad_to: int | None,
     gradients: bool,
+    output_index: int | None = None,
 ) -> tuple[ProbeResult, Layout]:
     """The probe's arrays at `layer` for the targets of `plan`, tokens as a grid.
 
@@ -41,11 +42,15 @@ def run_at(
         explainer: the `Explainer` whose model, score, output index, token
             grid options and `logit_gradients` are used.
         grid: the layer's layout when known (a candidate's), else found here.
+        output_index: the layer's tensor, where it is not the explainer's (a
+            candidate of the automatic choice).
 
     Returns:
         `(result, layout)`: activations (N, *grid, C), gradients (N, K, *grid, C).
     """
-    model, output_index, score = explainer.model, explainer.output_index, explainer.score
+    model, score = explainer.model, explainer.score
+    if output_index is None:
+        output_index = explainer.output_index
     token_grid, prefix_tokens = explainer.token_grid, explainer.prefix_tokens
     probe = probe_for(model, layer, output_index)
     result = probe.run(
@@ -73,22 +78,22 @@ def run_at(
 
 def choose_layer(
     inspection: Inspection,
-    run: Callable[[keras.layers.Layer, Layout], ProbeResult],
+    run: Callable[[Candidate], ProbeResult],
     targets: int,
     model: keras.Model,
     token_grid=None,
     prefix_tokens=None,
     slots: tuple = (),
-) -> tuple[keras.layers.Layer, ProbeResult]:
+) -> tuple[Candidate, ProbeResult]:
     """Run the candidates, best first, until the score depends on one.
 
     The candidates run with gradients even for a method that uses none: a layer
-    the score does not depend on is as useless to it. The layer an earlier choice
-    for this model and input shape settled on runs first, and the choice is
-    recorded on the inspection for the next.
+    the score does not depend on is as useless to it. The tensor an earlier
+    choice for this model and input shape settled on runs first, and the choice
+    is recorded on the inspection for the next.
 
     Args:
-        run: `run(layer, grid)`, the probe's result at a candidate (with gradients).
+        run: `run(candidate)`, the probe's result at a candidate (with gradients).
         targets: how many of the plan's slots are targets (the others are
             compared classes).
         slots: the plan's slots: what settles a choice besides the grid
@@ -96,18 +101,18 @@ def choose_layer(
             depend on different layers).
 
     Returns:
-        `(layer, result)`; the first candidate when the score depends on none
-        (its maps then say so: `blank_maps`).
+        `(candidate, result)`; the first candidate when the score depends on
+        none (its maps then say so: `blank_maps`).
     """
     first = None
     key = (token_grid, prefix_tokens, _score_kinds(slots))
     settled = inspection.settled_layers.get(key)
-    for layer, grid in candidate_layers(inspection, token_grid, prefix_tokens, first=settled):
-        result = run(layer, grid)
-        first = first or (layer, result)
+    for candidate in candidate_layers(inspection, token_grid, prefix_tokens, first=settled):
+        result = run(candidate)
+        first = first or (candidate, result)
         if np.any(result.gradients[:, :targets]):
-            inspection.settled_layers[key] = layer
-            return layer, result
+            inspection.settled_layers[key] = (candidate.layer, candidate.output_index)
+            return candidate, result
     if first is None:
         raise no_candidate_error(model, token_grid, prefix_tokens)
     return first

@@ -126,7 +126,7 @@ def explain_together(explainers: list[Explainer], images: np.ndarray, targets) -
         leader = max(group, key=lambda e: (e.method.gradients, e.method.comparisons))
         inputs, result, _ = leader.method_inputs(images, targets)
         for index, explainer in zip(indices, group):
-            explainer.settle_layer(leader.layer)
+            explainer.settle_layer(leader.layer, leader.output_index)
             own = replace(inputs, max_channels=explainer.max_channels)
             maps[index] = explainer.maps_of(explainer.method, own, result)
     return [maps[index] for index in range(len(explainers))]

@@ -154,7 +154,8 @@ class BatchAuditor:
         else:
             probe = self.concept_probe
             assert probe is not None, "a probe of its own where no maps pass gives the arrays"
-            probe.settle(next(iter(self.explainers.values())).layer)
+            explainer = next(iter(self.explainers.values()))
+            probe.settle(explainer.layer, explainer.output_index)
             activations, gradients, _ = probe(
                 probe.prepare(images[chosen]), classes, pad_to=self.options.batch_size
             )

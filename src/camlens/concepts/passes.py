@@ -36,9 +36,10 @@ class ConceptProbe:
         """The layer the concepts live at."""
         return self.explainer.layer
 
-    def settle(self, layer) -> None:
-        """Use `layer` unless one is chosen already (the audit's explained layer)."""
-        self.explainer.settle_layer(layer)
+    def settle(self, layer, output_index: int = 0) -> None:
+        """Use `layer`'s tensor `output_index` unless one is chosen already (the
+        audit's explained layer)."""
+        self.explainer.settle_layer(layer, output_index)
 
     def prepare(self, images):
         return self.explainer.prepare(images)

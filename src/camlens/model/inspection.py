@@ -90,7 +90,7 @@ class Inspection:
             output, `None` for other outputs.
         channels_first: whether the model is channels_first (its outputs'
             channels are then on axis 1).
-        settled_layers: the layer each automatic choice settled on, by its
+        settled_layers: the `(layer, output_index)` each automatic choice settled on, by its
             `(token_grid, prefix_tokens, target slots)`: later explainers of the model try it
             first, so that they do not rerun the candidates before it (a ViT's
             last block, whose gradients are zero) on every call.
@@ -124,7 +124,7 @@ class Inspection:
             OutputInfo(name, shape[1:])
             for name, shape in zip(_output_names(model, output), self.output_shapes)
         ]
-        self.settled_layers: dict[tuple, keras.layers.Layer] = {}
+        self.settled_layers: dict[tuple, tuple[keras.layers.Layer, int]] = {}
         single = len(self.output_shapes) == 1 and len(self.output_shapes[0]) == 2
         self.num_classes = self.output_shapes[0][-1] if single else None
 

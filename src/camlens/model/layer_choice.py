@@ -8,7 +8,10 @@ for images, (N, t, C) for 1-D signals, (N, d, h, w, C) for volumes; or a vision
 transformer's tokens) and on which the explained score depends. It descends into nested models and
 into layers that run their sub-layers as a chain (keras-hub's `ViTEncoder`,
 each block feeding the next); a layer that combines its sub-layers' outputs
-(a residual block) counts as one unit.
+(a residual block) counts as one unit. A layer that returns several tensors
+(DepthAnything's neck, its fused maps as a list) offers each spatial one, its
+first tensor first: the model may read only some of them (the depth head reads
+the last), and the choice takes the first the score depends on.
 
 A model with a dense output (a segmentation or regression map, of the input's
 rank) is never explained at that output's own head: the layers at the end of
@@ -23,6 +26,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import keras
 
@@ -84,39 +88,45 @@ def check_output(layer, inspection: Inspection, output_index: int = 0) -> None:
         layout_for(shape, inspection.input_shape, layer.name, positions=positions)
 
 
+class Candidate(NamedTuple):
+    """A tensor the automatic choice may explain: `layer`'s output `output_index`."""
+
+    layer: keras.layers.Layer
+    output_index: int
+    layout: Layout
+
+
 def candidate_layers(
     inspection: Inspection, token_grid=None, prefix_tokens=None, first=None
-) -> Iterator[tuple[keras.layers.Layer, Layout]]:
-    """The automatic choice's candidates, best first, with their layouts.
+) -> Iterator[Candidate]:
+    """The automatic choice's candidates, best first.
 
-    Each is a layer whose first output tensor is spatial: a grid of the input's
-    rank with more than one position, or (for images) tokens that fit a patch
-    grid. Whether the score depends on it is for the caller to check (it needs a
+    Each is a layer's output tensor that is spatial: a grid of the input's rank
+    with more than one position, or (for images) tokens that fit a patch grid.
+    Whether the score depends on it is for the caller to check (it needs a
     gradient). The search is lazy: the caller stops at the first that suits.
 
     Args:
-        first: a layer to try before the others (the one an earlier choice for
-            this model settled on), if it is a candidate.
+        first: `(layer, output_index)` to try before the others (what an
+            earlier choice for this model settled on), if it is a candidate.
     """
     if first is not None:  # an earlier choice settled on it: tried without the walk
-        record = inspection.record(first)
-        layout = (
-            None
-            if record is None
-            else _spatial_layout(record, inspection, token_grid, prefix_tokens)
-        )
-        if layout is not None:
-            yield first, layout
+        record = inspection.record(first[0])
+        if record is not None:
+            layout = _spatial_layout(record, first[1], inspection, token_grid, prefix_tokens)
+            if layout is not None:
+                yield Candidate(*first, layout)
     head: set | None = _dense_output_channels(inspection)
     for record in _search_order(inspection.root):
         if head and _is_head(record, head, inspection):
             continue  # the dense output's own logits, their resize or activation
         head = None
-        if record.layer is first:
-            continue
-        layout = _spatial_layout(record, inspection, token_grid, prefix_tokens)
-        if layout is not None:
-            yield record.layer, layout
+        for index in range(len(record.shapes)):
+            if first is not None and first[0] is record.layer and first[1] == index:
+                continue
+            layout = _spatial_layout(record, index, inspection, token_grid, prefix_tokens)
+            if layout is not None:
+                yield Candidate(record.layer, index, layout)
 
 
 class NoSpatialLayerError(ValueError):
@@ -179,10 +189,10 @@ def _is_head(record, channels: set, inspection) -> bool:
     )
 
 
-def _spatial_layout(record, inspection, token_grid, prefix_tokens) -> Layout | None:
-    if not record.shapes or record.calls != 1:
+def _spatial_layout(record, index, inspection, token_grid, prefix_tokens) -> Layout | None:
+    if index >= len(record.shapes) or record.calls != 1:
         return None
-    shape = record.shapes[0]
+    shape = record.shapes[index]
     if len(shape) == len(inspection.input_shape):
         return Layout() if math.prod(shape[1:-1]) > 1 else None
     if len(shape) != 3 or len(inspection.input_shape) != 4:
