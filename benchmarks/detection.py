@@ -168,8 +168,8 @@ prediction of each image that best matches that box, its map at its
 anchor's pyramid level: one forward pass to decode and match (numpy), then a
 forward and backward pass to the level. Grad-CAM, Detections(k=1): each
 image's most confident detection of the model's own decoding, keras-hub's
-decode_predictions (its non-max suppression, run eagerly) between the two
-passes. D-RISE: Explainer(detector, method="drise-N",
+decode_predictions (its non-max suppression; compiled once by jax.jit or
+tf.function, eager on torch) between the two passes. D-RISE: Explainer(detector, method="drise-N",
 mask_batch_size=N)(x, targets=Detections(k=1)) on one image: the first pass,
 then N masked images in one batch, each compared with the detection in numpy.
 Ratios are ratios of medians. Time budget per row: {budget}."""

@@ -25,6 +25,7 @@ from ..model.boxes import iou, to_yxyx
 from ..model.detectors import Detector, Level, detector_of
 from ..model.inputs import ModelInputs, as_model_inputs
 from ..probe import OUTPUT, probe_for
+from ..probe.decoding import decoded
 from ..probe.plan import CALLABLE, DETECTION, Slot, TargetPlan
 from ..resize import upsample
 from ..targets import Box, Detections
@@ -158,7 +159,7 @@ def pick(targets, detector: Detector, model, outputs, images: np.ndarray, boxes)
                 "own detections), or a callable alone (given all its outputs). "
                 f"Received: {item!r} in targets={targets!r}"
             )
-        own = own or detector.own_detections(model, outputs, images, boxes)
+        own = own or detector.own_detections(model, outputs, images, boxes, decoded)
         columns.append(_detections(item or Detections(), own))
         requested += [None] * columns[-1][0].shape[1]
     rows = np.concatenate([c[0] for c in columns], axis=1).astype(np.int64)

@@ -228,7 +228,7 @@ class Detector:
             ]
         return _head_input(inspection, self.classes)
 
-    def own_detections(self, model, outputs, images: np.ndarray, boxes: np.ndarray) -> list:
+    def own_detections(self, model, outputs, images: np.ndarray, boxes: np.ndarray, decode) -> list:
         """The model's own detections, per image: `(rows, labels, confidences)`,
         most confident first.
 
@@ -239,6 +239,8 @@ class Detector:
 
         Args:
             boxes: (N, R, 4) the decoded boxes of every prediction.
+            decode: `decode(model, outputs, images)`, the model's
+                `decode_predictions` as numpy (compiled by the probe).
         """
         confidences = self.confidences(model, self.class_scores(outputs))
         if self.head is not None:
@@ -250,9 +252,7 @@ class Detector:
                 )
                 found.append((rows, confidences[n][rows].argmax(-1), best[rows]))
             return found
-        tensors = keras.tree.map_structure(keras.ops.convert_to_tensor, (outputs, images))
-        decoded = model.decode_predictions(*tensors)
-        decoded = {key: keras.ops.convert_to_numpy(value) for key, value in decoded.items()}
+        decoded = decode(model, outputs, images)
         height, width = images.shape[1:3]
         found = []
         for n in range(len(images)):

@@ -136,3 +136,8 @@ def _positive_gradients(x):
 
 
 _positive_gradients.defvjp(lambda x: (x, None), lambda _, g: (jnp.maximum(g, 0),))
+
+
+def compiled_function(function):
+    """`function` of tensors compiled once per input shape (`probe.decoding`)."""
+    return jax.jit(function)

@@ -162,3 +162,9 @@ def _compiled_on_reuse(function):
 
 def _tensors(structure):
     return tf.nest.map_structure(lambda a: a if a is None else tf.convert_to_tensor(a), structure)
+
+
+def compiled_function(function):
+    """`function` of tensors traced once per input shape (`probe.decoding`):
+    keras-hub's non-max suppression needs a static batch size."""
+    return tf.function(function)
