@@ -125,6 +125,18 @@ def test_clip_vision_tower_gets_a_map_per_prompt():
     assert np.abs(maps.heatmaps[:, 0] - maps.heatmaps[:, 1]).max() > 0.01  # prompt-specific
 
 
+def test_attention_pooling_is_refused_with_its_reason():
+    """SigLIP pools its tokens with an attention head: LeGrad's form for it (the
+    pooling's attention at every block) is not built, and says so."""
+    pytest.importorskip("keras_hub")
+    from support import image_text
+
+    siglip, x = image_text.siglip(), images((image_text.SIZE,) * 2 + (3,), seed=11)
+    explainer = camlens.Explainer(siglip, method="legrad")
+    with pytest.raises(ValueError, match="attention-pooling head"):
+        explainer(x, targets=Prompt([1, 2, 3, 4, 5, 6, 7, 8]))
+
+
 def test_a_cnn_is_refused_with_the_layers_legrad_needs():
     cnn = keras.Sequential(
         [

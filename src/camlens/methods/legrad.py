@@ -18,6 +18,10 @@ features through `ln_post` and the projection) both do this; with the final
 score, the gradient at an early block's attention would only measure its
 influence through all later blocks.
 
+Not built: the form for an attention-pooling head (SigLIP), where the paper
+reads the pooling's attention for every block's tokens; such a model is
+refused with a `ValueError`, as is a model without attention (a CNN).
+
 Deviations from the authors' code, each deliberate:
 
 - Every block is used. The paper aggregates "over all layers"; the authors'

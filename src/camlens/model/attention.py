@@ -100,19 +100,25 @@ def explicit_attention(original, *args, **kwargs):
     return output
 
 
-def skipped_block(original, inputs, *args, **kwargs):
-    """An interceptor for a block's `call`: its input handed on in place of its tokens.
+def skipped_block(block: keras.layers.Layer):
+    """An interceptor for `block`'s `call`: its input handed on in place of its tokens.
 
     The block still runs (its output's structure, e.g. DeiT's `(tokens, scores)`,
     is kept), but its tokens are replaced by its input, so nothing after the
     block depends on what the block computes.
     """
-    output = original(inputs, *args, **kwargs)
-    tokens = keras.tree.flatten(output)[0]
-    if tuple(tokens.shape) != tuple(inputs.shape):
-        raise ValueError(
-            f"A transformer block's tokens of shape {tuple(tokens.shape)} differ from "
-            f"its input's {tuple(inputs.shape)}: LeGrad cannot score the blocks "
-            "before it on their own. Received: method='legrad'"
-        )
-    return keras.tree.map_structure(lambda t: inputs if t is tokens else t, output)
+
+    def intercept(original, inputs, *args, **kwargs):
+        output = original(inputs, *args, **kwargs)
+        tokens = keras.tree.flatten(output)[0]
+        if tuple(tokens.shape) != tuple(inputs.shape):
+            raise ValueError(
+                f"Layer '{block.name}' holds an attention but turns tokens of shape "
+                f"{tuple(inputs.shape)} into {tuple(tokens.shape)}: an attention-pooling "
+                "head (as SigLIP's), not a transformer block. LeGrad's form for "
+                "attention pooling (the pooling's attention read at every block) is "
+                "not implemented. Received: method='legrad'"
+            )
+        return keras.tree.map_structure(lambda t: inputs if t is tokens else t, output)
+
+    return intercept

@@ -54,7 +54,7 @@ def attention_probes(model: keras.Model, batch, method: str = "legrad") -> list[
         probe = probe_class()(model, block.softmax)
         interceptors = {call_site(block.attention): explicit_attention}
         interceptors.update(
-            {call_site(later.block): skipped_block for later in blocks[index + 1 :]}
+            {call_site(later.block): skipped_block(later.block) for later in blocks[index + 1 :]}
         )
         probe.intercept_also(interceptors)
         probes.append(probe)
