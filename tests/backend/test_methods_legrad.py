@@ -69,6 +69,14 @@ def test_each_block_is_scored_by_its_own_tokens_not_the_final_output(model, x):
     assert np.abs(first - final.reshape(first.shape)).max() > 10 * 1e-4
 
 
+def test_a_layer_without_the_attentions_tokens_is_refused(model, x):
+    """The key tokens are laid out on the explained layer's grid: a convolution's
+    grid (the patch embedding) is not those tokens."""
+    explainer = camlens.Explainer(model, method="legrad", layer="patches")
+    with pytest.raises(ValueError, match="does not output those 17 tokens"):
+        explainer(x, targets=TARGETS)
+
+
 def _unchanged(model, x, run):
     """Run `run()`, checking the model's outputs and its attention's fused path after."""
     before = keras.ops.convert_to_numpy(model(x, training=False))
