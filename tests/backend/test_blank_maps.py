@@ -80,7 +80,9 @@ def _every_method_and_option(model, x, layer, targets):
     names = [
         name
         for name in sorted(BUILT_IN)
-        if not METHODS[name].detections_only and (name != "guided-gradcam" or layer)
+        if not METHODS[name].detections_only
+        and (name != "guided-gradcam" or layer)  # a ViT (layer None) has no ReLUs
+        and (not METHODS[name].attention_only or not layer)  # nor MobileNetV2 attention
     ]
     runs = []
     for smooth in (None, "eigen"):

@@ -2,8 +2,9 @@
 
 Most methods need nothing beyond the activations and gradients of one pass.
 Score-CAM masks the image, Ablation-CAM zeroes channels, Shapley-CAM takes
-Hessian products and Guided Grad-CAM input gradients: those passes are handed
-to the method as functions, which run only when it calls them.
+Hessian products, Guided Grad-CAM input gradients and LeGrad the gradients at
+each attention block: those passes are handed to the method as functions, which
+run only when it calls them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..methods import MethodInputs
 from ..model.inputs import ModelInputs
 from ..model.token_grid import Layout
 from ..probe import Probe, ProbeResult
+from ..probe.attention import attention_probes
 from ..probe.plan import SIMILAR, TargetPlan
 
 
@@ -68,6 +70,15 @@ def method_inputs(
     def guided_gradients() -> np.ndarray:
         return sign * probe.guided_gradients(batch.for_probe(), plan, score, pad_to)[:, :count]
 
+    def attention_gradients() -> list[np.ndarray]:
+        gradients = []
+        for attention in attention_probes(probe.model, batch.for_probe()):
+            found = attention.run(batch.for_probe(), plan, score, pad_to=pad_to).gradients
+            assert found is not None, "a pass with gradients"
+            check_key_tokens(layout, found.shape[-1], probe.layer.name)
+            gradients.append(sign * layout.apply(found[:, :count], token_axis=4))
+        return gradients
+
     gradients = comparisons = None
     if result.gradients is not None:
         gradients = sign * result.gradients[:, :count]
@@ -88,5 +99,17 @@ def method_inputs(
         max_channels=max_channels,
         hessian_products=hessian_products,
         guided_gradients=guided_gradients,
+        attention_gradients=attention_gradients,
         detection_similarities=detection_similarities,
     )
+
+
+def check_key_tokens(layout: Layout, tokens: int, layer_name: str) -> None:
+    """A ValueError unless the explained layer's tokens are the attention's `tokens` keys."""
+    if layout.grid is None or layout.prefix + layout.grid[0] * layout.grid[1] != tokens:
+        raise ValueError(
+            f"LeGrad lays the attention's {tokens} key tokens out on the explained "
+            f"layer's patch grid, but layer '{layer_name}' does not output those "
+            f"{tokens} tokens. Explain a transformer block's output (or leave layer "
+            f"to the automatic choice). Received: layer='{layer_name}'"
+        )

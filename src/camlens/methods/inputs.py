@@ -39,6 +39,11 @@ class MethodInputs:
         guided_gradients: `guided_gradients()` returns (N, K, H, W, c) the
             guided-backpropagation gradients with respect to the input, signed
             like `gradients` (Guided Grad-CAM).
+        attention_gradients: `attention_gradients()` returns, per attention
+            block of a vision transformer in order, (N, K, heads, T, h, w) the
+            gradients of that block's layer-wise score with respect to its
+            attention probabilities, the key tokens laid out as the layer's
+            grid, signed like `gradients` (LeGrad).
         detection_similarities: for a detector's targets,
             `detection_similarities(n, batch)` runs a batch of variants of
             image n through the detector and returns (M, K) how similar each
@@ -59,6 +64,7 @@ class MethodInputs:
     max_channels: int | None = None
     hessian_products: Callable[[], np.ndarray] | None = None
     guided_gradients: Callable[[], np.ndarray] | None = None
+    attention_gradients: Callable[[], list[np.ndarray]] | None = None
     detection_similarities: Callable[[int, np.ndarray], np.ndarray] | None = None
 
     def for_every_target(self, maps: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ from . import (
     hirescam,
     kpcacam,
     layercam,
+    legrad,
     scorecam,
     segeigencam,
     shapleycam,
@@ -82,6 +83,7 @@ class Method:
     channel_passes: bool = False
     uses_layer: bool = True
     detections_only: bool = False
+    attention_only: bool = False
 
     def __post_init__(self):
         _check_method(self)
@@ -181,6 +183,7 @@ METHODS: dict[str, Method] = {
             detections_only=True,
         ),
         Method("segeigencam", "Seg-Eigen-CAM", raw_maps=segeigencam.raw_maps),
+        Method("legrad", "LeGrad", raw_maps=legrad.raw_maps, attention_only=True),
     )
 }
 """Every method by name: the built-in ones, then those registered."""
@@ -188,8 +191,12 @@ METHODS: dict[str, Method] = {
 
 def class_methods() -> list[str]:
     """The names of the methods that explain any model's classes (every method
-    but the detection-only ones): what "all methods" means."""
-    return [name for name, method in METHODS.items() if not method.detections_only]
+    but the detection-only and the transformer-only ones): what "all methods" means."""
+    return [
+        name
+        for name, method in METHODS.items()
+        if not (method.detections_only or method.attention_only)
+    ]
 
 
 BUILT_IN = frozenset(METHODS)

@@ -42,11 +42,12 @@ def probe_for(model: keras.Model, layer: keras.layers.Layer, output_index: int =
         key = (id(layer), output_index)
         probe = cached[1].get(key)
         if probe is None or probe.layer is not layer:
-            probe = cached[1][key] = _probe_class()(model, layer, output_index)
+            probe = cached[1][key] = probe_class()(model, layer, output_index)
         return probe
 
 
-def _probe_class() -> type[Probe]:
+def probe_class() -> type[Probe]:
+    """The probe class of the running Keras backend (uncached probes: `probe.attention`)."""
     backend = keras.backend.backend()
     if backend not in _PROBES:
         raise RuntimeError(

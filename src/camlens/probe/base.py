@@ -89,6 +89,10 @@ class Probe:
             raise RuntimeError("The model of this probe has been garbage-collected.")
         return model
 
+    def intercept_also(self, interceptors) -> None:
+        """Route these calls too (`camlens.model.capture`) in every pass of this probe."""
+        self._watch.more_interceptors = dict(interceptors)
+
     def run(
         self,
         batch: np.ndarray,

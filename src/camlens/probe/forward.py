@@ -43,6 +43,8 @@ class LayerWatch:
         self.output_index = output_index
         self.channels_first = channels_first
         self.input_rank = None
+        self.more_interceptors: dict = {}
+        """More calls routed in every forward pass (`Probe.intercept_also`)."""
         # Layers built under keras.RematScope (the model itself is read per call:
         # the watch must not keep it alive).
         self.rematerialised = [layer for layer, _ in without_remat(all_layers(model))]
@@ -74,6 +76,7 @@ class LayerWatch:
         activations: list = []
         logits: list = []
         interceptors = without_remat([model, *self.rematerialised])
+        interceptors.update(self.more_interceptors)
         if on_activations is not None:
             interceptors[call_site(self.layer)] = on_output(
                 self._checked_hook(on_activations, activations)
