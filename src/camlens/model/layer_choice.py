@@ -115,7 +115,7 @@ def candidate_layers(
         if record is not None:
             layout = _spatial_layout(record, first[1], inspection, token_grid, prefix_tokens)
             if layout is not None:
-                yield Candidate(*first, layout)
+                yield Candidate(first[0], first[1], layout)
     head: set | None = _dense_output_channels(inspection)
     for record in _search_order(inspection.root):
         if head and _is_head(record, head, inspection):
