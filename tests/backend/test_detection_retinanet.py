@@ -186,3 +186,30 @@ def test_all_levels_combined_and_maps_renormalised_in_their_boxes(retinanet, res
         camlens.Explainer(resnet, layers="levels")(
             np.zeros((1, *resnet.input_shape[1:]), "float32")
         )
+
+
+def test_own_detections_follow_a_changed_decoder():
+    """The compiled decoding is traced again when the decoder's settings change in
+    place or the decoder is replaced: the detections are always the model's own."""
+    import keras_hub
+
+    model = detectors.retinanet()  # changed below: not the shared fixture
+    x = detectors.images(1, seed=3)
+
+    def own_count():
+        decoded = model.decode_predictions(model(x, training=False), x)
+        return int(keras.ops.convert_to_numpy(decoded["num_detections"])[0])
+
+    def explained_count():
+        return int((camlens.Explainer(model)(x).targets[0] >= 0).sum())
+
+    before = own_count()
+    assert explained_count() == min(before, 10)
+    confidences = camlens.Explainer(model)(x, targets=Detections(k=10)).confidences[0]
+    model.prediction_decoder.confidence_threshold = float(np.nanmedian(confidences))
+    fewer = own_count()
+    assert 0 < fewer < before and explained_count() == min(fewer, 10)
+    model.prediction_decoder = keras_hub.layers.NonMaxSuppression(
+        bounding_box_format="yxyx", from_logits=True, confidence_threshold=0.05, max_detections=2
+    )
+    assert own_count() == 2 and explained_count() == 2
