@@ -22,6 +22,7 @@ from . import (
     eigengradcam,
     fem,
     finercam,
+    fullgrad,
     gradcam,
     gradcam_elementwise,
     gradcampp,
@@ -68,6 +69,11 @@ class Method:
             its size (D-RISE): the layer's activations are not read.
         detections_only: True for methods that explain only a detector's
             detections (D-RISE), left out of `class_methods()`.
+        input_gradients: True for methods that differentiate with respect to
+            the model's input (Guided Grad-CAM, FullGrad): models with one
+            input only.
+        signed: False for class-specific methods whose map takes magnitudes
+            (FullGrad), so has no counterfactual.
     """
 
     name: str
@@ -82,6 +88,8 @@ class Method:
     channel_passes: bool = False
     uses_layer: bool = True
     detections_only: bool = False
+    input_gradients: bool = False
+    signed: bool = True
 
     def __post_init__(self):
         _check_method(self)
@@ -171,7 +179,12 @@ METHODS: dict[str, Method] = {
             channel_passes=True,
         ),
         Method("shapleycam", "Shapley-CAM", shapleycam.channel_weights),
-        Method("guided-gradcam", "Guided Grad-CAM", raw_maps=guided_gradcam.raw_maps),
+        Method(
+            "guided-gradcam",
+            "Guided Grad-CAM",
+            raw_maps=guided_gradcam.raw_maps,
+            input_gradients=True,
+        ),
         Method(
             "drise",
             "D-RISE",
@@ -181,6 +194,9 @@ METHODS: dict[str, Method] = {
             detections_only=True,
         ),
         Method("segeigencam", "Seg-Eigen-CAM", raw_maps=segeigencam.raw_maps),
+        Method(
+            "fullgrad", "FullGrad", raw_maps=fullgrad.raw_maps, input_gradients=True, signed=False
+        ),
     )
 }
 """Every method by name: the built-in ones, then those registered."""
