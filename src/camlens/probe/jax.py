@@ -20,7 +20,7 @@ from .scores import gradient_scores, slot_scores
 
 
 class JaxProbe(Probe):
-    def compile(self, mode: str, score: str, slots: tuple):
+    def compile(self, mode: str | tuple, score: str, slots: tuple):
         if mode == "gradients":
             return self._with_variables(self._explain(score, slots))
         if mode == "hessian":

@@ -20,7 +20,7 @@ from .scores import OUTPUT_AND_LOGIT, gradient_scores, slot_scores
 
 
 class TensorFlowProbe(Probe):
-    def compile(self, mode: str, score: str, slots: tuple):
+    def compile(self, mode: str | tuple, score: str, slots: tuple):
         if mode == "gradients":
             return _compiled_on_reuse(self._explain(score, slots))
         if mode == "hessian":

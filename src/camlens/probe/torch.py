@@ -16,7 +16,7 @@ from .scores import gradient_scores, slot_scores
 
 
 class TorchProbe(Probe):
-    def compile(self, mode: str, score: str, slots: tuple):
+    def compile(self, mode: str | tuple, score: str, slots: tuple):
         if mode == "hessian":
             return self._hessian(score, slots)
         if mode == "guided":
