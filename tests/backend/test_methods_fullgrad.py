@@ -234,3 +234,39 @@ def per_channel_map(image, input_gradient, sites):
         ).sum(0)
     total = total - total.min()
     return total / (total.max() + 1e-7)
+
+
+@pytest.mark.parametrize("shape", [(24, 2), (4, 8, 8, 1)], ids=["1-D", "3-D"])
+def test_signals_and_volumes_decompose_and_map_at_the_input_size(shape):
+    rank = len(shape) - 1
+    conv, pool, average = (
+        getattr(keras.layers, f"{name}{rank}D")
+        for name in ("Conv", "MaxPooling", "GlobalAveragePooling")
+    )
+    model = keras.Sequential(
+        [
+            keras.Input(shape),
+            conv(4, 3, padding="same", activation="relu"),
+            keras.layers.BatchNormalization(),
+            pool(2),
+            conv(3, 3, padding="same", activation="relu"),
+            average(),
+            keras.layers.Dense(3),
+        ]
+    )
+    rng = np.random.default_rng(4)
+    model.set_weights([rng.normal(0, 0.4, w.shape).astype(np.float32) for w in model.get_weights()])
+    variance = model.layers[1].moving_variance
+    variance.assign(np.abs(keras.ops.convert_to_numpy(variance)) + 0.5)
+    x = rng.uniform(-1, 1, (2, *shape)).astype(np.float32)
+    on_input, sites = fullgrad_inputs(model, x, [1])
+    assert len(sites) == 3
+    logits = keras.ops.convert_to_numpy(model(x))
+    dense_bias = keras.ops.convert_to_numpy(model.layers[-1].bias)
+    for n in range(len(x)):
+        total = (on_input[n, 0] * x[n]).sum() + dense_bias[1]
+        total += sum((bias * g[n, 0]).sum() for bias, g in sites)
+        assert abs(total - logits[n, 1]) < 1e-4
+    maps = camlens.Explainer(model, method="fullgrad")(x, targets=[1]).heatmaps
+    assert maps.shape == (2, 1, *shape[:-1])
+    assert np.isclose(maps.min(), 0) and maps.max() > 0.99

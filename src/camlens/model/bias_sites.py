@@ -38,6 +38,7 @@ CONVOLUTIONS = (
     keras.layers.SeparableConv1D,
     keras.layers.SeparableConv2D,
 )
+"""Keras's convolutions: each adds its bias, then applies `self.activation` (also when linear)."""
 
 
 @dataclass(frozen=True)
