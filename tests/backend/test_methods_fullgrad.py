@@ -118,13 +118,8 @@ def randomised_batchnorm(model, seed=5):
     return model
 
 
-CHECKED = (
-    "bn_Conv1",
-    "block_2_expand_BN",
-    "block_6_depthwise_BN",
-    "block_13_project_BN",
-    "Conv_1_bn",
-)
+CHECKED = ("bn_Conv1", "block_6_depthwise_BN", "Conv_1_bn")
+"""Three of the 52 sites (the first, one in the middle, the last): one probe pass each."""
 
 
 def test_mobilenet_with_biases_against_per_layer_probes_and_the_map():
@@ -151,7 +146,7 @@ def test_mobilenet_with_biases_against_per_layer_probes_and_the_map():
         scale = np.abs(want).max()
         assert scale > 0
         np.testing.assert_allclose(got[:, 0], want, atol=1e-4 * max(scale, 1))
-    heatmap = camlens.Explainer(model, method="fullgrad")(x, targets=[target]).heatmaps[0, 0]
+    heatmap = explainer(x, targets=[target]).heatmaps[0, 0]
     reference = fullgrad_map(
         x[0], on_input[0, 0], [b for b, _ in sites], [g[0, 0] for _, g in sites]
     )

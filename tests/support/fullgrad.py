@@ -77,7 +77,7 @@ def input_gradient(model: keras.Model, x: np.ndarray, target: int) -> np.ndarray
         return tape.gradient(total, tensor).numpy()
     import jax
 
-    return np.asarray(jax.grad(lambda t: model(t, training=False)[:, target].sum())(x))
+    return np.asarray(jax.jit(jax.grad(lambda t: model(t, training=False)[:, target].sum()))(x))
 
 
 def torch_port(model: keras.Model):
