@@ -265,3 +265,25 @@ def test_signals_and_volumes_decompose_and_map_at_the_input_size(shape):
     maps = camlens.Explainer(model, method="fullgrad")(x, targets=[1]).heatmaps
     assert maps.shape == (2, 1, *shape[:-1])
     assert np.isclose(maps.min(), 0) and maps.max() > 0.99
+
+
+def test_the_last_convolutions_bias_with_score_logit():
+    """The last convolution's site is the input of its activation, where
+    `score="logit"` reads the score too: both see the same value."""
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    x = keras.layers.Reshape((1, 1, 4))(keras.layers.GlobalAveragePooling2D()(x))
+    outputs = keras.layers.Conv2D(3, 1, activation="tanh", name="head")(x)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.get_weights()])
+    x = rng.normal(size=(2, 8, 8, 3)).astype(np.float32)
+    on_input, sites = fullgrad_inputs(model, x, [camlens.targets.Region(1)], score="logit")
+    head = model.get_layer("head")
+    pooled = keras.ops.convert_to_numpy(keras.Model(model.inputs, model.layers[-2].output)(x))
+    kernel, bias = (keras.ops.convert_to_numpy(w) for w in (head.kernel, head.bias))
+    logits = pooled[:, 0, 0] @ kernel[0, 0] + bias
+    for n in range(len(x)):
+        total = (on_input[n, 0] * x[n]).sum() + sum((b * g[n, 0]).sum() for b, g in sites)
+        assert abs(total - logits[n, 1]) < 1e-4
+    np.testing.assert_allclose(sites[-1][1][:, 0, 0, 0], np.eye(3)[[1, 1]], atol=1e-6)

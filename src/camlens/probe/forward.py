@@ -92,8 +92,9 @@ class LayerWatch:
             interceptors[(site.target, site.attribute)] = _logit_recorder(logits)
         seen: set[int] = set()
         for index, watched in enumerate(sites):
-            hook = self._site_hook(index, watched, on_site, seen)
-            interceptors[(watched.target, watched.attribute)] = watched.interceptor(hook)
+            key = (watched.target, watched.attribute)
+            outer = watched.interceptor(self._site_hook(index, watched, on_site, seen))
+            interceptors[key] = _around(outer, interceptors.get(key))
         with capture(interceptors):
             outputs = call()
         for index, watched in enumerate(sites):
@@ -185,6 +186,19 @@ def channels_kept(keep):
         return activations * keras.ops.cast(keras.ops.reshape(keep, shape), activations.dtype)
 
     return hook
+
+
+def _around(outer, inner):
+    """`outer` intercepting a call that `inner` intercepts too (`None`: nobody), so
+    that `inner` sees what `outer` changed: a site at the last activation's input
+    is watched before `score="logit"` records that input."""
+    if inner is None:
+        return outer
+    return lambda original, *args, **kwargs: outer(
+        lambda *inner_args, **inner_kwargs: inner(original, *inner_args, **inner_kwargs),
+        *args,
+        **kwargs,
+    )
 
 
 def _name_of(site: Site) -> str:
