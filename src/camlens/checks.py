@@ -201,7 +201,8 @@ def check_smooth(method, smooth) -> str | None:
             "smooth='eigen' projects the terms a method sums over channels, and "
             f"{method.title} is not such a sum (Eigen-CAM, Eigen-Grad-CAM, Seg-Eigen-CAM, "
             "KPCA-CAM and FEM project or threshold the activations themselves; Guided "
-            "Grad-CAM multiplies by input gradients). Use smooth='aug' or None. "
+            "Grad-CAM multiplies by input gradients; FullGrad sums every layer's rescaled "
+            "terms). Use smooth='aug' or None. "
             f"Received: method={method.name!r}, smooth='eigen'"
         )
     return smooth
