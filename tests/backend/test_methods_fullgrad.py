@@ -287,3 +287,16 @@ def test_the_last_convolutions_bias_with_score_logit():
         total = (on_input[n, 0] * x[n]).sum() + sum((b * g[n, 0]).sum() for b, g in sites)
         assert abs(total - logits[n, 1]) < 1e-4
     np.testing.assert_allclose(sites[-1][1][:, 0, 0, 0], np.eye(3)[[1, 1]], atol=1e-6)
+
+
+def test_a_bias_that_runs_twice_is_refused():
+    """A shared convolution adds its bias at two places: one site cannot hold both."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    shared = keras.layers.Conv2D(3, 3, padding="same", name="shared")
+    x = keras.layers.ReLU(name="between")(shared(inputs))
+    x = shared(x)
+    outputs = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, outputs)
+    explainer = camlens.Explainer(model, method="fullgrad", layer="between")
+    with pytest.raises(ValueError, match="'shared' runs more than once"):
+        explainer(images(), targets=[0])
