@@ -175,12 +175,19 @@ def check_combine(combine, relu: bool, choices: Sequence) -> str:
 
 
 def check_counterfactual(method, counterfactual) -> bool:
-    """`counterfactual` as a bool, refused for a method that ignores the target."""
+    """`counterfactual` as a bool, refused for a method that ignores the target or
+    its sign."""
     counterfactual = check_bool(counterfactual, "counterfactual")
     if counterfactual and not method.class_specific:
         raise ValueError(
             f"{method.title} does not depend on the target, so it has no "
             f"counterfactual. Received: method={method.name!r}, counterfactual=True"
+        )
+    if counterfactual and not method.signed:
+        raise ValueError(
+            f"{method.title} sums the magnitudes of its terms, which do not change "
+            "when the score's sign does, so it has no counterfactual. "
+            f"Received: method={method.name!r}, counterfactual=True"
         )
     return counterfactual
 
@@ -194,7 +201,8 @@ def check_smooth(method, smooth) -> str | None:
             "smooth='eigen' projects the terms a method sums over channels, and "
             f"{method.title} is not such a sum (Eigen-CAM, Eigen-Grad-CAM, Seg-Eigen-CAM, "
             "KPCA-CAM and FEM project or threshold the activations themselves; Guided "
-            "Grad-CAM multiplies by input gradients). Use smooth='aug' or None. "
+            "Grad-CAM multiplies by input gradients; FullGrad sums every layer's rescaled "
+            "terms). Use smooth='aug' or None. "
             f"Received: method={method.name!r}, smooth='eigen'"
         )
     return smooth

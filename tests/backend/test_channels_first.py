@@ -70,6 +70,7 @@ METHODS = [
     "eigencam",
     "shapleycam",
     "guided-gradcam",
+    "fullgrad",
 ]
 
 

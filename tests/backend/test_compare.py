@@ -13,7 +13,8 @@ SIX = ["gradcam", "layercam", "xgradcam", "hirescam", "eigengradcam", "gradcam-e
 
 def test_explain_methods_equals_the_methods_one_by_one(resnet):
     batch = images(2, seed=8)
-    names = list(GRADIENT_METHODS) + ["scorecam", "ablationcam", "shapleycam", "guided-gradcam"]
+    extra = ["scorecam", "ablationcam", "shapleycam", "guided-gradcam", "fullgrad"]
+    names = list(GRADIENT_METHODS) + extra
     together = camlens.explain_methods(resnet, batch, methods=names, targets=[1, 3])
     assert list(together) == names
     for name in names:

@@ -187,6 +187,7 @@ def test_a_constant_input_is_fed_whole_to_every_pass(clip):
         (lambda clip, x: Prompt([]), ValueError, "no token id"),
         (lambda clip, x: Prompt("a cat", tokenizer="clip"), TypeError, "tokenizer"),
         (lambda clip, x: camlens.Explainer(clip, method="guided-gradcam"), ValueError, "Guided"),
+        (lambda clip, x: camlens.Explainer(clip, method="fullgrad"), ValueError, "FullGrad"),
     ],
 )
 def test_bad_prompts_and_constant_inputs_get_clear_errors(clip, x, call, error, words):

@@ -142,6 +142,8 @@ def test_bad_image_inputs_are_refused(model, batch):
         camlens.Explainer(model)([metadata, images[:, :8]])
     with pytest.raises(ValueError, match="Guided Grad-CAM.*single input"):
         camlens.Explainer(model, method="guided-gradcam")
+    with pytest.raises(ValueError, match="FullGrad.*single input"):
+        camlens.Explainer(model, method="fullgrad")
     single = keras.Sequential(
         [keras.Input((SIZE, SIZE, 3)), keras.layers.Conv2D(2, 3), keras.layers.Flatten()]
     )

@@ -17,15 +17,20 @@ model's, which the maps inherit (measured, all backends: Grad-CAM 0.014 to
 0.015; with float16 0.002 to 0.003)."""
 
 HALF_SCORE_METHODS = {
-    "mixed_float16": {"guided-gradcam": 3e-2},
-    "mixed_bfloat16": {"ablationcam": 0.15, "guided-gradcam": 8e-2},
+    "mixed_float16": {"guided-gradcam": 3e-2, "fullgrad": 0.2},
+    "mixed_bfloat16": {"ablationcam": 0.15, "guided-gradcam": 8e-2, "fullgrad": 0.3},
 }
 """Methods whose maps rest on what half precision computes least well:
 Ablation-CAM on differences of two half-precision scores (a channel's small
 drop), Guided Grad-CAM on input gradients backpropagated through every layer in
 the model's own dtype. Measured at most: float16 0.009 and 0.021, bfloat16
 0.053 and 0.044 (TF, JAX and torch); TensorFlow's bfloat16 Ablation-CAM on an
-AVX2-only AMD EPYC, 0.112 (its CPU kernels round differently there)."""
+AVX2-only AMD EPYC, 0.112 (its CPU kernels round differently there). FullGrad
+on the gradients at every bias as well, each term rescaled by its own extremes:
+the last convolution's gradients (a softmax score's, through the average
+pooling) are of order 1e-4 to 1e-6, float16 subnormals, 23% off in float16 and
+up to 100% at a location in bfloat16; its maps 0.166 (float16, all three
+backends) and 0.26 / 0.26 / 0.21 (bfloat16: torch, JAX, TF)."""
 
 DISCONTINUOUS = {"fem"}
 """FEM thresholds each channel at mean + 2 sigma: a location near the threshold

@@ -51,7 +51,7 @@ def explain_methods(
     softmax by default, the others the output) and every method's map is
     computed from them, so comparing the gradient methods costs about one
     forward and backward pass. Methods that need more passes (`scorecam`,
-    `ablationcam`, `shapleycam`, `guided-gradcam`) run theirs on top. Each map
+    `ablationcam`, `shapleycam`, `guided-gradcam`, `fullgrad`) run theirs on top. Each map
     equals the map of `Explainer(model, layer, method)` with the same options.
 
     Args:

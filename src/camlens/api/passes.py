@@ -2,9 +2,9 @@
 
 Most methods need nothing beyond the activations and gradients of one pass.
 Score-CAM masks the image, Ablation-CAM zeroes channels, Shapley-CAM takes
-Hessian products, Guided Grad-CAM input gradients and LeGrad the gradients at
-each attention block: those passes are handed to the method as functions, which
-run only when it calls them.
+Hessian products, Guided Grad-CAM input gradients, LeGrad the gradients at
+each attention block and FullGrad the gradients at every bias: those passes are
+handed to the method as functions, which run only when it calls them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..methods import MethodInputs
+from ..model.bias_sites import bias_sites
 from ..model.inputs import ModelInputs
 from ..model.token_grid import Layout
 from ..probe import Probe, ProbeResult
@@ -79,6 +80,14 @@ def method_inputs(
             gradients.append(sign * layout.apply(found[:, :count], token_axis=4))
         return gradients
 
+    def bias_gradients() -> tuple:
+        sites = bias_sites(probe.model)
+        on_input, at_sites, _ = probe.site_gradients(
+            batch.for_probe(), plan, tuple(site.site for site in sites), score, pad_to
+        )
+        pairs = [(site.bias, sign * g[:, :count]) for site, g in zip(sites, at_sites)]
+        return sign * on_input[:, :count], pairs
+
     gradients = comparisons = None
     if result.gradients is not None:
         gradients = sign * result.gradients[:, :count]
@@ -100,6 +109,7 @@ def method_inputs(
         hessian_products=hessian_products,
         guided_gradients=guided_gradients,
         attention_gradients=attention_gradients,
+        bias_gradients=bias_gradients,
         detection_similarities=detection_similarities,
     )
 

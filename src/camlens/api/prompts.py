@@ -88,11 +88,11 @@ def towers_for(model, constant_inputs, preprocess, method) -> Towers | None:
     side = image_side(model)
     if side is None:
         return None
-    if method.name == "guided-gradcam":
+    if method.input_gradients:
         raise ValueError(
-            "Guided Grad-CAM differentiates with respect to the model's input, which "
+            f"{method.title} differentiates with respect to the model's input, which "
             "camlens does for models with a single input only; an image–text backbone "
-            f"has two. Received: method='guided-gradcam', model '{model.name}'"
+            f"has two. Received: method={method.name!r}, model '{model.name}'"
         )
     if _is_image_text_preprocessor(preprocess):
         return Towers(side, preprocess, getattr(preprocess, "image_converter", None))

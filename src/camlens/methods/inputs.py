@@ -44,6 +44,11 @@ class MethodInputs:
             gradients of that block's layer-wise score with respect to its
             attention probabilities, the key tokens laid out as the layer's
             grid, signed like `gradients` (LeGrad).
+        bias_gradients: `bias_gradients()` returns `(input_gradients,
+            sites)`: (N, K, *input) the gradients with respect to the input,
+            and per bias site of the model (`camlens.model.bias_sites`)
+            `(bias (C,), gradients (N, K, *z))` at its biased value z, all from
+            one backward pass and signed like `gradients` (FullGrad).
         detection_similarities: for a detector's targets,
             `detection_similarities(n, batch)` runs a batch of variants of
             image n through the detector and returns (M, K) how similar each
@@ -65,6 +70,7 @@ class MethodInputs:
     hessian_products: Callable[[], np.ndarray] | None = None
     guided_gradients: Callable[[], np.ndarray] | None = None
     attention_gradients: Callable[[], list[np.ndarray]] | None = None
+    bias_gradients: Callable[[], tuple] | None = None
     detection_similarities: Callable[[int, np.ndarray], np.ndarray] | None = None
 
     def for_every_target(self, maps: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from . import (
     eigengradcam,
     fem,
     finercam,
+    fullgrad,
     gradcam,
     gradcam_elementwise,
     gradcampp,
@@ -69,6 +70,13 @@ class Method:
             its size (D-RISE): the layer's activations are not read.
         detections_only: True for methods that explain only a detector's
             detections (D-RISE), left out of `class_methods()`.
+        attention_only: True for methods that read a vision transformer's
+            attention blocks (LeGrad), left out of `class_methods()`.
+        input_gradients: True for methods that differentiate with respect to
+            the model's input (Guided Grad-CAM, FullGrad): models with one
+            input only.
+        signed: False for class-specific methods whose map takes magnitudes
+            (FullGrad), so has no counterfactual.
     """
 
     name: str
@@ -84,6 +92,8 @@ class Method:
     uses_layer: bool = True
     detections_only: bool = False
     attention_only: bool = False
+    input_gradients: bool = False
+    signed: bool = True
 
     def __post_init__(self):
         _check_method(self)
@@ -173,7 +183,12 @@ METHODS: dict[str, Method] = {
             channel_passes=True,
         ),
         Method("shapleycam", "Shapley-CAM", shapleycam.channel_weights),
-        Method("guided-gradcam", "Guided Grad-CAM", raw_maps=guided_gradcam.raw_maps),
+        Method(
+            "guided-gradcam",
+            "Guided Grad-CAM",
+            raw_maps=guided_gradcam.raw_maps,
+            input_gradients=True,
+        ),
         Method(
             "drise",
             "D-RISE",
@@ -184,6 +199,9 @@ METHODS: dict[str, Method] = {
         ),
         Method("segeigencam", "Seg-Eigen-CAM", raw_maps=segeigencam.raw_maps),
         Method("legrad", "LeGrad", raw_maps=legrad.raw_maps, attention_only=True),
+        Method(
+            "fullgrad", "FullGrad", raw_maps=fullgrad.raw_maps, input_gradients=True, signed=False
+        ),
     )
 }
 """Every method by name: the built-in ones, then those registered."""

@@ -21,10 +21,31 @@ import contextlib
 import contextvars
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 Interceptor = Callable[..., Any]
 """`interceptor(original, *args, **kwargs)`: returns what the call should return."""
+
+
+@dataclass(frozen=True)
+class Site:
+    """A value of the forward pass to watch: the first argument (`reads="input"`) or
+    the result (`reads="output"`) of each call of `(target, attribute)`.
+
+    Equal sites (the same object, attribute and reading) are one: a probe compiles
+    its pass once per tuple of sites.
+    """
+
+    target: Any
+    attribute: str
+    reads: str = "output"
+
+    def interceptor(self, hook: Callable[[Any], Any]) -> Interceptor:
+        """An interceptor passing the watched value through `hook`."""
+        if self.reads == "input":
+            return lambda original, first, *args, **kwargs: original(hook(first), *args, **kwargs)
+        return on_output(hook)
 
 
 @contextlib.contextmanager

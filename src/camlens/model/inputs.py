@@ -164,11 +164,11 @@ def check_image_input(model: keras.Model, image_input, method, constant_inputs=N
             "camlens explains channels_first models with a single input; model "
             f"'{model.name}' has {len(slots.names)}. Received: model '{model.name}'"
         )
-    if slots is not None and method.name == "guided-gradcam":
+    if slots is not None and method.input_gradients:
         raise ValueError(
-            "Guided Grad-CAM differentiates with respect to the model's input, which "
+            f"{method.title} differentiates with respect to the model's input, which "
             "camlens does for models with a single input only; model "
-            f"'{model.name}' has {len(slots.names)}. Received: method='guided-gradcam'"
+            f"'{model.name}' has {len(slots.names)}. Received: method={method.name!r}"
         )
     return slots
 

@@ -7,22 +7,10 @@ from dataclasses import dataclass
 
 import keras
 
+from .bias_sites import CONVOLUTIONS
 from .keras_internals import activation_module
 
-_LINEAR_LAYERS = (
-    keras.layers.Dense,
-    keras.layers.EinsumDense,
-    keras.layers.Conv1D,
-    keras.layers.Conv2D,
-    keras.layers.Conv3D,
-    keras.layers.Conv1DTranspose,
-    keras.layers.Conv2DTranspose,
-    keras.layers.Conv3DTranspose,
-    keras.layers.DepthwiseConv1D,
-    keras.layers.DepthwiseConv2D,
-    keras.layers.SeparableConv1D,
-    keras.layers.SeparableConv2D,
-)
+_LINEAR_LAYERS = (keras.layers.Dense, keras.layers.EinsumDense, *CONVOLUTIONS)
 """Layers that apply `self.activation` last in their `call`, or none."""
 
 

@@ -18,9 +18,11 @@ from typing import Any
 import keras
 import numpy as np
 
+from ..model.capture import Site
 from ..model.channels import is_channels_first, to_model_layout
 from ..model.inspection import as_input_structure
-from ..model.slots import ModelInputs, inspect_inputs
+from ..model.slots import inspect_inputs
+from .batches import fed, padded, rows
 from .forward import LayerWatch, channels_kept, relu_sites
 from .plan import TargetPlan, check_logit_slots
 from .scores import OUTPUT_AND_LOGIT, slot_scores
@@ -237,6 +239,31 @@ class Probe:
         compiled = self._compiled_for("guided", score, plan.slots, batch)
         return _to_numpy(compiled(fed(batch), plan.ids, extras))[:count]
 
+    def site_gradients(
+        self,
+        batch: np.ndarray,
+        plan: TargetPlan,
+        sites: tuple[Site, ...],
+        score: str = OUTPUT,
+        pad_to: int | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """The target scores' gradients at the input and at every one of `sites`,
+        from one forward pass and one backward pass per target slot (FullGrad's
+        bias gradients; the explained layer is not watched).
+
+        Returns:
+            `(input_gradients, gradients, values)`: (N, K, *input) with respect
+            to the input; per site, (N, K, *value) the gradients and (N, *value)
+            the value there (float32, a channels_first model's grids channels-last).
+        """
+        count = rows(batch)
+        batch, plan = padded(batch, plan, pad_to)
+        extras, _ = self._callable_extras(batch, plan, score)
+        compiled = self._compiled_for(("sites", tuple(sites)), score, plan.slots, batch)
+        inputs, gradients, values = compiled(fed(batch), plan.ids, extras)
+        gradients = [_to_numpy(g)[:count] for g in gradients]
+        return _to_numpy(inputs)[:count], gradients, [_to_numpy(v)[:count] for v in values]
+
     def _callable_extras(self, batch: np.ndarray, plan: TargetPlan, score: str):
         """`(extras, values)` for a pass with a backward part: per slot, the mask
         or a callable's gradient with respect to the outputs (one forward pass
@@ -262,7 +289,7 @@ class Probe:
                 scores[:, k] = self._callable_values(function, _slot_output(outputs, plan.slots[k]))
         return scores
 
-    def _compiled_for(self, mode: str, score: str, slots: tuple, batch):
+    def _compiled_for(self, mode: str | tuple, score: str, slots: tuple, batch):
         key = (mode, score, slots)
         with self._lock:
             if score in (LOGIT, OUTPUT_AND_LOGIT) and self._logit_site is _UNKNOWN:
@@ -272,7 +299,7 @@ class Probe:
                 compiled = self._compiled[key] = self.compile(mode, score, slots)
         return compiled
 
-    def compile(self, mode: str, score: str, slots: tuple) -> Callable:
+    def compile(self, mode: str | tuple, score: str, slots: tuple) -> Callable:
         """A function of (batch, ids, extras) for `slot_scores`, returning, by mode:
 
         - `"gradients"`: activations, gradients, outputs, targets, scores;
@@ -283,7 +310,9 @@ class Probe:
           channel mask (N, C); `extras` is then `(slot extras, mask)`;
         - `"hessian"`: (N, K, *layer output) Hessian products, see
           `hessian_products`;
-        - `"guided"`: (N, K, *input) guided gradients, see `guided_gradients`.
+        - `"guided"`: (N, K, *input) guided gradients, see `guided_gradients`;
+        - `("sites", sites)`: gradients at the input and at each site, and the
+          values there, see `site_gradients`.
         """
         raise NotImplementedError
 
@@ -328,8 +357,11 @@ class Probe:
             batch = to_model_layout(batch)
         return self.model(as_input_structure(self.model, batch), training=False)
 
-    def forward(self, call: Callable[[], Any], on_activations, score: str = OUTPUT, gate=None):
-        """Run the model (`call()`) with the layer watched: see `LayerWatch.forward`.
+    def forward(
+        self, call: Callable[[], Any], on_activations, score: str = OUTPUT, gate=None, **sites
+    ):
+        """Run the model (`call()`) with the layer watched: see `LayerWatch.forward`
+        (`sites`: its `sites` and `on_site`).
 
         Returns:
             `(classes, outputs, activations)`: what the target scores are read
@@ -337,32 +369,7 @@ class Probe:
             activation), the model's output, and the layer's activations.
         """
         site = self._logit_site if score in (LOGIT, OUTPUT_AND_LOGIT) else None
-        return self._watch.forward(self.model, call, on_activations, site, gate)
-
-
-def rows(batch) -> int:
-    """How many images a batch holds: an array's rows, or `ModelInputs`' images'."""
-    if isinstance(batch, ModelInputs):
-        return len(batch.image)
-    return len(keras.tree.flatten(batch)[0])
-
-
-def fed(batch):
-    """What the model is called on for a batch: the array, or `ModelInputs`'
-    structure of every input."""
-    return batch.structure() if isinstance(batch, ModelInputs) else batch
-
-
-def padded(batch, plan: TargetPlan, pad_to: int | None):
-    """The batch (each of its per-image inputs) and plan repeated up to `pad_to`
-    images (the last one repeated); constant inputs are kept as they are."""
-    count = rows(batch)
-    if pad_to is None or pad_to <= count:
-        return batch, plan
-    if isinstance(batch, ModelInputs):
-        return batch.padded(pad_to), plan.padded(pad_to)
-    index = np.minimum(np.arange(pad_to), count - 1)
-    return batch[index], plan.padded(pad_to)
+        return self._watch.forward(self.model, call, on_activations, site, gate, **sites)
 
 
 def _to_numpy(tensor) -> np.ndarray:

@@ -3,8 +3,10 @@ back changed where a pass needs it, during the model's ordinary call.
 
 `LayerWatch.forward` runs a model with the explained layer's `call` shadowed
 (see `camlens.model.capture`), and with the model's last activation recorded for
-`score="logit"`, or every ReLU gated for guided backpropagation. The model is
-left exactly as it was, also when an error is raised half way.
+`score="logit"`, every ReLU gated for guided backpropagation, or the values at a
+list of `Site`s handed to the probe (to differentiate at all of them in one
+backward pass: FullGrad's biased values). The model is left exactly as it was,
+also when an error is raised half way.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import keras
 
-from ..model.capture import capture, on_output
+from ..model.capture import Site, capture, on_output
 from ..model.channels import to_model_layout
 from ..model.keras_internals import all_layers, call_site, without_remat
 
@@ -56,6 +58,8 @@ class LayerWatch:
         on_activations,
         logit_site=None,
         gate=None,
+        sites: tuple[Site, ...] = (),
+        on_site=None,
     ):
         """Run the model with its layers intercepted.
 
@@ -67,6 +71,9 @@ class LayerWatch:
                 activation (`Inspection.logit_site()`, for `score="logit"`).
             gate: `None`, or a function every ReLU's output passes through
                 (guided backpropagation).
+            sites, on_site: values to watch, and `on_site(index, value)`, given
+                the value at `sites[index]` (channels-last, float32), returning
+                what the model should see. Each site must run exactly once.
 
         Returns:
             `(classes, outputs, activations)`: what the target scores are read
@@ -86,8 +93,20 @@ class LayerWatch:
         site = logit_site
         if site is not None:
             interceptors[(site.target, site.attribute)] = _logit_recorder(logits)
+        seen: set[int] = set()
+        for index, watched in enumerate(sites):
+            key = (watched.target, watched.attribute)
+            outer = watched.interceptor(self._site_hook(index, watched, on_site, seen))
+            interceptors[key] = _around(outer, interceptors.get(key))
         with capture(interceptors):
             outputs = call()
+        for index, watched in enumerate(sites):
+            if index not in seen:
+                raise ValueError(
+                    f"'{_name_of(watched)}' did not run in the forward pass of model "
+                    f"'{model.name}', so the score has no gradient there. "
+                    f"Received: model '{model.name}'"
+                )
         if on_activations is not None and not activations:
             raise ValueError(
                 f"Layer '{self.layer.name}' did not run in the forward pass of model "
@@ -117,19 +136,36 @@ class LayerWatch:
                     "1-D and 3-D inputs: (batch, steps, channels) or (batch, depth, "
                     f"height, width, channels)). Received: layer='{layer.name}'"
                 )
-            # Mixed precision: the activations are watched, and their gradients
-            # taken, in float32; the rest of the model sees its own dtype. A
-            # channels_first grid is watched with its channels last.
-            half = keras.backend.standardize_dtype(chosen.dtype) in HALF_DTYPES
-            moved = self.channels_first and len(shape) == self.input_rank
-            view = keras.ops.moveaxis(chosen, 1, -1) if moved else chosen
-            watched = on_activations(keras.ops.cast(view, "float32") if half else view)
-            captured.append(watched)
-            back = keras.ops.cast(watched, chosen.dtype) if half else watched
-            tensors[index] = to_model_layout(back) if moved else back
+            tensors[index] = self._watched(chosen, on_activations, captured.append)
             return keras.tree.pack_sequence_as(output, tensors)
 
         return hook
+
+    def _site_hook(self, index: int, site: Site, on_site, seen: set):
+        def hook(value):
+            if index in seen:
+                raise ValueError(
+                    f"'{_name_of(site)}' runs more than once in one forward pass (a "
+                    "shared layer), so the gradient at it is ambiguous. "
+                    f"Received: '{_name_of(site)}'"
+                )
+            seen.add(index)
+            return self._watched(value, lambda v: on_site(index, v))
+
+        return hook
+
+    def _watched(self, tensor, on_value, keep=None):
+        """`tensor` as the model should see it after `on_value`, which is given it
+        in float32 (mixed precision: the rest of the model keeps its own dtype)
+        and, a channels_first model's grid, with its channels last."""
+        half = keras.backend.standardize_dtype(tensor.dtype) in HALF_DTYPES
+        moved = self.channels_first and len(tensor.shape) == self.input_rank
+        view = keras.ops.moveaxis(tensor, 1, -1) if moved else tensor
+        watched = on_value(keras.ops.cast(view, "float32") if half else view)
+        if keep is not None:
+            keep(watched)
+        back = keras.ops.cast(watched, tensor.dtype) if half else watched
+        return to_model_layout(back) if moved else back
 
 
 def relu_sites(model: keras.Model) -> list[tuple]:
@@ -153,6 +189,24 @@ def channels_kept(keep):
         return activations * keras.ops.cast(keras.ops.reshape(keep, shape), activations.dtype)
 
     return hook
+
+
+def _around(outer, inner):
+    """`outer` intercepting a call that `inner` intercepts too (`None`: nobody), so
+    that `inner` sees what `outer` changed: a site at the last activation's input
+    is watched before `score="logit"` records that input."""
+    if inner is None:
+        return outer
+    return lambda original, *args, **kwargs: outer(
+        lambda *inner_args, **inner_kwargs: inner(original, *inner_args, **inner_kwargs),
+        *args,
+        **kwargs,
+    )
+
+
+def _name_of(site: Site) -> str:
+    """A site's owner by name (a layer's), for messages."""
+    return getattr(site.target, "name", type(site.target).__name__)
 
 
 def _logit_recorder(logits: list):

@@ -20,13 +20,15 @@ from .scores import gradient_scores, slot_scores
 
 
 class JaxProbe(Probe):
-    def compile(self, mode: str, score: str, slots: tuple):
+    def compile(self, mode: str | tuple, score: str, slots: tuple):
         if mode == "gradients":
             return self._with_variables(self._explain(score, slots))
         if mode == "hessian":
             return self._with_variables(self._hessian(score, slots))
         if mode == "guided":
             return self._with_variables(self._guided(score, slots))
+        if isinstance(mode, tuple):
+            return self._with_variables(self._at_sites(score, slots, mode[1]))
 
         @jax.jit
         def forward(values, batch, ids, extras):
@@ -111,6 +113,42 @@ class JaxProbe(Probe):
             return jnp.moveaxis(gradients, 0, 1)
 
         return guided
+
+    def _at_sites(self, score: str, slots: tuple, sites: tuple):
+        """A zero added at each site, as at the layer in `_explain`."""
+
+        def scores_at(inputs, deltas, values, ids, extras):
+            seen = {}
+
+            def on_site(index, value):
+                value = value if deltas is None else value + deltas[index]
+                seen[index] = value
+                return value
+
+            mapping = list(zip(self.model.variables, values))
+            with keras.StatelessScope(state_mapping=mapping):
+                classes, outputs, _ = self.forward(
+                    lambda: self.call_model(inputs), None, score, sites=sites, on_site=on_site
+                )
+            scores = slot_scores(slots, classes, outputs, ids, extras)[0]
+            return scores, [seen[index] for index in range(len(sites))]
+
+        @jax.jit
+        def at_sites(values, batch, ids, extras):
+            specs = jax.eval_shape(lambda: scores_at(batch, None, values, ids, extras)[1])
+            deltas = [jnp.zeros(spec.shape, spec.dtype) for spec in specs]
+            scores, pullback, seen = jax.vjp(
+                lambda b, d: scores_at(b, d, values, ids, extras), batch, deltas, has_aux=True
+            )
+            count = scores.shape[1]
+            cotangents = jnp.broadcast_to(
+                jnp.eye(count, dtype=scores.dtype)[:, None, :], (count,) + scores.shape
+            )
+            inputs, gradients = jax.vmap(pullback)(cotangents)
+            moved = [jnp.moveaxis(g, 0, 1) for g in gradients]
+            return jnp.moveaxis(inputs, 0, 1), moved, seen
+
+        return at_sites
 
     def callable_terms(self, function, outputs):
         values, pullback = jax.vjp(function, outputs)

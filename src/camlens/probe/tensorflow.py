@@ -20,13 +20,15 @@ from .scores import OUTPUT_AND_LOGIT, gradient_scores, slot_scores
 
 
 class TensorFlowProbe(Probe):
-    def compile(self, mode: str, score: str, slots: tuple):
+    def compile(self, mode: str | tuple, score: str, slots: tuple):
         if mode == "gradients":
             return _compiled_on_reuse(self._explain(score, slots))
         if mode == "hessian":
             return _compiled_on_reuse(self._hessian(score, slots))
         if mode == "guided":
             return _compiled_on_reuse(self._guided(score, slots))
+        if isinstance(mode, tuple):
+            return _compiled_on_reuse(self._at_sites(score, slots, mode[1]))
 
         def forward(batch, ids, extras):
             def run(watch):
@@ -115,6 +117,30 @@ class TensorFlowProbe(Probe):
             return tf.stack([_gradient(tape, total, batch) for total in totals], axis=1)
 
         return guided
+
+    def _at_sites(self, score: str, slots: tuple, sites: tuple):
+        def at_sites(batch, ids, extras):
+            batch = tf.convert_to_tensor(batch)
+            values = {}
+            with tf.GradientTape(persistent=len(slots) > 1, watch_accessed_variables=False) as tape:
+                tape.watch(batch)
+
+                def on_site(index, value):
+                    tape.watch(value)
+                    values[index] = value
+                    return value
+
+                classes, outputs, _ = self.forward(
+                    lambda: self.call_model(batch), None, score, sites=sites, on_site=on_site
+                )
+                scores, _ = slot_scores(slots, classes, outputs, ids, extras)
+                totals = [tf.reduce_sum(scores[:, k]) for k in range(len(slots))]
+            sources = [batch] + [values[index] for index in range(len(sites))]
+            per_slot = [_gradient(tape, total, sources) for total in totals]
+            stacked = [tf.stack(column, axis=1) for column in zip(*per_slot)]
+            return stacked[0], stacked[1:], sources[1:]
+
+        return at_sites
 
     def callable_terms(self, function, outputs):
         outputs = tf.nest.map_structure(tf.convert_to_tensor, outputs)

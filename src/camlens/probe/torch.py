@@ -16,11 +16,13 @@ from .scores import gradient_scores, slot_scores
 
 
 class TorchProbe(Probe):
-    def compile(self, mode: str, score: str, slots: tuple):
+    def compile(self, mode: str | tuple, score: str, slots: tuple):
         if mode == "hessian":
             return self._hessian(score, slots)
         if mode == "guided":
             return self._guided(score, slots)
+        if isinstance(mode, tuple):
+            return self._at_sites(score, slots, mode[1])
 
         def explain(batch, ids, extras):
             batch, ids, extras = _tensors((batch, ids, extras))
@@ -91,6 +93,31 @@ class TorchProbe(Probe):
 
         return guided
 
+    def _at_sites(self, score: str, slots: tuple, sites: tuple):
+        def at_sites(batch, ids, extras):
+            batch, ids, extras = _tensors((batch, ids, extras))
+            batch = batch.detach().requires_grad_(True)
+            values = {}
+
+            def on_site(index, value):
+                values[index] = value
+                return value
+
+            with torch.enable_grad():
+                classes, outputs, _ = self.forward(
+                    lambda: self.call_model(batch), None, score, sites=sites, on_site=on_site
+                )
+                scores, _ = slot_scores(slots, classes, outputs, ids, extras)
+            sources = [batch] + [values[index] for index in range(len(sites))]
+            per_slot = [
+                _gradients(scores[:, k].sum(), sources, k < len(slots) - 1)
+                for k in range(len(slots))
+            ]
+            stacked = [torch.stack(column, dim=1) for column in zip(*per_slot)]
+            return stacked[0], stacked[1:], [value.detach() for value in sources[1:]]
+
+        return at_sites
+
     def callable_terms(self, function, outputs):
         leaves = [leaf.detach().requires_grad_(True) for leaf in keras.tree.flatten(outputs)]
         outputs = keras.tree.pack_sequence_as(outputs, leaves)
@@ -119,6 +146,14 @@ class TorchProbe(Probe):
             allow_unused=True,
         )
         return torch.zeros_like(activations) if gradient is None else gradient
+
+
+def _gradients(total, sources: list, keep_graph: bool) -> list:
+    """d total / d each of `sources`, zeros where it does not depend on one."""
+    if not total.requires_grad:
+        return [torch.zeros_like(source) for source in sources]
+    gradients = torch.autograd.grad(total, sources, retain_graph=keep_graph, allow_unused=True)
+    return [torch.zeros_like(s) if g is None else g for s, g in zip(sources, gradients)]
 
 
 def _track_from_here(activations):
