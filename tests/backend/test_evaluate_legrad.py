@@ -7,6 +7,7 @@ import pytest
 import camlens
 from camlens.metrics import evaluate, randomization_check
 from camlens.model.keras_internals import all_layers, sublayers
+from support.deletion import zero_deletion_auc
 from support.hub import images
 from support.multilayer import bilinear
 
@@ -35,22 +36,6 @@ def test_legrad_randomization_re_initialises_every_attention_block(vit):
     # Grad-CAM keeps the rule of the layers after the explained one (a block)
     gradcam = randomization_check(vit, images(count=2, seed=4), method="gradcam")
     assert 0 < len(gradcam.randomized) < len(check.randomized)
-
-
-def deletion_auc(model, batch, maps, steps):
-    """Deletion with a zero baseline: the highest pixels of each map zeroed first, and
-    the trapezoid area under the target's score."""
-    aucs = []
-    for image, heatmap, target in zip(batch, maps, TARGETS):
-        order = np.argsort(-heatmap.ravel(), kind="stable")
-        curve = []
-        for step in range(steps + 1):
-            kept = np.ones(heatmap.size, bool)
-            kept[order[: int(round(step / steps * heatmap.size))]] = False
-            masked = image * kept.reshape(heatmap.shape)[..., None]
-            curve.append(float(np.asarray(model.predict_on_batch(masked[None]))[0, target]))
-        aucs.append(np.trapezoid(curve, dx=1 / steps))
-    return float(np.mean(aucs))
 
 
 def test_evaluate_scores_legrad_from_its_maps(vit):
@@ -82,7 +67,9 @@ def test_evaluate_scores_legrad_from_its_maps(vit):
     assert legrad.pointing_game == pytest.approx(np.mean([m[p] for m, p in zip(masks, peaks)]))
     energy = (upsampled * masks).sum(axis=(1, 2)) / upsampled.sum(axis=(1, 2))
     assert legrad.energy_pointing_game == pytest.approx(energy.mean(), abs=1e-5)
-    assert legrad.deletion_auc == pytest.approx(deletion_auc(vit, batch, upsampled, 4), abs=1e-5)
+    assert legrad.deletion_auc == pytest.approx(
+        zero_deletion_auc(vit, batch, upsampled, TARGETS, 4), abs=1e-5
+    )
     assert legrad.energy_pointing_game != pytest.approx(
         result.rows[0].energy_pointing_game, abs=1e-4
     )
