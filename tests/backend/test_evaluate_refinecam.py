@@ -6,6 +6,7 @@ import pytest
 
 import camlens
 from camlens.metrics import evaluate, randomization_check
+from support.deletion import zero_deletion_auc
 from support.models import images
 from support.multilayer import bilinear, two_scale_model
 
@@ -21,22 +22,6 @@ def refinecam_maps(model, batch):
     )
     product = fine * bilinear(coarse, (12, 12))
     return product / (product.max(axis=(1, 2), keepdims=True) + 1e-7)
-
-
-def deletion_auc(model, batch, maps, steps):
-    """Deletion with a zero baseline: the highest pixels of each map zeroed first, and
-    the trapezoid area under the target's probability (maps are at the image's size)."""
-    aucs = []
-    for image, heatmap, target in zip(batch, maps, TARGETS):
-        order = np.argsort(-heatmap.ravel(), kind="stable")
-        curve = []
-        for step in range(steps + 1):
-            kept = np.ones(heatmap.size, bool)
-            kept[order[: int(round(step / steps * heatmap.size))]] = False
-            masked = image * kept.reshape(heatmap.shape)[..., None]
-            curve.append(float(np.asarray(model.predict_on_batch(masked[None]))[0, target]))
-        aucs.append(np.trapezoid(curve, dx=1 / steps))
-    return float(np.mean(aucs))
 
 
 def test_refinecam_row_scores_the_product_of_the_layers_maps():
@@ -65,7 +50,9 @@ def test_refinecam_row_scores_the_product_of_the_layers_maps():
     assert refined.pointing_game == pytest.approx(np.mean(hits))
     energy = (expected * masks).sum(axis=(1, 2)) / expected.sum(axis=(1, 2))
     assert refined.energy_pointing_game == pytest.approx(energy.mean(), abs=1e-5)
-    assert refined.deletion_auc == pytest.approx(deletion_auc(model, batch, expected, 4), abs=1e-5)
+    assert refined.deletion_auc == pytest.approx(
+        zero_deletion_auc(model, batch, expected, TARGETS, 4), abs=1e-5
+    )
     assert refined.energy_pointing_game != pytest.approx(single.energy_pointing_game, abs=1e-3)
 
     check = randomization_check(

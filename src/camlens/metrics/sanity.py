@@ -2,9 +2,19 @@
 
 An explanation that stays the same when the model's top layers lose what they
 learned cannot be explaining the model. The check re-initialises, in a copy of
-the model, every layer with weights that runs after the explained layer, and
-compares the maps of the trained model and of the copy by Spearman rank
-correlation. The user's model is not touched.
+the model, the weighted layers from some point to the output (the top layers, as
+the first steps of Adebayo et al.'s cascade), and compares the maps of the
+trained model and of the copy by Spearman rank correlation. The user's model is
+not touched. What is re-initialised depends on what the method reads:
+
+- a class activation map method (Grad-CAM and the rest) reads the explained
+  layer's activations and the gradients behind them: every layer with weights
+  that runs *after* the explained layer (the first of `layers=`);
+- LeGrad (an `attention_only` method) reads the attention maps of every block
+  of a vision transformer: every layer with weights from the *first attention
+  block* on, that block included (its attention, norms and MLP), so that no
+  block it reads keeps its trained weights; the patch embedding (and anything
+  before it) stays trained.
 """
 
 from __future__ import annotations
@@ -15,7 +25,9 @@ import keras
 import numpy as np
 
 from ..api.explainer import Explainer
-from ..model.keras_internals import sublayers
+from ..methods import get_method
+from ..model.attention import attention_blocks
+from ..model.keras_internals import all_layers, sublayers
 
 
 @dataclass
@@ -64,8 +76,9 @@ def randomization_check(
         model: a built Functional or Sequential Keras model.
         images: (N, H, W, C) inputs.
         method, layer, layers: as in `Explainer`; both models are explained
-            at the layers the trained model's explainer uses, and every layer
-            with weights after the first of them is re-initialised.
+            at the layers the trained model's explainer uses. Every layer with
+            weights after the first of them is re-initialised; for LeGrad,
+            every layer with weights from its first attention block on.
         threshold: the check passes when the mean absolute rank correlation is
             below this.
         seed: seed of the new random weights.
@@ -97,7 +110,7 @@ def randomization_check(
     explained = [chosen.name for chosen in trained.layers]
     at = {"layer": explained[0]} if layers is None else {"layers": explained}
     untrained = Explainer(copy, **at, **options)
-    randomized = _reinitialize_after(untrained, explained, inputs, seed)
+    randomized = _reinitialize_after(untrained, explained, inputs, seed, method)
     copied = untrained.explain_prepared(inputs, maps.targets[:, 0]).heatmaps[:, 0]
     correlations = np.array(
         [spearman(maps.heatmaps[n, 0].ravel(), copied[n].ravel()) for n in range(len(copied))]
@@ -139,27 +152,29 @@ def _copy(model):
 
 
 def _reinitialize_after(
-    explainer: Explainer, layer_names: list[str], inputs, seed: int
+    explainer: Explainer, layer_names: list[str], inputs, seed: int, method: str
 ) -> list[str]:
     """Give new random weights to the weighted layers of the explainer's model
-    that run after the first of `layer_names` (on the prepared `inputs`).
+    that run after the first of `layer_names` (on the prepared `inputs`), or,
+    for an attention method, from the first attention block on.
 
     Only layers without sub-layers count: a block's weights are its sub-layers'.
     """
-    order = [
-        layer
-        for layer in explainer.inspection_for(inputs).layers_in_call_order()
-        if not sublayers(layer) or layer.name in layer_names
-    ]
+    call_order = explainer.inspection_for(inputs).layers_in_call_order()
+    order = [layer for layer in call_order if not sublayers(layer) or layer.name in layer_names]
     names = [layer.name for layer in order]
     for name in layer_names:
         if name not in names:
             raise ValueError(f"Layer '{name}' did not run in the copy of the model.")
     rng = np.random.default_rng(seed)
     randomized = []
-    first = min(names.index(name) for name in layer_names)
-    for layer in order[first + 1 :]:
-        if not layer.trainable_weights:
+    start = min(names.index(name) for name in layer_names) + 1
+    if get_method(method).attention_only:
+        first_block = attention_blocks(explainer.model, call_order, method)[0].block
+        inside = {id(layer) for layer in all_layers(first_block)}
+        start = min(index for index, layer in enumerate(order) if id(layer) in inside)
+    for layer in order[start:]:
+        if sublayers(layer) or not layer.trainable_weights:  # a block: its leaves count
             continue
         for variable in layer.trainable_weights:
             value = np.asarray(variable)
