@@ -127,11 +127,31 @@ def test_an_actor_killed_part_way_is_restarted_and_its_batch_done_again(
 ):
     """SIGKILL to an actor's process while the audit runs (the command line, as a
     user starts it): Ray restarts the actor and retries its task; every image is
-    written once, with the maps of an uninterrupted run."""
+    written once, with the maps of an uninterrupted run.
+
+    Under load the kill can land after the actor's last task, while the pool is
+    shutting down, and Ray then has nothing to restart; such an audit must still be
+    complete, and it is run again (at most three times) until a kill lands part way.
+    """
+    data, local = local_run
+    expected = read_records(local.out_dir).to_pandas().drop(columns=["concept_class", "concepts"])
+    restarts = []
+    for attempt in range(3):
+        out = tmp_path / f"out{attempt}"
+        restarts.append(_audit_killing_an_actor(cluster, data, out))
+        records = read_records(out).to_pandas()
+        assert not records.duplicated(["index", "method", "target_kind"]).any()
+        assert_same_records(expected, records)
+        if restarts[-1] >= 1:  # engines.ACTOR_RESTARTS
+            break
+    assert restarts[-1] >= 1, f"no kill landed part way in {len(restarts)} audits"
+
+
+def _audit_killing_an_actor(cluster, data, out) -> int:
+    """Run the audit command, SIGKILL an actor once the first shard is written, and
+    return how often Ray restarted that actor (0 where the audit ended first)."""
     from ray._private import state  # the actors' process ids, from the cluster's GCS
 
-    data, local = local_run
-    out = tmp_path / "out"
     command = [
         sys.executable, "-m", "camlens", "audit", str(demo_model_file()), str(data),
         "--out", str(out), "--engine", "ray", "--ray-address", cluster.address,
@@ -154,13 +174,9 @@ def test_an_actor_killed_part_way_is_restarted_and_its_batch_done_again(
         time.sleep(0.02)
     output = process.communicate(timeout=600)[0].decode()
     assert process.returncode == 0, output
-    assert killed is not None, "the audit ended before an actor could be killed"
-    assert state.actors(killed["ActorID"])["NumRestarts"] >= 1  # engines.ACTOR_RESTARTS
-    records = read_records(out).to_pandas()
-    assert not records.duplicated(["index", "method", "target_kind"]).any()
-    assert_same_records(
-        read_records(local.out_dir).to_pandas().drop(columns=["concept_class", "concepts"]), records
-    )
+    if killed is None:  # the audit ended first
+        return 0
+    return state.actors(killed["ActorID"])["NumRestarts"]
 
 
 def assert_same_records(mine, theirs):
