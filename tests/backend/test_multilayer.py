@@ -1,5 +1,6 @@
 """layers=[...]: the maps of several layers upsampled to the finest grid and combined."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -86,3 +87,35 @@ def test_a_product_blank_where_no_layer_is_says_the_layers_do_not_overlap():
     maps = [SimpleNamespace(heatmaps=left), SimpleNamespace(heatmaps=right)]
     with pytest.warns(camlens.BlankMapWarning, match="'early', 'late' point at places"):
         warn_if_product_blank("product", maps, left * right, parts)
+
+
+def test_refinecam_agrees_with_pytorch_grad_cam():
+    """pytorch-grad-cam's RefineCAM (a base method at each layer, scaled to [0, 1] and
+    resized to the input, multiplied, min-max scaled) on a torch port of the same
+    network, where camlens multiplies on the finest grid (here the input's). Over
+    Grad-CAM the maps are equal; over Grad-CAM++ (its default) they differ by
+    pytorch-grad-cam's 1e-6 in the alphas' denominator, large beside these small
+    logit gradients (see benchmarks/results/cpu-agreement.md)."""
+    if keras.backend.backend() != "torch":
+        pytest.skip("pytorch-grad-cam runs on torch")
+    import torch
+
+    from support.fullgrad import relu_cnn, theirs_refinecam, torch_port
+
+    model = relu_cnn()  # conv_a (16x16, ReLU fused), ..., conv_c (8x8, ReLU fused), logits
+    port = torch_port(model)
+    refine, their_gradcam = theirs_refinecam()
+    x = np.random.default_rng(6).normal(size=(4, 16, 16, 3)).astype(np.float32)
+    batch = torch.tensor(x.transpose(0, 3, 1, 2).copy())
+    layers = [port[1], port[7]]  # the ReLUs after conv_a and conv_c
+    for method, options in (("gradcam", {"base_method": their_gradcam}), ("gradcam++", {})):
+        theirs = refine(port, layers, **options)(batch, [lambda o: o[1]] * len(x))
+        ours = camlens.Explainer(
+            model, method=method, layers=["conv_a", "conv_c"], combine="product"
+        )(x, targets=[1]).heatmaps[:, 0]
+        for n in range(len(x)):
+            r = np.corrcoef(ours[n].ravel(), theirs[n].ravel())[0, 1]
+            if method == "gradcam":
+                np.testing.assert_allclose(ours[n], theirs[n], atol=1e-5)
+            else:
+                assert r > 0.99, r  # 0.993 to 0.998 on these images

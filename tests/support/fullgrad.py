@@ -124,13 +124,31 @@ def torch_port(model: keras.Model):
 
 
 def theirs_fullgrad():
-    """pytorch-grad-cam's `FullGrad` class, or the test skipped without it.
+    """pytorch-grad-cam's `FullGrad` class, or the test skipped without it."""
+    with _their_package():
+        return importlib.import_module("pytorch_grad_cam.fullgrad_cam").FullGrad
+
+
+def theirs_refinecam():
+    """pytorch-grad-cam's `RefineCAM` class (a base method per layer, Grad-CAM++ by
+    default, multiplied at the input's size) and its `GradCAM`, or the test skipped
+    without them."""
+    with _their_package() as package:
+        # refine_cam imports GradCAMPlusPlus from the package's __init__, which is bare here
+        plus = importlib.import_module("pytorch_grad_cam.grad_cam_plusplus")
+        package.GradCAMPlusPlus = plus.GradCAMPlusPlus
+        refine = importlib.import_module("pytorch_grad_cam.refine_cam").RefineCAM
+        return refine, importlib.import_module("pytorch_grad_cam.grad_cam").GradCAM
+
+
+@contextlib.contextmanager
+def _their_package():
+    """pytorch-grad-cam's package, entered as a bare namespace for an import.
 
     Its package imports torchvision, OpenCV, matplotlib and ttach for image
-    utilities and test-time augmentation; FullGrad calls only OpenCV's
-    `resize` (bilinear, half-pixel centres: given here as `bilinear`). The
-    package is entered as a bare namespace with stand-ins for the rest, for
-    the duration of the import only."""
+    utilities and test-time augmentation; the methods used here call only
+    OpenCV's `resize` (bilinear, half-pixel centres: given here as `bilinear`).
+    Stand-ins for the rest are in place for the duration of the import only."""
     spec = importlib.util.find_spec("pytorch_grad_cam")
     if spec is None or spec.submodule_search_locations is None:
         pytest.skip("pytorch-grad-cam is not installed (pip install --no-deps grad-cam)")
@@ -153,7 +171,7 @@ def theirs_fullgrad():
         "ttach": ttach,
     }
     with _modules(stand_ins):
-        return importlib.import_module("pytorch_grad_cam.fullgrad_cam").FullGrad
+        yield package
 
 
 @contextlib.contextmanager
