@@ -129,14 +129,18 @@ def theirs_fullgrad():
         return importlib.import_module("pytorch_grad_cam.fullgrad_cam").FullGrad
 
 
+def theirs(module: str, name: str):
+    """pytorch-grad-cam's class `name` of its module `module`, or the test skipped
+    without the package."""
+    with _their_package():
+        return getattr(importlib.import_module(f"pytorch_grad_cam.{module}"), name)
+
+
 def theirs_refinecam():
     """pytorch-grad-cam's `RefineCAM` class (a base method per layer, Grad-CAM++ by
     default, multiplied at the input's size) and its `GradCAM`, or the test skipped
     without them."""
-    with _their_package() as package:
-        # refine_cam imports GradCAMPlusPlus from the package's __init__, which is bare here
-        plus = importlib.import_module("pytorch_grad_cam.grad_cam_plusplus")
-        package.GradCAMPlusPlus = plus.GradCAMPlusPlus
+    with _their_package():
         refine = importlib.import_module("pytorch_grad_cam.refine_cam").RefineCAM
         return refine, importlib.import_module("pytorch_grad_cam.grad_cam").GradCAM
 
@@ -171,6 +175,10 @@ def _their_package():
         "ttach": ttach,
     }
     with _modules(stand_ins):
+        # what other modules import from the package's __init__, which is bare here
+        for module, name in (("grad_cam", "GradCAM"), ("grad_cam_plusplus", "GradCAMPlusPlus")):
+            found = importlib.import_module(f"pytorch_grad_cam.{module}")
+            setattr(package, name, getattr(found, name))
         yield package
 
 
