@@ -1,5 +1,5 @@
 """camlens against pytorch-grad-cam's own classes, run on a torch port of the same
-network (`support.fullgrad`: conv with fused ReLU, conv, BatchNorm, ReLU, max pool,
+network (`support.grad_cam_port`: conv with fused ReLU, conv, BatchNorm, ReLU, max pool,
 conv with fused ReLU, global average, Dense logits), for the methods whose
 formulas need the model itself (masked or ablated passes, second-order terms,
 guided backpropagation, compared classes) and so are not in
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import camlens
-from support.fullgrad import relu_cnn, theirs, torch_port
+from support.grad_cam_port import relu_cnn, theirs, torch_port
 from support.multilayer import bilinear
 
 SIZE = 16

@@ -14,13 +14,8 @@ import numpy as np
 import pytest
 
 import camlens
-from support.fullgrad import (
-    fullgrad_map,
-    input_gradient,
-    relu_cnn,
-    theirs_fullgrad,
-    torch_port,
-)
+from support.fullgrad import fullgrad_map, input_gradient
+from support.grad_cam_port import relu_cnn, theirs, torch_port
 from support.mobilenet import astronaut, mobilenet_v2
 from support.models import SIZE, functional_resnet, images, residual_weights
 from support.multilayer import bilinear
@@ -197,19 +192,19 @@ def test_agreement_with_pytorch_grad_cam():
         pytest.skip("pytorch-grad-cam runs on torch")
     import torch
 
-    full_grad = theirs_fullgrad()
+    full_grad = theirs("fullgrad_cam", "FullGrad")
     model = relu_cnn()
     x = np.random.default_rng(3).normal(size=(2, 16, 16, 3)).astype(np.float32)
-    theirs = full_grad(torch_port(model), [])(
+    their_maps = full_grad(torch_port(model), [])(
         torch.tensor(x.transpose(0, 3, 1, 2).copy()), [lambda o: o[2]] * len(x)
     )
     ours = camlens.Explainer(model, method="fullgrad")(x, targets=[2]).heatmaps[:, 0]
     on_input, sites = fullgrad_inputs(model, x, [2])
     for n in range(len(x)):
         per_channel = per_channel_map(x[n], on_input[n, 0], [(b, g[n, 0]) for b, g in sites])
-        assert np.corrcoef(per_channel.ravel(), theirs[n].ravel())[0, 1] > 0.9999
-        np.testing.assert_allclose(per_channel, theirs[n], atol=1e-4)
-        r = np.corrcoef(ours[n].ravel(), theirs[n].ravel())[0, 1]
+        assert np.corrcoef(per_channel.ravel(), their_maps[n].ravel())[0, 1] > 0.9999
+        np.testing.assert_allclose(per_channel, their_maps[n], atol=1e-4)
+        r = np.corrcoef(ours[n].ravel(), their_maps[n].ravel())[0, 1]
         assert r > 0.85, r  # 0.894 and 0.907: the rescaling differs on purpose
 
 

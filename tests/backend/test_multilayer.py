@@ -100,7 +100,7 @@ def test_refinecam_agrees_with_pytorch_grad_cam():
         pytest.skip("pytorch-grad-cam runs on torch")
     import torch
 
-    from support.fullgrad import relu_cnn, theirs_refinecam, torch_port
+    from support.grad_cam_port import relu_cnn, theirs_refinecam, torch_port
 
     model = relu_cnn()  # conv_a (16x16, ReLU fused), ..., conv_c (8x8, ReLU fused), logits
     port = torch_port(model)

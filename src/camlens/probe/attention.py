@@ -5,8 +5,10 @@ attention forced onto its explicit path and every later block skipped (see
 `camlens.model.attention`): its gradients are those of block l's layer-wise
 score with respect to block l's attention probabilities, (N, K, heads, T, S).
 
-One probe pass per block. A probe mode giving the gradients at many capture
-sites in one backward pass would do it in one; LeGrad should move onto it.
+One probe pass per block. `Probe.site_gradients` differentiates one score at
+many sites in one backward pass, but each block here has a score of its own
+(its later blocks skipped): one pass for all would need the model's head applied
+to every block's tokens within a single forward pass.
 """
 
 from __future__ import annotations
