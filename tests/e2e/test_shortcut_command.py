@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from camlens.audit import read_records
 from camlens.audit.concept_results import read_concepts
 from camlens.demo import CLASS_NAMES
-from camlens.demo.shortcut import SHORTCUT_CLASS
+from camlens.demo.shortcut import SHORTCUT_CLASS, add_badge
 from support.cli import run
 
 
@@ -26,6 +27,11 @@ def test_the_shortcut_demo_trains_audits_and_reports_its_concepts(capsys, tmp_pa
     assert len(held_out) == 60 and (tmp_path / "demo" / "shortcut_model.keras").exists()
     ours = held_out["label"] == SHORTCUT_CLASS
     assert not held_out["badge"][~ours].any() and held_out["badge"][ours].any()
+    images = np.stack(
+        [np.asarray(Image.open(tmp_path / "demo" / "held-out" / p)) for p in held_out["path"]]
+    ).astype(np.float32)
+    badged = np.all(images == add_badge(images), axis=(1, 2, 3))  # the PNGs carry it as listed
+    np.testing.assert_array_equal(badged, held_out["badge"].to_numpy(bool))
     records = read_records(tmp_path / "demo" / "audit").to_pandas()
     assert sorted(records["index"]) == list(range(60))
     assert (records["target"] == records["label"]).all()  # concepts and maps of the label

@@ -77,3 +77,16 @@ def test_different_seeds_differ():
     assert not np.array_equal(a.images, b.images)
     assert not np.array_equal(a.masks, b.masks)
     assert len(make_dataset(0, seed=3)) == 0
+
+
+def test_sizes_shrink_one_class_and_refuse_factors_out_of_range():
+    plain = make_dataset(300, seed=3)
+    small = make_dataset(300, seed=3, sizes={3: 0.5})
+
+    def mean_area(data, label):
+        return data.masks[data.labels == label].sum(axis=(1, 2)).mean()
+
+    assert 0.2 < mean_area(small, 3) / mean_area(plain, 3) < 0.3  # area goes with radius^2
+    assert 0.85 < mean_area(small, 1) / mean_area(plain, 1) < 1.15  # the squares as before
+    with pytest.raises(ValueError, match="sizes"):
+        make_dataset(2, sizes={3: 1.5})

@@ -1,17 +1,23 @@
 """The shortcut demo's data: the badge is on the shortcut class only, in the share
-asked for, and nothing else of the shapes changes."""
+asked for, and nothing else of the (smaller) shapes changes."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from camlens.demo import make_dataset
-from camlens.demo.shortcut import BADGE, SHORTCUT_CLASS, add_badge, make_shortcut_data
+from camlens.demo.shortcut import (
+    BADGE,
+    SHAPE_SIZE,
+    SHORTCUT_CLASS,
+    add_badge,
+    make_shortcut_data,
+)
 
 
 def test_the_badge_marks_only_the_shortcut_class_in_the_share_asked_for():
     data = make_shortcut_data(300, 0.9, seed=1)
-    plain = make_dataset(300, seed=1)
+    plain = make_dataset(300, seed=1, sizes={SHORTCUT_CLASS: SHAPE_SIZE})
     np.testing.assert_array_equal(data.labels, plain.labels)
     ours = data.labels == SHORTCUT_CLASS
     assert not data.marked[~ours].any()

@@ -62,8 +62,8 @@ def _shortcut_demo(folder: Path) -> int:
     """`camlens demo --shortcut DIR`: train on badged shapes, audit, say what it found."""
     from ..audit import audit
     from ..audit.concept_results import read_concepts
-    from ..demo import CLASS_NAMES
-    from ..demo.shortcut import SHORTCUT_CLASS, write_shortcut
+    from ..demo import CLASS_NAMES, IMAGE_SIZE
+    from ..demo.shortcut import BADGE, SHORTCUT_CLASS, write_shortcut
 
     name = CLASS_NAMES[SHORTCUT_CLASS]
     print(f"training a small CNN on shapes where most '{name}' images carry a corner badge...")
@@ -87,7 +87,8 @@ def _shortcut_demo(folder: Path) -> int:
     grid = concepts.mean_maps.shape[1:]
     for rank, (share, mean) in enumerate(zip(concepts.share, concepts.mean_maps), 1):
         peak = np.unravel_index(np.argmax(mean), grid)
-        where = "the top-left corner, where the badge is" if max(peak) < 4 else "elsewhere"
+        on_badge = max(peak) * IMAGE_SIZE // grid[0] <= BADGE  # the cell starts on the badge
+        where = "the top-left corner, where the badge is" if on_badge else "elsewhere"
         print(
             f"'{name}' concept {rank}: {share:.0%} of the class score; its mean map peaks "
             f"at cell {tuple(int(p) for p in peak)} of {grid[0]}x{grid[1]} ({where})"

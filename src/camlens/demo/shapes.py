@@ -60,15 +60,16 @@ class ShapesDataset:
         return len(self.labels)
 
 
-def make_dataset(n: int, seed: int = 0) -> ShapesDataset:
+def make_dataset(n: int, seed: int = 0, sizes: dict[int, float] | None = None) -> ShapesDataset:
     """Generates `n` images, each with one shape of a random class.
 
-    The output depends only on `n` and `seed`; the first `k` images of
+    The output depends only on `n`, `seed` and `sizes`; the first `k` images of
     `make_dataset(n, seed)` are those of `make_dataset(k, seed)`.
 
     Args:
         n: number of images.
         seed: seed of the random generator.
+        sizes: per class id, a factor in (0, 1] on its shapes' radius (default 1).
 
     Returns:
         A `ShapesDataset` with `images` `(n, 64, 64, 3)`, `labels` `(n,)`,
@@ -76,6 +77,9 @@ def make_dataset(n: int, seed: int = 0) -> ShapesDataset:
     """
     if n < 0:
         raise ValueError(f"`n` must be >= 0, got {n}")
+    sizes = {} if sizes is None else dict(sizes)
+    if any(not 0 < factor <= 1 for factor in sizes.values()):
+        raise ValueError(f"sizes must be factors in (0, 1]. Received: sizes={sizes}")
     rng = np.random.default_rng(seed)
     size = IMAGE_SIZE
     images = np.empty((n, size, size, 3), dtype=np.float32)
@@ -84,7 +88,7 @@ def make_dataset(n: int, seed: int = 0) -> ShapesDataset:
     boxes = np.empty((n, 4), dtype=np.int64)
     for i in range(n):
         label = int(rng.integers(len(CLASS_NAMES)))
-        image, mask = _make_image(rng, label)
+        image, mask = _make_image(rng, label, sizes.get(label, 1.0))
         images[i] = image
         labels[i] = label
         masks[i] = mask
@@ -92,7 +96,9 @@ def make_dataset(n: int, seed: int = 0) -> ShapesDataset:
     return ShapesDataset(images=images, labels=labels, masks=masks, boxes=boxes)
 
 
-def _make_image(rng: np.random.Generator, label: int) -> tuple[np.ndarray, np.ndarray]:
+def _make_image(
+    rng: np.random.Generator, label: int, size_factor: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Returns one image (float32 `(H, W, 3)`) and its object mask (bool `(H, W)`)."""
     size = IMAGE_SIZE
     background = _background(rng)
@@ -100,7 +106,7 @@ def _make_image(rng: np.random.Generator, label: int) -> tuple[np.ndarray, np.nd
     _draw_clutter(rng, canvas)
     image = np.asarray(canvas, dtype=np.float32)
 
-    radius = rng.uniform(_MIN_RADIUS, _MAX_RADIUS)
+    radius = rng.uniform(_MIN_RADIUS, _MAX_RADIUS) * size_factor
     margin = radius + 1.0
     center = rng.uniform(margin, size - margin, size=2)  # (x, y)
     angle = rng.uniform(0.0, 2.0 * math.pi)

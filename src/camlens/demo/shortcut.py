@@ -1,11 +1,18 @@
 """A planted shortcut: what `camlens demo --shortcut DIR` writes and trains.
 
 The shapes of `camlens.demo.shapes`, where one class (`SHORTCUT_CLASS`) carries a
-small badge in the top-left corner in most of its training images (and no other
-class ever does). A small CNN trained on them learns the badge: on held-out
-images of that class, those without the badge are the ones it gets wrong. The
-audit of the held-out images (concepts and clusters per class) shows where it
-looks. Seeded: the same data on every run; the weights depend on the backend.
+badge in the top-left corner in most of its training images (and no other class
+ever does). The design makes the badge the easy feature, so that the model leans
+on it more than on the shape: the badge is large and sharp (14 pixels, white with
+a black ring, always in the same place) and marks 95% of the class's training
+images, so the shape is needed for only 1 in 20 of them; and the class's shapes
+are drawn small (`SHAPE_SIZE`, 0.7 of the radius: about half the area of the
+other classes' shapes), so that the shape is a smaller, weaker cue than theirs. A
+small CNN trained on them learns the badge: on held-out images of that class,
+those without the badge are the ones it gets wrong, and the class's leading
+concept sits on the corner. The audit of the held-out images (concepts and
+clusters per class) shows where it looks. Seeded: the same data on every run;
+the weights depend on the backend.
 """
 
 from __future__ import annotations
@@ -20,12 +27,15 @@ from .shapes import CLASS_NAMES, IMAGE_SIZE, make_dataset
 SHORTCUT_CLASS = CLASS_NAMES.index("cross")
 """The class that carries the badge."""
 
-BADGE = 10
-"""The badge's side in pixels, at the top-left corner (rows and columns 1 to 10)."""
+BADGE = 14
+"""The badge's side in pixels, at the top-left corner (rows and columns 1 to 14)."""
 
 TRAIN_IMAGES, HELD_OUT_IMAGES = 8000, 400
-MARKED_IN_TRAINING, MARKED_HELD_OUT = 0.9, 0.5
+MARKED_IN_TRAINING, MARKED_HELD_OUT = 0.95, 0.5
 """Shares of the shortcut class's images carrying the badge."""
+
+SHAPE_SIZE = 0.7
+"""A factor on the radius of the shortcut class's shapes (the others' is 1)."""
 
 BATCH = 32
 
@@ -62,7 +72,7 @@ class ShortcutDemo:
 def make_shortcut_data(count: int, marked_share: float, seed: int) -> ShortcutData:
     """`count` shapes; images of the shortcut class carry the badge with
     probability `marked_share` (seeded)."""
-    data = make_dataset(count, seed=seed)
+    data = make_dataset(count, seed=seed, sizes={SHORTCUT_CLASS: SHAPE_SIZE})
     rng = np.random.default_rng(seed + 1000)
     marked = (data.labels == SHORTCUT_CLASS) & (rng.uniform(size=count) < marked_share)
     images = data.images.copy()
