@@ -28,6 +28,7 @@ import keras
 import numpy as np
 
 from ..methods.registry import BUILT_IN
+from ..model.channels import is_channels_first
 from ..model.detectors import Detector, Level
 from ..model.keras_internals import call_outputs
 from ..model.state import generation
@@ -80,8 +81,9 @@ class HeadCut:
 
 def cut_for(model, detector: Detector) -> HeadCut | None:
     """The detector's `HeadCut`, `None` for a detector other than keras-hub's
-    RetinaNet (or one whose graph does not cut at its levels)."""
-    if detector.family != "RetinaNet":
+    RetinaNet (or one whose graph does not cut at its levels, or channels first:
+    its levels would be fed to the head as images are, moved to its layout)."""
+    if detector.family != "RetinaNet" or is_channels_first(model):
         return None
     current = generation(model)
     with _lock:
