@@ -213,3 +213,23 @@ def test_own_detections_follow_a_changed_decoder():
         bounding_box_format="yxyx", from_logits=True, confidence_threshold=0.05, max_detections=2
     )
     assert own_count() == 2 and explained_count() == 2
+
+
+def test_targets_at_different_levels_each_match_their_own_reference(retinanet):
+    """Two boxes matched at different levels, in two images: the maps are taken on
+    each level's head alone (`api.detection_heads`); each map, class and score is
+    its own reference's, those of the other level's run are not kept."""
+    x = np.concatenate([detectors.images(1, seed=1), detectors.images(1, seed=2)])
+    small, large = [10, 10, 60, 60], [0, 0, 128, 128]
+    maps = camlens.Explainer(retinanet)(x, targets=[Box(small, iou=0.3), Box(large, iou=0.3)])
+    finest = (detectors.SIZE // 8,) * 2
+    seen = set()
+    for n in range(2):
+        for k, box in enumerate((small, large)):
+            image = x[n : n + 1]
+            expected, _, class_id, level, logit, _ = _reference(retinanet, image, box, iou=0.3)
+            seen.add(level)
+            assert maps.targets[n, k] == class_id
+            assert maps.scores[n, k] == pytest.approx(logit, abs=1e-4)
+            np.testing.assert_allclose(maps.heatmaps[n, k], upsample(expected, finest), atol=1e-4)
+    assert len(seen) > 1, "the boxes are matched at different levels"

@@ -29,6 +29,7 @@ from ..probe.decoding import decoded
 from ..probe.plan import CALLABLE, DETECTION, Slot, TargetPlan
 from ..resize import upsample
 from ..targets import Box, Detections
+from .detection_heads import cut_for, fits, maps_on_head
 from .detection_scores import IouAndConfidence
 from .results import Maps
 
@@ -96,7 +97,11 @@ def explain_detections(explainer, prepared, targets, pad_to: int | None = None) 
             f"pass detector=camlens.DetectionHead(...)). Received: targets={targets!r}"
         )
     images = batch.image
-    outputs = probe_for(model, model).outputs(images)
+    cut = None if explainer.layer_given or explainer.all_levels else cut_for(model, detector)
+    if cut is None:
+        outputs, values = probe_for(model, model).outputs(images), None
+    else:  # the levels too: a detection's map is then taken on its level's head
+        outputs, values = cut.first_pass(images)
     boxes = detector.decoded_boxes(model, outputs, images.shape[1:])
     picked = pick(targets, detector, model, outputs, images, boxes)
     count, width = picked.rows.shape
@@ -110,7 +115,8 @@ def explain_detections(explainer, prepared, targets, pad_to: int | None = None) 
     else:
         variant = explainer.variant(score=OUTPUT)
         variant.detection_similarities = _similarities(model, detector, picked)
-        maps = _maps_at_levels(variant, batch, plan, picked, levels, pad_to)
+        on_head = None if cut is None or not fits(variant, plan) else (cut, values)
+        maps = _maps_at_levels(variant, batch, plan, picked, levels, pad_to, on_head)
     invalid = ~picked.valid
     maps.heatmaps[invalid] = 0.0
     maps.targets = np.where(invalid, -1, picked.classes)
@@ -266,8 +272,14 @@ def _similarities(model, detector: Detector, picked: Picked):
     return similarities
 
 
-def _maps_at_levels(explainer, batch: ModelInputs, plan, picked: Picked, levels, pad_to) -> Maps:
-    """The maps of `plan`: at the explainer's layer, or each at its prediction's level."""
+def _maps_at_levels(
+    explainer, batch: ModelInputs, plan, picked: Picked, levels, pad_to, on_head=None
+) -> Maps:
+    """The maps of `plan`: at the explainer's layer, or each at its prediction's level.
+
+    `on_head`: `(cut, values)`, a RetinaNet's `HeadCut` and its levels' values
+    from the first pass: each level's maps are then taken on its head alone
+    (`api.detection_heads`)."""
     if not explainer.method.uses_layer and levels:  # D-RISE: any layer, maps of the input
         return explainer.variant(layer=levels[0].layer).explain_prepared(batch, plan, pad_to)
     if not levels:
@@ -292,14 +304,20 @@ def _maps_at_levels(explainer, batch: ModelInputs, plan, picked: Picked, levels,
     level_of = np.searchsorted([level.rows[1] for level in levels], picked.rows, side="right")
     finest = _finest(explainer, batch, levels)
     heatmaps = np.zeros(picked.rows.shape + finest)
+    scores = np.zeros(picked.rows.shape, np.float32)
     used = sorted(set(level_of[picked.valid].tolist())) or [0]  # none valid: blanked later
     for index in used:
-        result = parts[index].explain_prepared(batch, plan, pad_to)
+        if on_head is None:
+            result = parts[index].explain_prepared(batch, plan, pad_to)
+        else:
+            cut, values = on_head
+            level = levels[index]
+            at = values[level.output_index]
+            result = maps_on_head(explainer, cut, level, at, plan, pad_to)
         here = level_of == index
         heatmaps[here] = upsample(result.heatmaps, finest)[here]
-    return Maps(
-        heatmaps, result.targets, result.scores, result.outputs, layers=_names(levels, used)
-    )
+        scores[here] = result.scores[here]  # on a head, only its level's are the targets'
+    return Maps(heatmaps, result.targets, scores, result.outputs, layers=_names(levels, used))
 
 
 def _finest(explainer, batch: ModelInputs, levels: list[Level]) -> tuple:

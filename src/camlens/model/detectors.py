@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from ..checks import check_box_format
+from .anchors import anchors_of
 from .boxes import non_max_suppression, to_yxyx
 from .inspection import Inspection, OutputInfo
 
@@ -348,8 +349,7 @@ def _output_index(outputs: Sequence[OutputInfo], name, head) -> int:
 
 def _anchors(model, image_shape: tuple) -> dict:
     """RetinaNet's anchors per level, in the order the model concatenates them."""
-    anchors = model.anchor_generator(np.zeros((1, *image_shape), np.float32))
-    return {name: keras.ops.convert_to_numpy(rows) for name, rows in anchors.items()}
+    return anchors_of(model.anchor_generator, image_shape)
 
 
 def _head_input(inspection: Inspection, output: int) -> list[Level]:

@@ -18,6 +18,10 @@
 - `KerasTensor._keras_history`: the layer that produced a Functional model's
   output tensor (`producing_layer`); Keras keeps it for its own graph walk and
   exposes no public accessor (an image–text backbone's head is found this way).
+- `Layer._inbound_nodes[-1].output_tensors`: the tensors a nested model's call
+  made in its parent's graph (`call_outputs`); a Functional model's `output`
+  is its own graph's, and a graph can be cut only at its own tensors
+  (RetinaNet's pyramid levels, `camlens.api.detection_heads`).
 - `keras.src.backend.tensorflow.nn._compute_moments` (in the TensorFlow probe's
   Hessian pass only): `tf.nn.moments` stops the gradient of the mean, which
   leaves second derivatives through LayerNormalization wrong; the pass shadows
@@ -53,6 +57,12 @@ def producing_layer(tensor) -> keras.layers.Layer | None:
     """The layer whose call produced a Functional model's symbolic `tensor`."""
     history = getattr(tensor, "_keras_history", None)
     return None if history is None else history.operation
+
+
+def call_outputs(layer: keras.layers.Layer) -> list:
+    """The symbolic tensors `layer`'s last call made in a Functional graph."""
+    nodes = getattr(layer, "_inbound_nodes", None)
+    return list(nodes[-1].output_tensors) if nodes else []
 
 
 def activation_sites() -> list[tuple[Any, str]]:
