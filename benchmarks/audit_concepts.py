@@ -12,8 +12,8 @@ Usage:
   each; the table gives the median wall time, images/s and the ratio. With
   concepts the maps' probe pass also takes the class logit's gradient (a second
   backward pass over the same forward), the audit stores the arrays, and learns
-  the concepts at the end (two epochs of `MiniBatchNMF` per class, then every
-  image's coefficients).
+  the concepts at the end (one epoch of `MiniBatchNMF` per class over 64 sampled
+  positions per image, then every image's coefficients).
 - `--mobilenet N`: the same pair on N 224 x 224 JPEG files with MobileNetV2 (seeded
   random weights, `models.py`), where the model's passes dominate.
 - peak memory: one fresh process per image count audits that many files with

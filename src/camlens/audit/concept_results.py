@@ -30,7 +30,9 @@ from .writer import CONCEPT_TABLE, ShardWriter
 SUMMARY = "concepts.json"
 ARRAYS_FILE = "concepts.npz"
 SEED = 0
-EPOCHS = 2
+EPOCHS = 1
+"""Passes of the factorisation over the sampled rows: one (a second moved the demo's
+bases little, and cost as much again: benchmarks/results/cpu-audit-concepts.md)."""
 
 
 @dataclass

@@ -5,12 +5,13 @@ engine runs the same `BatchAuditor` inside Ray Data actors (`map_batches` with
 a callable class that loads the model once) and hands the records back, in
 order, to the same writer.
 
-What Ray does when a worker dies (its process killed, or its node lost): the
-actor is started again (up to `ACTOR_RESTARTS` times each, on any node with a
-free CPU) and the batch it was working on is sent again (up to `TASK_RETRIES`
-times), so every image is audited once; the records are written by the driver
-only. An error raised by camlens inside an actor (a bad layer, say) is not
-retried: it ends the audit, whose finished shards are kept for resuming.
+What Ray does when a worker dies (its process killed, or its node lost): Ray
+Data's actor pool starts the actor again (on any node with a free CPU) and sends
+the batch it was working on again, without a limit (its defaults; Ray 2.60 has
+no named parameter to bound them, and the free-form remote arguments are
+deprecated), so every image is audited once; the records are written by the
+driver only. An error raised by camlens inside an actor (a bad layer, say) is
+not retried: it ends the audit, whose finished shards are kept for resuming.
 """
 
 from __future__ import annotations
@@ -26,12 +27,6 @@ from .concept_arrays import CONCEPT_KEY, from_bytes, pack, to_bytes
 from .decode import Decoded, Decoder, prefetch
 from .items import Item
 from .writer import ShardWriter, record_order
-
-ACTOR_RESTARTS = 4
-"""How many times Ray starts an audit actor again after its process died."""
-
-TASK_RETRIES = 4
-"""How many times Ray sends a batch again after the actor running it died."""
 
 
 def run_local(
@@ -90,15 +85,8 @@ def run_ray(
     gpus = int(resources.get("GPU", 0))
     if concurrency is None:
         concurrency = gpus or max(1, int(resources.get("CPU", 2)) - 1)
-    remote_args: dict[str, object] = {
-        "runtime_env": {"env_vars": {"KERAS_BACKEND": keras.backend.backend()}},
-        "max_restarts": ACTOR_RESTARTS,
-        "max_task_retries": TASK_RETRIES,
-    }
     # Methods registered in this process reach the actors with their functions.
     registered = [get_method(name) for name in options.methods if name not in BUILT_IN]
-    if gpus:
-        remote_args["num_gpus"] = 1
     # One block per batch, each block one call: Ray splits the rows evenly into
     # blocks of at most batch_size rows; batch_size=None keeps a block whole (a
     # row count would split bundles of blocks into a full batch and a remainder,
@@ -117,7 +105,8 @@ def run_ray(
         batch_size=None,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=concurrency),
-        **remote_args,
+        num_gpus=1 if gpus else None,
+        runtime_env={"env_vars": {"KERAS_BACKEND": keras.backend.backend()}},
     )
     results = (
         row

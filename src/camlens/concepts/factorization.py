@@ -81,34 +81,56 @@ class BasisLearner:
         self.steps += 1
 
 
-def coefficients(rows: np.ndarray, bases: np.ndarray, sweeps: int = 60) -> np.ndarray:
+def coefficients(
+    rows: np.ndarray, bases: np.ndarray, sweeps: int = 60, tolerance: float = 1e-10
+) -> np.ndarray:
     """`U (n, k)`, non-negative, minimising `||rows - U bases||` for each row alone.
 
     Coordinate descent on each row's non-negative least squares (the HALS update),
-    started from the unconstrained solution clipped at zero, for a fixed number of
-    sweeps: a row's coefficients do not depend on the other rows of the call.
+    started from the unconstrained solution clipped at zero, for at most `sweeps`
+    sweeps; a row stops once a sweep moves none of its coefficients by more than
+    `tolerance` times its largest (checked every `CHECK_EVERY` sweeps), so a row's
+    coefficients do not depend on the other rows of the call.
 
     Args:
         rows: (n, C) activations.
         bases: (k, C) concepts.
-        sweeps: passes over the k coordinates.
+        sweeps: most passes over the k coordinates.
+        tolerance: relative change under which a row has converged.
     """
-    rows = np.asarray(rows, np.float64)
     bases = np.asarray(bases, np.float64)
     gram = bases @ bases.T
     # Laid out (k, n): each coordinate's update reads and writes one contiguous row.
-    cross = bases @ rows.T
+    cross = bases @ np.asarray(rows, np.float64).T
     diagonal = np.diag(gram).copy()
-    used = diagonal > 0
-    result = np.zeros((len(bases), len(rows)))
-    if used.any():
-        inverse = np.linalg.pinv(gram[np.ix_(used, used)])
-        result[used] = np.maximum(inverse.T @ cross[used], 0.0)
-    for _ in range(sweeps):
-        for j in np.flatnonzero(used):
-            step = (cross[j] - gram[j] @ result) / diagonal[j]
-            result[j] = np.maximum(result[j] + step, 0.0)
+    used = np.flatnonzero(diagonal > 0)
+    result = np.zeros((len(bases), len(cross[0])))
+    if not len(used):
+        return result.T
+    inverse = np.linalg.pinv(gram[np.ix_(used, used)])
+    result[used] = np.maximum(inverse.T @ cross[used], 0.0)
+    moving = np.arange(result.shape[1])  # the rows not yet converged, and their arrays
+    part, part_cross = result, cross
+    for sweep in range(1, sweeps + 1):
+        check = sweep % CHECK_EVERY == 0 or sweep == sweeps
+        before = part.copy() if check else part  # (read only where checked)
+        for j in used:
+            step = (part_cross[j] - gram[j] @ part) / diagonal[j]
+            part[j] = np.maximum(part[j] + step, 0.0)
+        if check and part is not result:
+            result[:, moving] = part
+        if check and sweep < sweeps:
+            change = np.abs(part - before).max(axis=0)
+            going = change > tolerance * np.abs(part).max(axis=0)
+            if not going.any():
+                break
+            moving = moving[going]
+            part, part_cross = part[:, going], part_cross[:, going]
     return result.T
+
+
+CHECK_EVERY = 4
+"""Sweeps of `coefficients` between two checks of which rows have converged."""
 
 
 def contributions(maps: np.ndarray, gradients: np.ndarray, bases: np.ndarray) -> np.ndarray:
@@ -124,7 +146,7 @@ def contributions(maps: np.ndarray, gradients: np.ndarray, bases: np.ndarray) ->
         gradients: (N, *grid, C) gradient of the class score at each position.
         bases: (k, C) unit-length concepts.
     """
-    along = np.asarray(gradients, np.float64) @ np.asarray(bases, np.float64).T
+    along = np.asarray(gradients, np.float32) @ np.asarray(bases, np.float32).T
     axes = tuple(range(1, maps.ndim - 1))
     return (np.asarray(maps, np.float64) * along).sum(axis=axes)
 

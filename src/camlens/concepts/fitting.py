@@ -28,12 +28,38 @@ class ConceptBatch:
         classes: (n,) the class whose concepts each image belongs to.
         activations: (n, *grid, C) non-negative activations.
         gradients: (n, *grid, C) gradient of each image's class score (the logit).
+        scales: `None`, or (2, n) where the arrays are stored in steps (16-bit
+            integers, as the audit stores them: the value is stored x step):
+            each image's step of its activations and of its gradients. They are
+            turned back to float32 only where read (`images`, `rows`).
     """
 
     ids: np.ndarray
     classes: np.ndarray
     activations: np.ndarray
     gradients: np.ndarray
+    scales: np.ndarray | None = None
+
+    def images(self, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(activations, gradients) of the images at positions `where`, float32."""
+        activations = np.asarray(self.activations[where], np.float32)
+        gradients = np.asarray(self.gradients[where], np.float32)
+        if self.scales is None:
+            return activations, gradients
+        shape = (-1,) + (1,) * (activations.ndim - 1)
+        return (
+            activations * self.scales[0][where].reshape(shape),
+            gradients * self.scales[1][where].reshape(shape),
+        )
+
+    def rows(self, where: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """(len(where) * m, C) float32 activations of the images at `where`, each at
+        its flat `positions` (len(where), m) of the grid, image by image."""
+        flat = self.activations.reshape(len(self.activations), -1, self.activations.shape[-1])
+        rows = np.asarray(flat[where[:, None], positions], np.float32)
+        if self.scales is not None:
+            rows *= self.scales[0][where].reshape(-1, 1, 1)
+        return rows.reshape(-1, rows.shape[-1])
 
 
 @dataclass
@@ -176,27 +202,38 @@ def _measured(batch: ConceptBatch, bases: dict) -> list:
     measured: list = [None] * len(classes)
     for class_id in np.unique(classes).tolist():
         where = np.flatnonzero(classes == class_id)
-        found = measure_images(batch.activations[where], batch.gradients[where], bases[class_id])
+        found = measure_images(*batch.images(where), bases[class_id])
         for row, n in enumerate(where.tolist()):
             measured[n] = tuple(array[row] for array in found)
     return measured
 
 
 def _sampled_rows(batch: ConceptBatch, seed: int, epoch: int, positions: int):
-    """(class id, rows) per class of the batch: `positions` rows per image, drawn by
-    a generator seeded with (seed, epoch, image id), so the rows do not depend on
-    how images were batched."""
-    activations = np.asarray(batch.activations)
-    per_image = activations.reshape(len(activations), -1, activations.shape[-1])
-    chosen: dict[int, list] = {}
-    for n, class_id in enumerate(np.asarray(batch.classes).tolist()):
-        rows = per_image[n]
-        if len(rows) > positions:
-            rng = np.random.default_rng([seed, epoch, int(batch.ids[n])])
-            rows = rows[np.sort(rng.choice(len(rows), positions, replace=False))]
-        chosen.setdefault(class_id, []).append(rows)
-    for class_id, parts in chosen.items():
-        yield class_id, np.concatenate(parts)
+    """(class id, rows) per class of the batch: `positions` rows per image (all where
+    fewer), in the batch's order, chosen by a hash of (seed, epoch, image id,
+    position), so the rows do not depend on how images were batched."""
+    ids = np.asarray(batch.ids, np.int64)
+    classes = np.asarray(batch.classes)
+    count = int(np.prod(np.shape(batch.activations)[1:-1]))
+    every = np.arange(count)
+    if count > positions:
+        keys = _mix(ids[:, None].astype(np.uint64) * np.uint64(count) + every.astype(np.uint64))
+        keys ^= _mix(np.array([seed * 2**20 + epoch], np.uint64))
+        chosen = np.sort(np.argpartition(_mix(keys), positions - 1, axis=1)[:, :positions], 1)
+    else:
+        chosen = np.broadcast_to(every, (len(ids), count))
+    for class_id in dict.fromkeys(classes.tolist()):
+        where = np.flatnonzero(classes == class_id)
+        yield class_id, batch.rows(where, chosen[where])
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser of uint64 values: well-spread 64-bit hashes."""
+    with np.errstate(over="ignore"):
+        z = values + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
 
 
 class _Totals:
