@@ -142,7 +142,7 @@ def test_an_actor_killed_part_way_is_restarted_and_its_batch_done_again(
         records = read_records(out).to_pandas()
         assert not records.duplicated(["index", "method", "target_kind"]).any()
         assert_same_records(expected, records)
-        if restarts[-1] >= 1:  # Ray restarted the killed actor
+        if restarts[-1] >= 1:  # Ray restarted the killed actor (engines.ACTOR_RESTARTS)
             break
     assert restarts[-1] >= 1, f"no kill landed part way in {len(restarts)} audits"
 

@@ -5,19 +5,21 @@ engine runs the same `BatchAuditor` inside Ray Data actors (`map_batches` with
 a callable class that loads the model once) and hands the records back, in
 order, to the same writer.
 
-What Ray does when a worker dies (its process killed, or its node lost): Ray
-Data's actor pool starts the actor again (on any node with a free CPU) and sends
-the batch it was working on again, without a limit (its defaults; Ray 2.60 has
-no named parameter to bound them, and the free-form remote arguments are
-deprecated), so every image is audited once; the records are written by the
-driver only. An error raised by camlens inside an actor (a bad layer, say) is
-not retried: it ends the audit, whose finished shards are kept for resuming.
+What Ray does when a worker dies (its process killed, or its node lost): the
+actor is started again (up to `ACTOR_RESTARTS` times each, on any node with a
+free CPU) and the batch it was working on is sent again (up to `TASK_RETRIES`
+times), so every image is audited once; the records are written by the driver
+only. Ray Data's own defaults retry without end, so a batch that kills its
+worker every time would hang the audit: the bounds end it with an error instead.
+An error raised by camlens inside an actor (a bad layer, say) is not retried: it
+ends the audit, whose finished shards are kept for resuming.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +29,12 @@ from .concept_arrays import CONCEPT_KEY, from_bytes, pack, to_bytes
 from .decode import Decoded, Decoder, prefetch
 from .items import Item
 from .writer import ShardWriter, record_order
+
+ACTOR_RESTARTS = 4
+"""How many times Ray starts an audit actor again after its process died."""
+
+TASK_RETRIES = 4
+"""How many times Ray sends a batch again after the actor running it died."""
 
 
 def run_local(
@@ -92,22 +100,29 @@ def run_ray(
     # row count would split bundles of blocks into a full batch and a remainder,
     # two padded passes for one batch of images).
     blocks = -(-len(rows) // options.batch_size)
-    dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
-        _RayAuditor,
-        fn_constructor_args=(
-            str(model_path),
-            unsafe,
-            options,
-            workers,
-            None if overlay_dir is None else str(overlay_dir),
-            registered,
-        ),
-        batch_size=None,
-        batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(size=concurrency),
-        num_gpus=1 if gpus else None,
-        runtime_env={"env_vars": {"KERAS_BACKEND": keras.backend.backend()}},
-    )
+    # The bounds on restarts and retries have no named parameter in Ray 2.60: they
+    # go as free-form remote arguments, which Ray deprecates (removed in 2.64, below
+    # which the `ray` extra stays); its warning is about that alone.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
+            _RayAuditor,
+            fn_constructor_args=(
+                str(model_path),
+                unsafe,
+                options,
+                workers,
+                None if overlay_dir is None else str(overlay_dir),
+                registered,
+            ),
+            batch_size=None,
+            batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=concurrency),
+            num_gpus=1 if gpus else None,
+            runtime_env={"env_vars": {"KERAS_BACKEND": keras.backend.backend()}},
+            max_restarts=ACTOR_RESTARTS,
+            max_task_retries=TASK_RETRIES,
+        )
     results = (
         row
         for table in dataset.iter_batches(batch_size=None, batch_format="pyarrow")
