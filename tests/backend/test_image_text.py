@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 
 import camlens
+from camlens.api.prompt_path import class_token_part
+from camlens.model.class_token import ClassTokenPath
+from camlens.model.image_text import ClassTokenSide, class_token_side, image_side
 from camlens.targets import Output, Prompt
 from support.hub import images
 
@@ -52,6 +55,38 @@ def test_each_prompt_of_clip_gets_its_own_map_matching_autodiff(clip, x):
     assert np.abs(maps.heatmaps[:, 0] - maps.heatmaps[:, 1]).max() > 0.05  # in order, not alike
 
 
+def test_later_calls_run_the_last_block_for_the_class_token_alone(clip, x):
+    """Once the layer is chosen, CLIP's prompts run its last vision block for the
+    class token's row only: the maps and logits stay those of the whole tower."""
+    explainer = camlens.Explainer(clip, relu=False)
+    first = explainer(x, targets=[Prompt(CAT), Prompt(DOG)])
+    part = class_token_part(explainer, explainer.prepare(x))
+    assert isinstance(part.model, ClassTokenSide) and part.layer is explainer.layer
+    again = explainer(x, targets=[Prompt(DOG), Prompt(CAT)])
+    for k, ids in enumerate([DOG, CAT]):
+        expected, logits = image_text.prompt_reference(clip, "encoder_block_0", x, ids, 1)
+        np.testing.assert_allclose(again.heatmaps[:, k], expected, atol=1e-4)
+        np.testing.assert_allclose(again.scores[:, k], logits, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(again.heatmaps[:, ::-1], first.heatmaps, atol=1e-5)
+    for method in ("legrad", "scorecam"):  # they read every block, or masked images
+        other = camlens.Explainer(clip, method=method)
+        other(x[:1], targets=Prompt(CAT))
+        assert class_token_part(other, other.prepare(x[:1])) is None
+
+
+def test_a_class_token_path_that_disagrees_with_the_model_is_not_taken(x, monkeypatch):
+    clip = image_text.clip()
+    original = ClassTokenPath.embeddings
+    monkeypatch.setattr(ClassTokenPath, "embeddings", lambda self, i: original(self, i) + 1.0)
+    explainer = camlens.Explainer(clip, relu=False)
+    explainer(x, targets=Prompt(CAT))
+    assert class_token_part(explainer, explainer.prepare(x)) is None
+    maps = explainer(x, targets=Prompt(CAT))
+    expected, logits = image_text.prompt_reference(clip, "encoder_block_0", x, CAT, 1)
+    np.testing.assert_allclose(maps.heatmaps[:, 0], expected, atol=1e-4)
+    np.testing.assert_allclose(maps.scores[:, 0], logits, rtol=1e-4, atol=1e-5)
+
+
 def test_text_prompts_go_through_the_models_preprocessor(clip, x):
     preprocessor = image_text.clip_preprocessor()
     texts = ["a photo of a cat", "a red car"]
@@ -76,6 +111,7 @@ def test_siglip_is_explained_at_its_patch_tokens_before_attention_pooling(x):
     )
     # no class token: every patch token of the last layer reaches the pooled embedding
     assert explainer.layer.name == "post_layer_norm"
+    assert class_token_side(image_side(backbone)) is None  # attention pooling: every token
     for k, text in enumerate(["a red cat", "dog"]):
         ids = np.asarray(
             preprocessor({"prompts": [text], "images": np.zeros((1, 1, 1, 3))})["token_ids"]
@@ -90,6 +126,7 @@ def test_metaclip_2_prompts_match_autodiff(x):
     explainer = camlens.Explainer(backbone, relu=False)
     maps = explainer(x[1:], targets=Prompt([5, 6, 2]))
     assert explainer.layer.name == "encoder_block_0"
+    assert class_token_side(image_side(backbone)) is None  # it pools, then normalises
     expected, logits = image_text.prompt_reference(backbone, "encoder_block_0", x[1:], [5, 6, 2], 1)
     np.testing.assert_allclose(maps.heatmaps[:, 0], expected, atol=1e-4)
     np.testing.assert_allclose(maps.scores[:, 0], logits, rtol=1e-4, atol=1e-5)

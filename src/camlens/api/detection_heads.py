@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from ..methods.registry import BUILT_IN
 from ..model.channels import is_channels_first
 from ..model.detectors import Detector, Level
 from ..model.keras_internals import call_outputs
 from ..model.state import generation
 from ..probe import probe_for
 from ..probe.plan import DETECTION, Slot, TargetPlan
+from .layer_runs import reads_layer_only
 from .results import Maps
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # detector -> (generation, cut)
@@ -106,18 +106,8 @@ def cut_for(model, detector: Detector) -> HeadCut | None:
 
 
 def fits(explainer, plan: TargetPlan) -> bool:
-    """Whether the explainer's method and the targets of `plan` take the head's route
-    (a method registered by the user may read the input images: it does not)."""
-    method = explainer.method
-    others = method.channel_passes or method.input_gradients or method.attention_only
-    return (
-        method.name in BUILT_IN
-        and method.uses_layer
-        and not others
-        and not method.comparisons
-        and explainer.smooth is None
-        and all(slot.kind == DETECTION for slot in plan.slots)
-    )
+    """Whether the explainer's method and the targets of `plan` take the head's route."""
+    return reads_layer_only(explainer) and all(slot.kind == DETECTION for slot in plan.slots)
 
 
 def maps_on_head(explainer, cut: HeadCut, level: Level, values, plan: TargetPlan, pad_to) -> Maps:

@@ -4,10 +4,9 @@ Besides its public call, `Explainer` offers the package-internal interface the o
 entry points (`explain_prediction`, `explain_batch`, `explain_methods`, the audit, the
 sanity check) are built on: `prepare` checks and converts the input once,
 `explain_prepared` explains it (`pad_to`: at a compiled batch size), `probe_pass` and
-`method_inputs` give one probe pass's arrays, `maps_of` turns them into `Maps`,
-`variant` gives the same options at another layer or score (the parts of `layers=`, a
-detector's levels), `layer_given` says whether the layer was given.
-"""
+`method_inputs` give one probe pass's arrays, `maps_of` turns them into `Maps`, `variant`
+gives the same options at another layer, score or model (`layers=`, a detector's levels,
+CLIP's class-token path); `layer_given` says whether the layer was given."""
 
 from __future__ import annotations
 
@@ -50,6 +49,7 @@ from .detection import detector_for, explain_detections, is_detection_call
 from .layer_runs import choose_layer, fixed_shape_inspection, run_at
 from .passes import method_inputs
 from .planning import plan_targets, with_comparisons
+from .prompt_path import class_token_part
 from .prompts import towers_for
 from .results import Maps
 from .target_data import with_target_data
@@ -274,6 +274,8 @@ class Explainer:
             return explain_detections(self, prepared, targets, pad_to)
         if self.parts is not None:
             return maps_over_layers(self, prepared, targets, pad_to)
+        if (part := class_token_part(self, prepared)) is not None:  # CLIP's prompts
+            return part.explain_prepared(prepared, targets, pad_to)
         batch, targets = with_target_data(self, as_model_inputs(prepared), targets)
         inputs, result, plan = self.method_inputs(batch, targets, pad_to)
         check = self.smooth != AUGMENT and self.warns_blank
@@ -291,14 +293,13 @@ class Explainer:
     ) -> Maps:
         """The `Maps` of `method` from the arrays of one probe pass (`method_inputs`);
         `check`: warn of blank maps (`BlankMapWarning`), with their cause."""
-        count = inputs.target_count
         maps = raw(method, inputs, self.smooth)
         if check:
             warn_if_blank(maps, inputs, method, self._layer, self.relu, self.smooth)
         return Maps(
             heatmaps=normalized(maps, self.relu),
-            targets=result.targets[:, :count],
-            scores=result.scores[:, :count],
+            targets=result.targets[:, : inputs.target_count],
+            scores=result.scores[:, : inputs.target_count],
             outputs=result.outputs,
         )
 

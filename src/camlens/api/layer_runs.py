@@ -8,12 +8,29 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from ..methods.registry import BUILT_IN
 from ..model.inputs import ModelInputs, single_input_shape
 from ..model.inspection import Inspection, inspect
 from ..model.layer_choice import Candidate, candidate_layers, no_candidate_error
 from ..model.token_grid import Layout, layout_for
 from ..probe import ProbeResult, probe_for
 from ..probe.plan import ID, SIMILAR, TOP, TargetPlan
+
+
+def reads_layer_only(explainer) -> bool:
+    """Whether the explainer's maps come from nothing but its layer's activations
+    and gradients (or second derivatives) on the images given: so that a cheaper
+    model with the same layer and score gives the same maps. A method registered
+    by the user may read the input images: it does not count."""
+    method = explainer.method
+    others = method.channel_passes or method.input_gradients or method.attention_only
+    return (
+        method.name in BUILT_IN
+        and method.uses_layer
+        and not others
+        and not method.comparisons
+        and explainer.smooth is None
+    )
 
 
 def fixed_shape_inspection(model: keras.Model, image_slots) -> Inspection | None:

@@ -22,6 +22,7 @@ import weakref
 import keras
 import numpy as np
 
+from .class_token import ClassTokenPath, class_token_path
 from .keras_internals import producing_layer
 from .slots import InputSlots
 
@@ -32,6 +33,7 @@ TEXT = "text_embeddings"
 """`ImageSide`'s constant input: the prompts' text embeddings (P, D)."""
 
 _sides: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_class_token_sides: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # side -> side or None
 _sides_lock = threading.Lock()
 
 
@@ -107,6 +109,29 @@ class ImageSide(keras.Model):
                     cache.embeddings.clear()
                 cache.embeddings.update(zip(group, embedded.astype(np.float32)))
             return np.stack([cache.embeddings[key] for key in keys])
+
+
+class ClassTokenSide(ImageSide):
+    """An `ImageSide` whose vision tower runs its last block for the class token
+    alone (`camlens.model.class_token`): the same logits, the same layers up to
+    the block before the last, and the same text embeddings (one cache)."""
+
+    def __init__(self, side: ImageSide, path: ClassTokenPath):
+        super().__init__(side.backbone, side._head)
+        self._texts = side._texts
+        self.class_token = path
+
+    def call(self, inputs, training=None):  # inference only, as `ImageSide`
+        return self._head(self.class_token.embeddings(inputs[IMAGES]), inputs[TEXT])[0]
+
+
+def class_token_side(side: ImageSide) -> ClassTokenSide | None:
+    """The cached `ClassTokenSide` of a CLIP backbone's side, `None` for another."""
+    with _sides_lock:
+        if side not in _class_token_sides:
+            path = class_token_path(side.backbone)
+            _class_token_sides[side] = None if path is None else ClassTokenSide(side, path)
+        return _class_token_sides[side]
 
 
 class _TextCache:
