@@ -86,9 +86,9 @@ def maps_on_crops(part, cut, level, values: np.ndarray, local: TargetPlan, rows)
     if not method.gradients or part.logit_gradients:
         return None
     reach = cut.reach(level.name)
-    count, height, width, channels = values.shape
     if reach is None:
         return None
+    count, height, width, channels = values.shape
     size = (min(height, 2 * reach[0] + 1), min(width, 2 * reach[1] + 1))
     if size[0] * size[1] >= height * width:
         return None
