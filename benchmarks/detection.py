@@ -18,8 +18,9 @@ and `camlens.Explainer(detector)(x, targets=Detections(k=1))`: Grad-CAM of one
 detection per image at its anchor's pyramid level. Each call runs a forward
 pass (the predictions, to decode and match), for `Detections` the model's own
 decoding (keras-hub's non-max suppression), then the classification head of the
-detection's level alone, forward and backward, on that level's values from the
-first pass (`camlens.api.detection_heads`). A second loop, one image, times D-RISE
+detection's level alone, forward and backward, on the window of that level's values
+from the first pass that the anchor's logit reads (`camlens.api.detection_heads`,
+`camlens.api.detection_crops`). A second loop, one image, times D-RISE
 with N masks (`mask_batch_size=N`: one batch) against the forward pass on N
 images, the masked passes it needs. Calls are interleaved; after the warm-up
 (two calls each), the medians and the ratios of medians.
@@ -167,7 +168,8 @@ forward: the compiled forward pass of the detector on the same batch, its output
 camlens.Explainer(detector)(x, targets=Box([64, 64, 192, 192], iou=0.05)), the
 prediction of each image that best matches that box, its map at its
 anchor's pyramid level: one forward pass to decode and match (numpy), then the
-level's classification head alone, forward and backward. Grad-CAM, Detections(k=1): each
+level's classification head alone, forward and backward, on the window of the
+level the anchor's logit reads. Grad-CAM, Detections(k=1): each
 image's most confident detection of the model's own decoding, keras-hub's
 decode_predictions (its non-max suppression; compiled once by jax.jit or
 tf.function, eager on torch) between the two passes. D-RISE: Explainer(detector, method="drise-N",

@@ -233,3 +233,29 @@ def test_targets_at_different_levels_each_match_their_own_reference(retinanet):
             assert maps.scores[n, k] == pytest.approx(logit, abs=1e-4)
             np.testing.assert_allclose(maps.heatmaps[n, k], upsample(expected, finest), atol=1e-4)
     assert len(seen) > 1, "the boxes are matched at different levels"
+
+
+def test_anchors_at_the_levels_corners_match_the_whole_levels_reference(retinanet):
+    """Boxes in the image's corners match anchors on the border of their level: the
+    gradient pass runs the head on a window of the level around each anchor
+    (`api.detection_crops`), shifted inside the level there; each map, class and
+    score is still the reference's, taken through the head on the whole level."""
+    x = detectors.images(2, seed=7)
+    end = detectors.SIZE
+    corners = [[0, 0, 12, 12], [end - 12, end - 12, end, end]]
+    corners += [[0, end - 20, 20, end], [end - 40, 0, end, 40]]
+    maps = camlens.Explainer(retinanet)(x, targets=[Box(box, iou=0.01) for box in corners])
+    finest = (detectors.SIZE // 8,) * 2
+    bordering = set()
+    for n in range(2):
+        for k, box in enumerate(corners):
+            image = x[n : n + 1]
+            expected, row, class_id, level, logit, _ = _reference(retinanet, image, box, iou=0.01)
+            side = detectors.SIZE // 2 ** (level + 3)
+            i, j = divmod((row - _level_rows()[level][0]) // 9, side)
+            if min(i, j) < 2 or max(i, j) >= side - 2:  # the head reads 2 positions around
+                bordering.add(level)
+            assert maps.targets[n, k] == class_id
+            assert maps.scores[n, k] == pytest.approx(logit, abs=1e-4)
+            np.testing.assert_allclose(maps.heatmaps[n, k], upsample(expected, finest), atol=1e-4)
+    assert bordering & {0, 1}, "an anchor within the head's reach of a border, at P3 or P4"

@@ -33,6 +33,7 @@ from ..model.keras_internals import call_outputs
 from ..model.state import generation
 from ..probe import probe_for
 from ..probe.plan import DETECTION, Slot, TargetPlan
+from .detection_crops import maps_on_crops, radius
 from .layer_runs import reads_layer_only
 from .results import Maps
 
@@ -51,11 +52,14 @@ class HeadCut:
         heads: by level name, `(head, identity)`: the level's feature map to
             its class logits (N, rows of the level, classes), and the identity
             layer the map is read at.
+        crops: by level name and crop size, `(head, identity)` the same on
+            crops of the level (`api.detection_crops`).
     """
 
     model: keras.Model
     levels_model: keras.Model
     heads: dict = field(default_factory=dict)
+    crops: dict = field(default_factory=dict)
 
     def first_pass(self, images: np.ndarray):
         """`(outputs, levels)`: the detector's outputs as it returns them, and
@@ -65,6 +69,30 @@ class HeadCut:
 
     def head(self, name: str):
         """`(head, identity)` of the level `name` (see `heads`), built once."""
+        return self._built(name)[:2]
+
+    def reach(self, name: str) -> tuple | None:
+        """How far the class logits of level `name` read around their position
+        (`api.detection_crops.radius`), `None` for a head of another structure."""
+        return self._built(name)[3]
+
+    def crop_head(self, name: str, size: tuple):
+        """`(head, identity)` of level `name` on its crops of `size` (see `crops`)."""
+        cut = self._built(name)[2]
+        with _lock:
+            found = self.crops.get((name, size))
+            if found is None:
+                channels = cut.inputs[0].shape[-1]
+                crop = keras.Input((*size, channels), name=f"{name}_crop")
+                identity = keras.layers.Identity(name=f"level_{name}")
+                head, rows = cut.layers[1:]  # the structure `reach` checked
+                model = keras.Model(crop, rows(head(identity(crop))), name=f"crop_head_{name}")
+                found = self.crops[name, size] = (model, identity)
+        return found
+
+    def _built(self, name: str) -> tuple:
+        """`(head, identity, cut, reach)` of level `name`, `cut` its feature map to its
+        class logits in the detector's graph."""
         with _lock:
             found = self.heads.get(name)
             if found is None:
@@ -75,7 +103,7 @@ class HeadCut:
                 level = keras.Input(tuple(tensors[index].shape[1:]), name=name)
                 identity = keras.layers.Identity(name=f"level_{name}")
                 head = keras.Model(level, cut(identity(level)), name=f"head_{name}")
-                found = self.heads[name] = (head, identity)
+                found = self.heads[name] = (head, identity, cut, radius(cut))
         return found
 
 
@@ -126,4 +154,6 @@ def maps_on_head(explainer, cut: HeadCut, level: Level, values, plan: TargetPlan
     )
     part = explainer.variant(layer=identity, output_index=0, warns_blank=False)
     part.model, part.detection_head = head, None
-    return part.explain_prepared(np.asarray(values, np.float32), local, pad_to)
+    values = np.asarray(values, np.float32)
+    cropped = maps_on_crops(part, cut, level, values, local, plan.masks)
+    return part.explain_prepared(values, local, pad_to) if cropped is None else cropped

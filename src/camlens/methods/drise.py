@@ -113,6 +113,5 @@ def similarities(
     result = np.zeros((len(boxes), len(target_boxes)))
     for k, (box, class_id) in enumerate(zip(target_boxes, target_classes)):
         cosine = probabilities[..., class_id] / norms  # P_t one-hot
-        for m in range(len(boxes)):
-            result[m, k] = np.max(iou(boxes[m], box) * objectness[m] * cosine[m])
+        result[:, k] = np.max(iou(boxes, box) * objectness * cosine, axis=1)
     return result

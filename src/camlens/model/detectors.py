@@ -22,7 +22,7 @@ import numpy as np
 
 from ..checks import check_box_format
 from .anchors import anchors_of
-from .boxes import non_max_suppression, to_yxyx
+from .boxes import nearest_rows, non_max_suppression, to_yxyx
 from .inspection import Inspection, OutputInfo
 
 ACTIVATIONS = ("sigmoid", "softmax", None)
@@ -259,7 +259,7 @@ class Detector:
         for n in range(len(images)):
             count = int(decoded["num_detections"][n])
             chosen = to_yxyx(decoded["boxes"][n][:count], model.bounding_box_format, height, width)
-            rows = np.asarray([_row_of(box, boxes[n], height, width) for box in chosen], np.int64)
+            rows = _rows_of(chosen, boxes[n], height, width)
             found.append(
                 (
                     rows,
@@ -384,15 +384,15 @@ def _head_input(inspection: Inspection, output: int) -> list[Level]:
     return [Level(record.layer.name, record.layer, index)]
 
 
-def _row_of(box: np.ndarray, boxes: np.ndarray, height: int, width: int) -> int:
-    """The row of `boxes` (R, 4) that a decoded detection's `box` came from."""
-    distance = np.abs(boxes - box).max(axis=1)
-    row = int(distance.argmin())
-    if distance[row] > 1e-3 * max(height, width):
+def _rows_of(chosen: np.ndarray, boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The rows of `boxes` (R, 4) that the decoded detections `chosen` (D, 4) came from."""
+    within = 1e-3 * max(height, width)
+    rows, distances = nearest_rows(chosen, boxes, within)
+    if (distances > within).any():
         raise ValueError(
             "camlens could not find a detection of the model's decode_predictions among "
-            f"its predictions (nearest box {distance[row]:.3g} pixels away): is its "
+            f"its predictions (nearest box {distances.max():.3g} pixels away): is its "
             "prediction_decoder keras-hub's NonMaxSuppression? Received: the model's own "
             "detections"
         )
-    return row
+    return rows
