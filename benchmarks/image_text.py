@@ -16,7 +16,8 @@ Models (keras-hub, random weights, nothing downloads):
   ...])` for 1 and for 8 prompts.
 - DINOv2-S/14-shaped (224 px, 12 blocks of width 384, 6 heads, MLP 1536, no
   register tokens): `forward` is the compiled backbone, `camlens` is
-  `Explainer(dinov2)(images, targets=Similarity(vector))` (its class token).
+  `Explainer(dinov2)(images, targets=Similarity(vector))` (its class token: from
+  the explainer's second call, the last block's class-token row for the score).
 
 Calls interleaved in one loop, medians after warm-up (two warm-up calls on
 TensorFlow, whose first camlens call runs eagerly, one elsewhere). `--quick`:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import camlens
-from camlens.api.prompt_path import class_token_part
+from camlens.api.class_token_parts import class_token_part
 from camlens.model.class_token import ClassTokenPath
 from camlens.model.image_text import ClassTokenSide, class_token_side, image_side
 from camlens.targets import Output, Prompt
@@ -60,7 +60,7 @@ def test_later_calls_run_the_last_block_for_the_class_token_alone(clip, x):
     class token's row only: the maps and logits stay those of the whole tower."""
     explainer = camlens.Explainer(clip, relu=False)
     first = explainer(x, targets=[Prompt(CAT), Prompt(DOG)])
-    part = class_token_part(explainer, explainer.prepare(x))
+    part, _ = class_token_part(explainer, explainer.prepare(x), [Prompt(CAT)])
     assert isinstance(part.model, ClassTokenSide) and part.layer is explainer.layer
     again = explainer(x, targets=[Prompt(DOG), Prompt(CAT)])
     for k, ids in enumerate([DOG, CAT]):
@@ -71,7 +71,7 @@ def test_later_calls_run_the_last_block_for_the_class_token_alone(clip, x):
     for method in ("legrad", "scorecam"):  # they read every block, or masked images
         other = camlens.Explainer(clip, method=method)
         other(x[:1], targets=Prompt(CAT))
-        assert class_token_part(other, other.prepare(x[:1])) is None
+        assert class_token_part(other, other.prepare(x[:1]), Prompt(CAT)) is None
 
 
 def test_a_class_token_path_that_disagrees_with_the_model_is_not_taken(x, monkeypatch):
@@ -80,7 +80,7 @@ def test_a_class_token_path_that_disagrees_with_the_model_is_not_taken(x, monkey
     monkeypatch.setattr(ClassTokenPath, "embeddings", lambda self, i: original(self, i) + 1.0)
     explainer = camlens.Explainer(clip, relu=False)
     explainer(x, targets=Prompt(CAT))
-    assert class_token_part(explainer, explainer.prepare(x)) is None
+    assert class_token_part(explainer, explainer.prepare(x), Prompt(CAT)) is None
     maps = explainer(x, targets=Prompt(CAT))
     expected, logits = image_text.prompt_reference(clip, "encoder_block_0", x, CAT, 1)
     np.testing.assert_allclose(maps.heatmaps[:, 0], expected, atol=1e-4)

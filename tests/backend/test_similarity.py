@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 import camlens
+from camlens.api.class_token_parts import class_token_part
+from camlens.model.class_token import ClassTokenBackbone, DINOv2ClassToken
 from camlens.targets import Similarity
 from support import families
 from support.hub import gradcam, gradient, images
@@ -86,14 +88,20 @@ def test_a_reference_image_is_compared_by_its_embedding(cnn):
 
 @pytest.fixture(scope="module")
 def dinov2():
-    """DINOv2 with four register tokens, headless (its output: the tokens)."""
+    """DINOv2 with four register tokens, headless (its output: the tokens); its
+    layer scales drawn at random, not the ones they start at (all 1)."""
     pytest.importorskip("keras_hub")
-    return families.dinov2(hidden_dim=32, register_tokens=4)
+    model = families.dinov2(hidden_dim=32, register_tokens=4)
+    rng = np.random.default_rng(5)
+    for weight in model.weights:
+        if weight.path.endswith("lambda1"):
+            weight.assign(rng.uniform(0.2, 1.5, weight.shape).astype(np.float32))
+    return model
 
 
-def _dinov2_reference(backbone, x, reference, pooled, at: int):
+def _dinov2_reference(backbone, x, reference, pooled, at: int, prefix: int = 5):
     """Signed Grad-CAM of the cosine at the output of encoder block `at` (0-based),
-    the blocks run one by one; 1 class and 4 register tokens dropped."""
+    the blocks run one by one; the `prefix` class and register tokens dropped."""
     blocks = backbone.get_layer("encoder").layers
     tokens = backbone.get_layer("embeddings")(x)
     for block in blocks[: at + 1]:
@@ -109,7 +117,7 @@ def _dinov2_reference(backbone, x, reference, pooled, at: int):
     grid = (4, 4, tokens.shape[-1])
     return np.stack(
         [
-            gradcam(a[5:].reshape(grid), g[5:].reshape(grid), relu=False)
+            gradcam(a[prefix:].reshape(grid), g[prefix:].reshape(grid), relu=False)
             for a, g in zip(tokens, grads)
         ]
     )
@@ -145,6 +153,43 @@ def test_similarity_on_dinov2_tokens_reads_the_class_token_or_the_mean_of_patche
         expected,
         atol=1e-4,
     )
+
+
+def test_later_class_token_calls_run_the_last_block_for_one_row(dinov2):
+    """Once the layer is chosen, a DINOv2 compared by its class token runs its last
+    block's class-token row for the score: the maps, scores and output tokens
+    stay those of the whole backbone."""
+    x = images((56, 56, 3), count=2, seed=8)
+    reference = np.random.default_rng(2).normal(size=32)
+    explainer = camlens.Explainer(dinov2, relu=False)
+    first = explainer(x, targets=Similarity(reference))
+    targets = [Similarity(reference), Similarity(x[1])]
+    part, resolved = class_token_part(explainer, explainer.prepare(x), targets)
+    assert isinstance(part.model, ClassTokenBackbone) and part.layer is explainer.layer
+    assert not resolved[1].is_image  # the reference image's embedding, from the whole model
+    maps = explainer(x, targets=targets)
+    expected = _dinov2_reference(dinov2, x, reference, lambda t: t[:, 0], at=0)
+    np.testing.assert_allclose(maps.heatmaps[:, 0], expected, atol=1e-4)
+    np.testing.assert_allclose(maps.heatmaps[:, 0], first.heatmaps[:, 0], atol=1e-5)
+    assert maps.scores[1, 1] == pytest.approx(1.0, abs=1e-6)  # its own class token
+    tokens = keras.ops.convert_to_numpy(dinov2({"images": x}))
+    np.testing.assert_allclose(maps.outputs, tokens, rtol=1e-5, atol=1e-5)
+    mean = Similarity(reference, pooling="mean")  # every patch token: the whole backbone
+    assert class_token_part(explainer, explainer.prepare(x), [Similarity(reference), mean]) is None
+
+
+def test_a_dinov2_class_token_path_that_disagrees_is_not_taken(monkeypatch):
+    model = families.dinov2(hidden_dim=16)
+    original = DINOv2ClassToken.tokens
+    monkeypatch.setattr(DINOv2ClassToken, "tokens", lambda self, i: original(self, i) + 0.5)
+    x = images((56, 56, 3), count=2, seed=3)
+    reference = np.random.default_rng(4).normal(size=16)
+    explainer = camlens.Explainer(model, relu=False)
+    explainer(x, targets=Similarity(reference))
+    assert class_token_part(explainer, explainer.prepare(x), Similarity(reference)) is None
+    maps = explainer(x, targets=Similarity(reference))
+    expected = _dinov2_reference(model, x, reference, lambda t: t[:, 0], at=0, prefix=1)
+    np.testing.assert_allclose(maps.heatmaps[:, 0], expected, atol=1e-4)
 
 
 def test_similarity_on_a_dinov2_transfer_model(dinov2):

@@ -6,7 +6,7 @@ sanity check) are built on: `prepare` checks and converts the input once,
 `explain_prepared` explains it (`pad_to`: at a compiled batch size), `probe_pass` and
 `method_inputs` give one probe pass's arrays, `maps_of` turns them into `Maps`, `variant`
 gives the same options at another layer, score or model (`layers=`, a detector's levels,
-CLIP's class-token path); `layer_given` says whether the layer was given."""
+CLIP's and DINOv2's class-token path); `layer_given` says whether the layer was given."""
 
 from __future__ import annotations
 
@@ -44,12 +44,12 @@ from ..model.token_grid import Layout
 from ..probe import SCORES, ProbeResult, probe_for
 from ..probe.plan import REGION, SIMILAR
 from .blank_maps import warn_if_blank
+from .class_token_parts import class_token_part
 from .combining import maps_over_augmentations, maps_over_layers
 from .detection import detector_for, explain_detections, is_detection_call
 from .layer_runs import choose_layer, fixed_shape_inspection, run_at
 from .passes import method_inputs
 from .planning import plan_targets, with_comparisons
-from .prompt_path import class_token_part
 from .prompts import towers_for
 from .results import Maps
 from .target_data import with_target_data
@@ -274,8 +274,8 @@ class Explainer:
             return explain_detections(self, prepared, targets, pad_to)
         if self.parts is not None:
             return maps_over_layers(self, prepared, targets, pad_to)
-        if (part := class_token_part(self, prepared)) is not None:  # CLIP's prompts
-            return part.explain_prepared(prepared, targets, pad_to)
+        if (part := class_token_part(self, prepared, targets)) is not None:  # CLIP, DINOv2
+            return part[0].explain_prepared(prepared, part[1], pad_to)
         batch, targets = with_target_data(self, as_model_inputs(prepared), targets)
         inputs, result, plan = self.method_inputs(batch, targets, pad_to)
         check = self.smooth != AUGMENT and self.warns_blank
