@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import camlens
+from camlens import BlankMapWarning
 from camlens.api.class_token_parts import class_token_part
 from camlens.model.class_token import ClassTokenBackbone, DINOv2ClassToken
 from camlens.targets import Similarity
@@ -176,6 +177,18 @@ def test_later_class_token_calls_run_the_last_block_for_one_row(dinov2):
     np.testing.assert_allclose(maps.outputs, tokens, rtol=1e-5, atol=1e-5)
     mean = Similarity(reference, pooling="mean")  # every patch token: the whole backbone
     assert class_token_part(explainer, explainer.prepare(x), [Similarity(reference), mean]) is None
+
+
+def test_an_image_against_its_own_embedding_warns_of_a_blank_map(dinov2):
+    """A cosine at its peak, 1, has no gradient: the map is blank, and said so."""
+    x = images((56, 56, 3), count=2, seed=8)
+    with pytest.warns(BlankMapWarning, match="its own embedding") as caught:
+        maps = camlens.Explainer(dinov2)(x, targets=Similarity(x[1]))
+    assert maps.scores[1, 0] == pytest.approx(1.0, abs=1e-6)
+    # blank: under half the top after normalisation (its raw peak under the floor)
+    assert maps.heatmaps[1].max() < 0.5 and maps.heatmaps[0].max() > 0.99
+    blank = [str(w.message) for w in caught if issubclass(w.category, BlankMapWarning)]
+    assert blank and all("1 of 2 (image, target) pairs" in message for message in blank)
 
 
 def test_a_dinov2_class_token_path_that_disagrees_is_not_taken(monkeypatch):

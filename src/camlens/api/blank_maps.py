@@ -9,7 +9,8 @@ causes are told apart from the arrays the map was computed from, in this order:
 - the layer's activations are all zero for the image (a dead layer);
 - the score's gradients at the layer are all zero (`ZeroGradientWarning`): the
   score does not depend on the layer (a ViT's last block under class-token
-  pooling), a saturated softmax, a `Region` that covers no pixel;
+  pooling), a saturated softmax, a `Similarity` at its peak (an image against
+  its own embedding), a `Region` that covers no pixel;
 - with `relu=True`, the map has evidence, but all of it negative: the ReLU
   removes it;
 - otherwise the map is faint: its values are real but below the floor
@@ -146,8 +147,9 @@ _MESSAGES = {
         "{count}: the score does not depend on this layer there, so its gradient "
         "maps are blank (with class-token pooling, a vision transformer's last "
         "block reaches no score through its patch tokens), a softmax is saturated, "
-        "or a Region target covers no pixel. Choose layer=None (the automatic "
-        "choice) or an earlier layer, or score='logit'."
+        "a Similarity is at its peak (an image compared with its own embedding: "
+        "a cosine of 1 has no gradient), or a Region target covers no pixel. Choose "
+        "layer=None (the automatic choice) or an earlier layer, or score='logit'."
     ),
     "negative": (
         "The {method} maps at layer {layer} are blank for {count}: all their "
@@ -160,9 +162,10 @@ _MESSAGES = {
         "The {method} maps at layer {layer} are blank for {count}: their largest "
         "value, {peak:.3g}, is below the normalisation's floor {floor:g}, so the "
         "gradients or the activations there are vanishingly small: a saturated or "
-        "flat score (try score='logit'), or activations that vanish (an untrained "
-        "model, or BatchNormalization statistics never fitted). Choose a layer "
-        "nearer the output, or layer=None."
+        "flat score (try score='logit'; a Similarity near 1, an image compared "
+        "with its own embedding, is at its peak), or activations that vanish (an "
+        "untrained model, or BatchNormalization statistics never fitted). Choose a "
+        "layer nearer the output, or layer=None."
     ),
 }
 
