@@ -86,9 +86,9 @@ def test_concepts_after_an_interruption_are_those_of_one_run(model, tmp_path):
     interrupted = _Interrupted(pairs, stop=20)  # decoding runs 8 ahead: 2 shards written
     with pytest.raises(KeyboardInterrupt):
         camlens.audit(model, interrupted, tmp_path / "resumed", **options)
-    assert (tmp_path / "resumed" / ARRAYS / "part-00000.npz").exists()
-    (tmp_path / "resumed" / ARRAYS / "part-00000.npz").write_bytes(b"damaged")
-    with pytest.warns(UserWarning, match="part-00000.npz is missing or damaged"):
+    assert (tmp_path / "resumed" / ARRAYS / "part-00000.arrays").exists()
+    (tmp_path / "resumed" / ARRAYS / "part-00000.arrays").write_bytes(b"damaged")
+    with pytest.warns(UserWarning, match="part-00000.arrays is missing or damaged"):
         resumed = camlens.audit(model, interrupted, tmp_path / "resumed", **options)
     assert not (tmp_path / "resumed" / ARRAYS).exists()  # deleted once learned from
     (first, mine), (_, theirs) = (read_concepts(s.out_dir) for s in (whole, resumed))

@@ -19,6 +19,12 @@ import numpy as np
 CHUNK_ROWS = 512
 """Rows per mini-batch step of the factorisation, whatever the batches fed."""
 
+INNER_STEPS = 10
+"""Multiplicative updates of a mini-batch's coefficients before each step of the
+bases (`MiniBatchNMF`'s `fresh_restarts_max_iter`; with its default, 30, every
+step ran all 30, and the steps took 1.7x as long, for concepts of the demo's
+shortcut within a point of their share: benchmarks/results/cpu-audit-concepts.md)."""
+
 
 class BasisLearner:
     """Learns `concepts` bases from rows fed in any number of calls.
@@ -40,7 +46,11 @@ class BasisLearner:
         self.concepts = concepts
         self.chunk_rows = max(chunk_rows, concepts)
         self.nmf = MiniBatchNMF(
-            concepts, init="nndsvda", random_state=seed, max_no_improvement=None
+            concepts,
+            init="nndsvda",
+            random_state=seed,
+            max_no_improvement=None,
+            fresh_restarts_max_iter=INNER_STEPS,
         )
         self.steps = 0
         self._pending: list[np.ndarray] = []
