@@ -86,9 +86,9 @@ def test_concepts_after_an_interruption_are_those_of_one_run(model, tmp_path):
     interrupted = _Interrupted(pairs, stop=20)  # decoding runs 8 ahead: 2 shards written
     with pytest.raises(KeyboardInterrupt):
         camlens.audit(model, interrupted, tmp_path / "resumed", **options)
-    assert (tmp_path / "resumed" / ARRAYS / "part-00000.npz").exists()
-    (tmp_path / "resumed" / ARRAYS / "part-00000.npz").write_bytes(b"damaged")
-    with pytest.warns(UserWarning, match="part-00000.npz is missing or damaged"):
+    assert (tmp_path / "resumed" / ARRAYS / "part-00000.arrays").exists()
+    (tmp_path / "resumed" / ARRAYS / "part-00000.arrays").write_bytes(b"damaged")
+    with pytest.warns(UserWarning, match="part-00000.arrays is missing or damaged"):
         resumed = camlens.audit(model, interrupted, tmp_path / "resumed", **options)
     assert not (tmp_path / "resumed" / ARRAYS).exists()  # deleted once learned from
     (first, mine), (_, theirs) = (read_concepts(s.out_dir) for s in (whole, resumed))
@@ -100,3 +100,25 @@ def test_concepts_after_an_interruption_are_those_of_one_run(model, tmp_path):
     a, b = (read_records(s.out_dir).to_pandas() for s in (whole, resumed))
     np.testing.assert_allclose(np.stack(a["concepts"]), np.stack(b["concepts"]), rtol=1e-5)
     assert list(a["concept_class"]) == list(a["label"])
+
+
+def test_a_failed_shard_write_ends_the_audit_and_the_shards_before_it_stay(
+    model, pairs, tmp_path, monkeypatch
+):
+    from camlens.audit.writer import ShardWriter
+
+    write = ShardWriter.write
+
+    def failing(self, shard, records, arrays=None):
+        if shard == 1:
+            raise OSError(28, "No space left on device")
+        write(self, shard, records, arrays)
+
+    monkeypatch.setattr(ShardWriter, "write", failing)
+    with pytest.raises(OSError, match="No space left"):
+        camlens.audit(model, pairs, tmp_path / "out", **OPTIONS)
+    shards = json.loads((tmp_path / "out" / MANIFEST).read_text())["shards"]
+    assert sorted(shards) == ["0"]  # written in order: nothing after the failed one
+    monkeypatch.undo()
+    camlens.audit(model, pairs, tmp_path / "out", **OPTIONS)  # resumes from shard 1
+    assert list(read_records(tmp_path / "out").to_pandas()["index"]) == list(range(12))

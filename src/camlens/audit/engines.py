@@ -21,6 +21,7 @@ import itertools
 import os
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ..methods import BUILT_IN, get_method, register
@@ -58,14 +59,15 @@ def run_local(
         workers,
         depth=2 * options.batch_size,
     )
-    for shard, group in itertools.groupby(
-        decoded, key=lambda d: d.item.index // options.shard_size
-    ):
-        records = []
-        for batch in _chunks(group, options.batch_size):
-            records += auditor(batch)
-            bar.update(len(batch))
-        writer.write(shard, records, pack(records))
+    with _WrittenBehind(writer) as behind:
+        for shard, group in itertools.groupby(
+            decoded, key=lambda d: d.item.index // options.shard_size
+        ):
+            records = []
+            for batch in _chunks(group, options.batch_size):
+                records += auditor(batch)
+                bar.update(len(batch))
+            behind.write(shard, records)
 
 
 def run_ray(
@@ -137,6 +139,41 @@ def run_ray(
         new = {record["index"] for record in records} - seen
         seen |= new
         bar.update(len(new))
+
+
+class _WrittenBehind:
+    """Writes the local engine's shards in one background thread while the next
+    shard is audited (packing the concept arrays, Arrow and the file writes mostly
+    release the GIL): one shard at a time, in order, each listed in the manifest
+    once written as before. A failed write raises at the next shard or at the end;
+    however the loop ends, the write under way is finished first."""
+
+    def __init__(self, writer: ShardWriter):
+        self.writer = writer
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="camlens-audit-writer")
+        self.pending: Future | None = None
+
+    def write(self, shard: int, records: list[dict]) -> None:
+        self.wait()
+        self.pending = self.pool.submit(self._write, shard, records)
+
+    def wait(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write(self, shard: int, records: list[dict]) -> None:
+        self.writer.write(shard, records, pack(records))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        try:
+            if kind is None:
+                self.wait()
+        finally:  # (after an error of its own, a failed write would only hide it)
+            self.pool.shutdown(wait=True)
 
 
 def default_workers() -> int:

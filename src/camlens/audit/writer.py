@@ -10,8 +10,8 @@ too, and one audit at a time writes into a folder (a lock the system drops when
 its process dies, however it ends).
 
 With concepts, each shard also has its images' activations and gradients at the
-concepts' layer, `out_dir/concept-arrays/part-NNNNN.npz`, written before the
-part file and listed with it: the concepts are learned from them once every
+concepts' layer, `out_dir/concept-arrays/part-NNNNN.arrays`, written before
+the part file and listed with it (with its CRC-32): the concepts are learned from them once every
 shard is written (`concept_results`), then they are deleted.
 """
 
@@ -21,11 +21,13 @@ import hashlib
 import io
 import json
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..files.writing import write_atomically
+from .concept_arrays import SUFFIX as ARRAYS_SUFFIX
 
 RECORDS = "records.parquet"
 MANIFEST = "manifest.json"
@@ -167,9 +169,9 @@ class ShardWriter:
         """The shards already written."""
         return {int(shard) for shard in self.manifest["shards"]}
 
-    def write(self, shard: int, records: list[dict], arrays: bytes | None = None) -> None:
-        """Write one shard's records (and its concept arrays, `.npz` bytes) and list
-        it in the manifest."""
+    def write(self, shard: int, records: list[dict], arrays=None) -> None:
+        """Write one shard's records (and its concept arrays, the bytes of
+        `concept_arrays.pack`) and list it in the manifest."""
         import pyarrow.parquet as pq
 
         if str(shard) in self.manifest["shards"]:  # a shard's records come in one piece
@@ -184,10 +186,13 @@ class ShardWriter:
         entry = {}
         if arrays is not None and not self.is_marked("concepts"):
             # (once learned, concepts stay: a redone shard's arrays are the same)
-            side = f"part-{shard:05d}.npz"
+            side = f"part-{shard:05d}{ARRAYS_SUFFIX}"
             (self.out_dir / ARRAYS).mkdir(exist_ok=True)
-            write_atomically(self.out_dir / ARRAYS / side, arrays, durable=True)
-            entry["arrays"] = {"file": side, "sha256": hashlib.sha256(arrays).hexdigest()}
+            # Not flushed to the disk: the file is a scratch copy, and its CRC in the
+            # (flushed) manifest tells a torn or lost file on resuming (the shard is
+            # then done again); the CRC guards against accidents, not tampering.
+            write_atomically(self.out_dir / ARRAYS / side, arrays)
+            entry["arrays"] = {"file": side, "crc32": zlib.crc32(arrays)}
         write_atomically(self.parts / name, data, durable=True)
         images = len({record["index"] for record in records})
         self.manifest["shards"][str(shard)] = {
@@ -244,7 +249,8 @@ class ShardWriter:
             files = [(self.parts / entry["file"], entry.get("sha256"))]
             if arrays_needed and "arrays" in entry:
                 side = entry["arrays"]
-                files.append((self.out_dir / ARRAYS / side["file"], side["sha256"]))
+                check = side.get("crc32", side.get("sha256"))  # (sha256: earlier versions)
+                files.append((self.out_dir / ARRAYS / side["file"], check))
             problem = path = None
             for path, expected in files:
                 problem = _damage(path, expected)
@@ -303,12 +309,14 @@ class ShardWriter:
                     path.unlink()
 
 
-def _damage(path: Path, expected: str | None) -> str | None:
-    """Why the file at `path` is not the one written (its SHA-256 `expected`), or `None`."""
+def _damage(path: Path, expected: str | int | None) -> str | None:
+    """Why the file at `path` is not the one written (its SHA-256 `expected`, or
+    its CRC-32 where an int), or `None`."""
     try:
-        found = hashlib.sha256(path.read_bytes()).hexdigest()
+        data = path.read_bytes()
     except OSError as error:
         return f"{type(error).__name__}: {error.strerror or error}"
+    found = zlib.crc32(data) if isinstance(expected, int) else hashlib.sha256(data).hexdigest()
     return None if found == expected else "not the bytes written"
 
 

@@ -19,6 +19,12 @@ import numpy as np
 CHUNK_ROWS = 512
 """Rows per mini-batch step of the factorisation, whatever the batches fed."""
 
+INNER_STEPS = 15
+"""Multiplicative updates of a mini-batch's coefficients before each step of the
+bases (`MiniBatchNMF`'s `fresh_restarts_max_iter`): its default, 30, took 1.6x as
+long, and gave the demo's shortcut concepts within half a point of the same
+shares (benchmarks/results/cpu-audit-concepts.md)."""
+
 
 class BasisLearner:
     """Learns `concepts` bases from rows fed in any number of calls.
@@ -26,7 +32,8 @@ class BasisLearner:
     Rows are buffered into mini-batches of `chunk_rows` (so the result depends
     on the rows and their order, not on how they were split into calls); each
     mini-batch is one `MiniBatchNMF.partial_fit` step (Frobenius loss, NNDSVDa
-    initialisation from the first mini-batch, seeded).
+    initialisation from the first mini-batch, seeded, `INNER_STEPS` updates of the
+    mini-batch's coefficients).
 
     Args:
         concepts: the number of concepts `k`.
@@ -40,7 +47,11 @@ class BasisLearner:
         self.concepts = concepts
         self.chunk_rows = max(chunk_rows, concepts)
         self.nmf = MiniBatchNMF(
-            concepts, init="nndsvda", random_state=seed, max_no_improvement=None
+            concepts,
+            init="nndsvda",
+            random_state=seed,
+            max_no_improvement=None,
+            fresh_restarts_max_iter=INNER_STEPS,
         )
         self.steps = 0
         self._pending: list[np.ndarray] = []

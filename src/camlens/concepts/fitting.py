@@ -134,6 +134,15 @@ def fit_concepts(
     Returns:
         `(per_class, per_image)`: `ClassConcepts` by class id, and `ImageConcepts`.
     """
+    from ..methods.threads import one_blas_thread
+
+    # Small products (k concepts by C channels): waking BLAS's threads cost more
+    # than the work, 0.9 s against 0.55 s for the demo's 2,000 images under load.
+    with one_blas_thread():
+        return _fitted(batches, concepts, seed, epochs, positions, strongest)
+
+
+def _fitted(batches, concepts: int, seed: int, epochs: int, positions: int, strongest: int):
     learners: dict[int, BasisLearner] = {}
     for epoch in range(epochs):
         for batch in batches():
