@@ -169,7 +169,9 @@ class ShardWriter:
         """The shards already written."""
         return {int(shard) for shard in self.manifest["shards"]}
 
-    def write(self, shard: int, records: list[dict], arrays=None) -> None:
+    def write(
+        self, shard: int, records: list[dict], arrays: bytes | bytearray | None = None
+    ) -> None:
         """Write one shard's records (and its concept arrays, the bytes of
         `concept_arrays.pack`) and list it in the manifest."""
         import pyarrow.parquet as pq

@@ -12,7 +12,7 @@ from PIL import Image
 from .images import FileProblem
 
 
-def write_atomically(path: Path, data: bytes, durable: bool = False) -> None:
+def write_atomically(path: Path, data: bytes | bytearray, durable: bool = False) -> None:
     """Write a temp file beside `path`, then rename it: never a half-written file.
 
     A killed process leaves the old file or the new one. With `durable`, the
