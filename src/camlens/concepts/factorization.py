@@ -92,6 +92,10 @@ class BasisLearner:
         self.steps += 1
 
 
+CHECK_EVERY = 4
+"""Sweeps of `coefficients` between two checks of which rows have converged."""
+
+
 def coefficients(
     rows: np.ndarray, bases: np.ndarray, sweeps: int = 60, tolerance: float = 1e-10
 ) -> np.ndarray:
@@ -138,10 +142,6 @@ def coefficients(
             moving = moving[going]
             part, part_cross = part[:, going], part_cross[:, going]
     return result.T
-
-
-CHECK_EVERY = 4
-"""Sweeps of `coefficients` between two checks of which rows have converged."""
 
 
 def contributions(maps: np.ndarray, gradients: np.ndarray, bases: np.ndarray) -> np.ndarray:
